@@ -1,0 +1,108 @@
+"""The agent's configuration: one model, validated at start-up, documented field by field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from pantau.shared.config import Section, load_config, resolve_secret
+from pantau.shared.wire import PointId
+from pantau.agent.sources.linux import LinuxSourceConfig
+from pantau.agent.sources.routeros.config import RouterOSSourceConfig
+from pantau.agent.sources.simulated import SimulatedSourceConfig
+
+
+class TlsConfig(Section):
+    ca_file: str | None = Field(default=None, description="CA that signed the broker's certificate")
+    cert_file: str | None = Field(default=None, description="Client certificate (if the broker wants one)")
+    key_file: str | None = Field(default=None, description="Client key, readable only by the agent")
+    insecure: bool = Field(default=False, description="Skip hostname verification (testing only)")
+
+
+class MqttConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = Field(default=None, description="Defaults to the point id")
+    password: SecretStr | None = Field(default=None, description="Prefer PANTAU_MQTT__PASSWORD")
+    password_file: str | None = Field(default=None, description="File with the password, mode 600")
+    tls: TlsConfig | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    reconnect_min_s: float = Field(default=1.0, gt=0, le=60)
+    reconnect_max_s: float = Field(default=120.0, gt=0, le=3600)
+
+    def secret(self) -> SecretStr | None:
+        return resolve_secret(self.password, self.password_file, "mqtt password")
+
+
+class SpoolConfig(Section):
+    max_samples_per_point: int = Field(
+        default=14 * 8640, ge=100, description="Oldest samples are dropped (and counted) beyond this"
+    )
+    max_bytes: int | None = Field(
+        default=None, ge=1_000_000, description="Optional cap on the spool file size"
+    )
+
+
+class PublishConfig(Section):
+    batch_max: int = Field(default=500, ge=1, le=2000, description="Samples per message when behind")
+    inflight_max: int = Field(default=8, ge=1, le=100, description="Messages awaiting PUBACK at once")
+    drain_msgs_per_s: float = Field(
+        default=20.0, gt=0, description="Pace of a backlog drain, so reconnecting agents stay gentle"
+    )
+
+
+class ProbeTarget(Section):
+    kind: Literal["tcp", "icmp"]
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _port_for_tcp(self) -> ProbeTarget:
+        if self.kind == "tcp" and self.port is None:
+            raise ValueError("a tcp probe target needs a port")
+        return self
+
+
+class ProbeConfig(Section):
+    targets: list[ProbeTarget] = Field(default_factory=list)
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+    count: int = Field(default=3, ge=1, le=20, description="Probes per target per sample")
+
+
+SourceConfig = Annotated[
+    LinuxSourceConfig | RouterOSSourceConfig | SimulatedSourceConfig,
+    Field(discriminator="kind"),
+]
+
+
+class PointConfig(Section):
+    id: PointId
+    source: SourceConfig
+    probes: ProbeConfig | None = Field(
+        default=None, description="Agent-side WAN probes; RouterOS points ping from the router"
+    )
+
+
+class AgentConfig(Section):
+    interval_s: float = Field(default=10.0, gt=0, le=3600, description="Aligned to the wall clock")
+    state_dir: Path = Field(
+        default=Path("/var/lib/pantau-agent"), description="Spool and seq; persistent storage"
+    )
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    points: list[PointConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_points(self) -> AgentConfig:
+        ids = [p.id for p in self.points]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"point ids listed twice: {', '.join(duplicates)}")
+        return self
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    return load_config(path, AgentConfig)

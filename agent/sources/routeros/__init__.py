@@ -1,0 +1,1 @@
+"""MikroTik RouterOS, read through the RouterOS API with librouteros."""

@@ -1,0 +1,200 @@
+"""The agent's on-disk outbox: every sample and event is here until the broker acknowledged it.
+
+SQLite in WAL mode with synchronous=FULL: a SIGKILL or a power cut at any moment leaves either
+the whole row or none of it. `seq` is assigned here, in the same transaction as the row, so it is
+monotonic per point and survives restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    point TEXT NOT NULL,
+    kind  TEXT NOT NULL CHECK (kind IN ('telemetry', 'event')),
+    seq   INTEGER,
+    body  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_point ON outbox (point, id);
+CREATE TABLE IF NOT EXISTS points (
+    point    TEXT PRIMARY KEY,
+    next_seq INTEGER NOT NULL DEFAULT 0,
+    held     INTEGER NOT NULL DEFAULT 0,
+    dropped  INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    kind: str
+    seq: int | None
+    body: str
+
+
+class SpoolFullError(Exception):
+    """The disk is full: the sample could not be stored."""
+
+
+class Spool:
+    """Thread-safe: one connection behind a lock, cheap at hundreds of points per agent."""
+
+    def __init__(
+        self, path: Path, max_samples_per_point: int, max_bytes: int | None = None
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_samples_per_point = max_samples_per_point
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+        self._page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def append_sample(self, point: str, make_body: Callable[[int], str]) -> int:
+        """Assign the next seq, store the sample made with it, return the seq."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("INSERT OR IGNORE INTO points (point) VALUES (?)", (point,))
+                (seq,) = self._db.execute(
+                    "SELECT next_seq FROM points WHERE point = ?", (point,)
+                ).fetchone()
+                self._db.execute(
+                    "INSERT INTO outbox (point, kind, seq, body) VALUES (?, 'telemetry', ?, ?)",
+                    (point, seq, make_body(seq)),
+                )
+                self._db.execute(
+                    "UPDATE points SET next_seq = ?, held = held + 1 WHERE point = ?",
+                    (seq + 1, point),
+                )
+                self._enforce_cap(point)
+                self._db.execute("COMMIT")
+                return seq
+            except sqlite3.Error as exc:
+                self._rollback()
+                if _is_full(exc):
+                    raise SpoolFullError(str(exc)) from exc
+                raise
+
+    def append_event(self, point: str, body: str) -> None:
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO outbox (point, kind, body) VALUES (?, 'event', ?)", (point, body)
+                )
+            except sqlite3.Error as exc:
+                if _is_full(exc):
+                    raise SpoolFullError(str(exc)) from exc
+                raise
+
+    def peek(self, point: str, after_id: int, limit: int) -> list[Row]:
+        """The oldest rows of a point after `after_id`: a run of samples, or one event."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, seq, body FROM outbox WHERE point = ? AND id > ?"
+                " ORDER BY id LIMIT ?",
+                (point, after_id, limit),
+            ).fetchall()
+        batch: list[Row] = []
+        for row in rows:
+            item = Row(*row)
+            if item.kind == "event":
+                return batch or [item]
+            batch.append(item)
+        return batch
+
+    def remove(self, point: str, rows: list[Row]) -> None:
+        """Forget rows the broker acknowledged."""
+        if not rows:
+            return
+        samples = sum(1 for r in rows if r.kind == "telemetry")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(r.id,) for r in rows])
+            self._db.execute(
+                "UPDATE points SET held = MAX(0, held - ?) WHERE point = ?", (samples, point)
+            )
+            self._db.execute("COMMIT")
+
+    def dropped(self, point: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT dropped FROM points WHERE point = ?", (point,)
+            ).fetchone()
+        return row[0] if row else 0
+
+    def acknowledge_dropped(self, point: str, reported: int) -> None:
+        """The broker has the message that reported `reported` drops: stop reporting them."""
+        if reported <= 0:
+            return
+        with self._lock:
+            self._db.execute(
+                "UPDATE points SET dropped = MAX(0, dropped - ?) WHERE point = ?",
+                (reported, point),
+            )
+
+    def count(self, point: str | None = None) -> int:
+        with self._lock:
+            if point is None:
+                return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            return self._db.execute(
+                "SELECT COUNT(*) FROM outbox WHERE point = ?", (point,)
+            ).fetchone()[0]
+
+    def next_seq(self, point: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT next_seq FROM points WHERE point = ?", (point,)
+            ).fetchone()
+        return row[0] if row else 0
+
+    def _enforce_cap(self, point: str) -> None:
+        (held,) = self._db.execute("SELECT held FROM points WHERE point = ?", (point,)).fetchone()
+        excess = held - self.max_samples_per_point
+        if self.max_bytes is not None and excess <= 0 and self._size_bytes() > self.max_bytes:
+            excess = max(1, held // 100)
+        if excess <= 0:
+            return
+        self._db.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE point = ?"
+            " AND kind = 'telemetry' ORDER BY id LIMIT ?)",
+            (point, excess),
+        )
+        self._db.execute(
+            "UPDATE points SET dropped = dropped + ?, held = held - ? WHERE point = ?",
+            (excess, excess, point),
+        )
+        log.warning("spool full for %s: dropped %d oldest sample(s)", point, excess)
+
+    def _size_bytes(self) -> int:
+        (pages,) = self._db.execute("PRAGMA page_count").fetchone()
+        (free,) = self._db.execute("PRAGMA freelist_count").fetchone()
+        return (pages - free) * self._page_size
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    return "full" in str(exc).lower() or getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_FULL

@@ -1,0 +1,80 @@
+"""The one console script, `pantau`. Each subcommand imports only what it needs, so an agent
+install never touches collector dependencies.
+
+A subcommand module provides `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from pantau.shared.errors import PantauError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "agent": ("pantau.agent.cli", "sample devices, spool on disk, publish over MQTT"),
+    "collector": ("pantau.collector.cli", "validate, enrich and store what agents publish"),
+    "demo": ("pantau.collector.demo", "run broker, database, collector and agents locally"),
+    "routeros-sim": ("pantau.agent.routeros_sim.cli", "a RouterOS API simulator to try agents"),
+    "report": ("pantau.collector.report.cli", "the monthly SLA report"),
+    "registry": ("pantau.collector.registry_cli", "generate or check a site registry"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        _usage(sys.stdout)
+        return 0
+    if argv[0] == "--version":
+        from pantau.agent import __version__
+
+        print(f"pantau {__version__}")
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"pantau: unknown command {name!r}", file=sys.stderr)
+        _usage(sys.stderr)
+        return 2
+    module_name, summary = COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        print(
+            f"pantau {name}: needs the Python package {exc.name!r}; install pantau with the"
+            " right extra (pip install 'pantau[agent]' or 'pantau[collector]')",
+            file=sys.stderr,
+        )
+        return 2
+    parser = argparse.ArgumentParser(prog=f"pantau {name}", description=summary)
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("PANTAU_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    )
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(module.run(args) or 0)
+    except PantauError as exc:
+        print(f"pantau {name}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _usage(stream: object) -> None:
+    lines = ["usage: pantau <command> [options]", "", "commands:"]
+    lines += [f"  {name:<13} {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += ["", "pantau <command> --help shows a command's options."]
+    print("\n".join(lines), file=stream)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Load a YAML file into a pydantic model, with PANTAU_ environment overrides for secrets.
+
+Config is validated once, at start-up. Every failure becomes one ConfigError line that names the
+file and the field and says what was expected, because the person reading it is a technician at a
+site, not a Python developer.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from pantau.shared.errors import ConfigError
+
+ENV_PREFIX = "PANTAU_"
+ENV_NESTING = "__"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are typos, and typos must stop start-up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def load_config(path: str | Path, model: type[M], env: Mapping[str, str] | None = None) -> M:
+    """Read, override from the environment, validate. Raises ConfigError with one line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    apply_env_overrides(data, os.environ if env is None else env)
+    return validate(data, model, source=str(path))
+
+
+def validate(data: Any, model: type[M], source: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    kind = err["type"]
+    if kind == "missing":
+        what = "is required but missing"
+    elif kind == "extra_forbidden":
+        what = "is not a known setting (typo?)"
+    else:
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f", got {got!r}"
+        what = f"{err['msg'].lower()}{shown}"
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    return f"field '{field}' {what}{more}"
+
+
+def apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """PANTAU_MQTT__PASSWORD=x sets data['mqtt']['password'] = 'x' (keys lower-cased)."""
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split(ENV_NESTING)]
+        if any(not k for k in keys):
+            continue
+        node = data
+        for key in keys[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        node[keys[-1]] = value
+
+
+def read_secret_file(path: str | Path) -> SecretStr:
+    """Read a secret from a file only its owner can read; anything laxer is refused."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{path}: secret file cannot be read: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path}: secret file is readable by group or others (mode {stat.S_IMODE(mode):o});"
+            " run: chmod 600 " + str(path)
+        )
+    return SecretStr(path.read_text(encoding="utf-8").strip())
+
+
+def resolve_secret(value: SecretStr | None, file: str | None, what: str) -> SecretStr | None:
+    """A secret given inline (usually from the environment) wins over a secret file."""
+    if value is not None and value.get_secret_value():
+        return value
+    if file:
+        return read_secret_file(file)
+    return None

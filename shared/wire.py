@@ -1,0 +1,167 @@
+"""The v1 wire contract: what an agent publishes and what the collector accepts.
+
+Every value a device could not give is null, never 0. Bounds here are physical limits, so an
+absurd value is refused at the edge of the collector instead of poisoning a month's report.
+Unknown fields are ignored so that newer agents can add fields without breaking older collectors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from pantau.shared.errors import PayloadError
+from pantau.shared.topics import POINT_ID_PATTERN
+
+WIRE_VERSION = 1
+MAX_PAYLOAD_BYTES = 1_048_576
+MAX_SAMPLES_PER_MESSAGE = 2_000
+MIN_TS_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z: anything older is a broken clock.
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+
+PointId = Annotated[str, StringConstraints(pattern=POINT_ID_PATTERN)]
+Counter = Annotated[int, Field(ge=0, lt=2**64)]
+Rate = Annotated[float, Field(ge=0, le=1e11)]  # bits per second; 100 Gbit/s is beyond any point
+Clients = Annotated[int, Field(ge=0, le=100_000)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+TimestampMs = Annotated[int, Field(ge=MIN_TS_MS, le=MAX_TS_MS)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
+
+
+class Sample(_Wire):
+    """One reading of one point at one moment."""
+
+    ts_ms: TimestampMs = Field(description="UTC time of the reading, milliseconds since epoch")
+    seq: int = Field(ge=0, lt=2**63, description="Per point, monotonic, survives agent restarts")
+    boot: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="Id of the agent run that took the sample"
+    )
+    interval_s: float = Field(gt=0, le=86_400, description="Sampling interval the agent ran at")
+    device_up: bool = Field(description="The agent could read the device (router or host)")
+    uptime_s: float | None = Field(default=None, ge=0, le=3.2e9)
+    rx_bytes: Counter | None = None
+    tx_bytes: Counter | None = None
+    rx_packets: Counter | None = None
+    tx_packets: Counter | None = None
+    rx_errors: Counter | None = None
+    tx_errors: Counter | None = None
+    rx_bps: Rate | None = None
+    tx_bps: Rate | None = None
+    link_up: bool | None = None
+    link_downs: Counter | None = None
+    wan_up: bool | None = None
+    rtt_ms: float | None = Field(default=None, ge=0, le=60_000)
+    loss_pct: Percent | None = None
+    jitter_ms: float | None = Field(default=None, ge=0, le=60_000)
+    clients_assoc: Clients | None = None
+    clients_hotspot: Clients | None = None
+    clients_dhcp: Clients | None = None
+    cpu_pct: Percent | None = None
+    mem_used_pct: Percent | None = None
+    temp_c: float | None = Field(default=None, ge=-60, le=200)
+    clock_synced: bool | None = None
+
+
+class Telemetry(_Wire):
+    """A batch of samples of one point, oldest first."""
+
+    v: Literal[1] = 1
+    point: PointId
+    samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_MESSAGE)
+    dropped: int = Field(
+        default=0, ge=0, description="Samples the spool discarded (full) since the last message"
+    )
+
+
+class State(_Wire):
+    """Birth (retained, on connect) and death (the MQTT Will) of a point's agent."""
+
+    v: Literal[1] = 1
+    point: PointId
+    state: Literal["online", "offline"]
+    boot: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    ts_ms: TimestampMs | None = None
+    agent_version: ShortText | None = None
+    source: ShortText | None = None
+    facts: dict[ShortText, ShortText | int | float | bool | None] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+EventKind = Literal[
+    "capacity",
+    "reboot",
+    "source_error",
+    "source_recovered",
+    "spool_dropped",
+    "test_deferred",
+]
+
+
+class Event(_Wire):
+    """Something that happened once: a capacity test, a reboot, a path that failed."""
+
+    v: Literal[1] = 1
+    point: PointId
+    ts_ms: TimestampMs
+    kind: EventKind
+    message: Annotated[str, StringConstraints(max_length=500)] | None = None
+    data: dict[ShortText, ShortText | int | float | bool | None] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+Message = Telemetry | State | Event
+_MODELS: dict[str, type[Telemetry] | type[State] | type[Event]] = {
+    "telemetry": Telemetry,
+    "state": State,
+    "event": Event,
+}
+
+
+def encode(message: BaseModel) -> bytes:
+    """Compact JSON without nulls: a null field and an absent one mean the same."""
+    return message.model_dump_json(exclude_none=True).encode()
+
+
+def decode(kind: str, payload: bytes, topic_point: str) -> Message:
+    """Validate one payload for the topic it came on; raise PayloadError with a countable reason."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("not_utf8", f"byte {exc.start} is not UTF-8") from exc
+    try:
+        raw: Any = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise PayloadError("not_json", str(exc)[:120]) from exc
+    if not isinstance(raw, dict):
+        raise PayloadError("invalid", f"expected a JSON object, got {type(raw).__name__}")
+    model = _MODELS.get(kind)
+    if model is None:
+        raise PayloadError("unknown_topic", f"no message kind {kind!r}")
+    try:
+        message = model.model_validate(raw)
+    except (ValidationError, RecursionError) as exc:
+        raise PayloadError("invalid", _first_error(exc)) from exc
+    if message.point != topic_point:
+        raise PayloadError(
+            "point_mismatch", f"payload point {message.point!r} on topic of {topic_point!r}"
+        )
+    return message
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{where}: {err['msg']}{extra}"
+    return "nested too deeply"
