@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-
-from pantau.shared.config import Section, load_config, resolve_secret
-from pantau.shared.wire import PointId
 from pantau.agent.sources.linux import LinuxSourceConfig
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.simulated import SimulatedSourceConfig
+from pantau.shared.config import Section, load_config, resolve_secret
+from pantau.shared.wire import PointId
+from pydantic import Field, SecretStr, model_validator
 
 
 class TlsConfig(Section):
     ca_file: str | None = Field(default=None, description="CA that signed the broker's certificate")
-    cert_file: str | None = Field(default=None, description="Client certificate (if the broker wants one)")
+    cert_file: str | None = Field(
+        default=None, description="Client certificate (if the broker wants one)"
+    )
     key_file: str | None = Field(default=None, description="Client key, readable only by the agent")
     insecure: bool = Field(default=False, description="Skip hostname verification (testing only)")
 
@@ -38,7 +39,9 @@ class MqttConfig(Section):
 
 class SpoolConfig(Section):
     max_samples_per_point: int = Field(
-        default=14 * 8640, ge=100, description="Oldest samples are dropped (and counted) beyond this"
+        default=14 * 8640,
+        ge=100,
+        description="Oldest samples are dropped (and counted) beyond this",
     )
     max_bytes: int | None = Field(
         default=None, ge=1_000_000, description="Optional cap on the spool file size"
@@ -46,10 +49,16 @@ class SpoolConfig(Section):
 
 
 class PublishConfig(Section):
-    batch_max: int = Field(default=500, ge=1, le=2000, description="Samples per message when behind")
-    inflight_max: int = Field(default=8, ge=1, le=100, description="Messages awaiting PUBACK at once")
+    batch_max: int = Field(
+        default=500, ge=1, le=2000, description="Samples per message when behind"
+    )
+    inflight_max: int = Field(
+        default=8, ge=1, le=100, description="Messages awaiting PUBACK at once"
+    )
     drain_msgs_per_s: float = Field(
-        default=20.0, gt=0, description="Pace of a backlog drain, so reconnecting agents stay gentle"
+        default=20.0,
+        gt=0,
+        description="Pace of a backlog drain, so reconnecting agents stay gentle",
     )
 
 

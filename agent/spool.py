@@ -7,6 +7,7 @@ monotonic per point and survives restarts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -151,6 +152,14 @@ class Spool:
                 (reported, point),
             )
 
+    def add_dropped(self, point: str, count: int) -> None:
+        """Samples that never reached the spool (disk full) are reported like dropped ones."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO points (point) VALUES (?)", (point,))
+            self._db.execute(
+                "UPDATE points SET dropped = dropped + ? WHERE point = ?", (count, point)
+            )
+
     def count(self, point: str | None = None) -> int:
         with self._lock:
             if point is None:
@@ -190,10 +199,8 @@ class Spool:
         return (pages - free) * self._page_size
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 def _is_full(exc: sqlite3.Error) -> bool:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-
 from pantau.shared.errors import PayloadError
 from pantau.shared.topics import POINT_ID_PATTERN
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 WIRE_VERSION = 1
 MAX_PAYLOAD_BYTES = 1_048_576
@@ -130,10 +129,12 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json(exclude_none=True).encode()
 
 
-def decode(kind: str, payload: bytes, topic_point: str) -> Message:
+def decode(
+    kind: str, payload: bytes, topic_point: str, max_bytes: int = MAX_PAYLOAD_BYTES
+) -> Message:
     """Validate one payload for the topic it came on; raise PayloadError with a countable reason."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    if len(payload) > max_bytes:
+        raise PayloadError("oversize", f"{len(payload)} bytes > {max_bytes}")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:

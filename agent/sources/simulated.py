@@ -11,10 +11,9 @@ import math
 import random
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
-
 from pantau.agent.sources.base import Counters, Reachability, Reading
 from pantau.shared.config import Section
+from pydantic import Field
 
 if TYPE_CHECKING:
     from pantau.agent.clock import Clock

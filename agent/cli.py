@@ -1,0 +1,91 @@
+"""`pantau agent`: run the agent until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import uuid
+
+from pantau.agent import __version__
+from pantau.agent.clock import RealClock
+from pantau.agent.config import AgentConfig, load_agent_config
+from pantau.agent.publisher import PointPublisher
+from pantau.agent.run import PointSampler
+from pantau.agent.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", required=True, help="agent YAML file (see examples/agent*.yaml)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="validate the configuration, print a summary, exit"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_agent_config(args.config)
+    if args.check:
+        ids = ", ".join(p.id for p in config.points)
+        print(f"{args.config}: ok, {len(config.points)} point(s): {ids}")
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Agent(config).run(stop)
+    return 0
+
+
+class Agent:
+    """All points of one agent process: a sampler and a publisher each, one spool for all."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.boot = uuid.uuid4().hex[:16]
+        self.clock = RealClock()
+        self.spool = Spool(
+            config.state_dir / "spool.sqlite",
+            config.spool.max_samples_per_point,
+            config.spool.max_bytes,
+        )
+        self.publishers: list[PointPublisher] = []
+        self.samplers: list[PointSampler] = []
+        for point in config.points:
+            source = point.source.build(point.id, self.clock)
+            publisher = PointPublisher(
+                point.id, self.boot, source.kind, self.spool, config.mqtt, config.publish
+            )
+            self.publishers.append(publisher)
+            self.samplers.append(
+                PointSampler(
+                    point, config.interval_s, source, self.spool, publisher, self.clock, self.boot
+                )
+            )
+
+    def run(self, stop: threading.Event) -> None:
+        log.info(
+            "pantau agent %s: %d point(s), every %gs, spool %s (boot %s)",
+            __version__,
+            len(self.samplers),
+            self.config.interval_s,
+            self.spool.path,
+            self.boot,
+        )
+        for publisher in self.publishers:
+            publisher.start()
+        for sampler in self.samplers:
+            sampler.start()
+        stop.wait()
+        log.info("stopping: %d sample(s) still in the spool", self.spool.count())
+        for sampler in self.samplers:
+            sampler.stop()
+        for sampler in self.samplers:
+            sampler.join(5.0)
+            sampler.source.close()
+        for publisher in self.publishers:
+            publisher.stop()
+        self.spool.close()

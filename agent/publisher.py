@@ -1,0 +1,235 @@
+"""Drain one point's spool to the broker at QoS 1; a row leaves the spool only on its PUBACK.
+
+One MQTT session per point, so the broker's ACL, the retained birth and the Will (death) all
+speak for exactly one point. The network loop runs in this publisher's own thread, with
+reconnects under exponential backoff with jitter; the agent never exits because a broker is away.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from pantau.agent import __version__
+from pantau.agent.backoff import Backoff, TokenBucket
+from pantau.agent.config import MqttConfig, PublishConfig
+from pantau.agent.spool import Row, Spool
+from pantau.shared import topics
+from pantau.shared.logs import PointLogger
+from pantau.shared.wire import State, encode
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 512 * 1024
+
+
+@dataclass
+class _InFlight:
+    rows: list[Row]
+    dropped_reported: int
+
+
+class PointPublisher:
+    def __init__(
+        self,
+        point: str,
+        boot: str,
+        source_kind: str,
+        spool: Spool,
+        mqtt_config: MqttConfig,
+        publish_config: PublishConfig,
+    ) -> None:
+        self.point = point
+        self.boot = boot
+        self.source_kind = source_kind
+        self.spool = spool
+        self.mqtt_config = mqtt_config
+        self.publish_config = publish_config
+        self.log = PointLogger(log, point)
+        self._stop = threading.Event()
+        self._dirty = threading.Event()
+        self._connected = False
+        self._inflight: dict[int, _InFlight] = {}
+        self._last_sent_id = 0
+        self._facts: dict[str, str] = {}
+        self._published_facts: dict[str, str] | None = None
+        self._backoff = Backoff(mqtt_config.reconnect_min_s, mqtt_config.reconnect_max_s)
+        self._bucket = TokenBucket(
+            publish_config.drain_msgs_per_s, publish_config.inflight_max, time.monotonic()
+        )
+        self._last_error: str | None = None
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._run, name=f"mqtt-{point}", daemon=True)
+
+    # -- called from other threads -------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New rows are in the spool."""
+        self._dirty.set()
+
+    def set_facts(self, facts: dict[str, str]) -> None:
+        self._facts = dict(facts)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Say goodbye (retained offline state), let in-flight messages finish, disconnect."""
+        self._stop.set()
+        self._thread.join(timeout_s + 2)
+
+    # -- the network thread --------------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.mqtt_config
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"pantau-agent-{self.point}",
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        secret = cfg.secret()
+        if secret is not None or cfg.username:
+            client.username_pw_set(
+                cfg.username or self.point, secret.get_secret_value() if secret else None
+            )
+        if cfg.tls is not None:
+            client.tls_set(
+                ca_certs=cfg.tls.ca_file,
+                certfile=cfg.tls.cert_file,
+                keyfile=cfg.tls.key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(cfg.tls.insecure)
+        client.will_set(topics.state_topic(self.point), self._state("offline"), qos=1, retain=True)
+        client.max_inflight_messages_set(self.publish_config.inflight_max)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    def _state(self, state: str) -> bytes:
+        return encode(
+            State(
+                point=self.point,
+                state=state,  # type: ignore[arg-type]
+                boot=self.boot,
+                ts_ms=int(time.time() * 1000) if state == "online" else None,
+                agent_version=__version__,
+                source=self.source_kind,
+                facts=self._facts if state == "online" else {},
+            )
+        )
+
+    def _run(self) -> None:
+        cfg = self.mqtt_config
+        while not self._stop.is_set():
+            try:
+                self._client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self._note_error(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
+                self._stop.wait(self._backoff.next_delay())
+                continue
+            while not self._stop.is_set():
+                rc = self._client.loop(timeout=0.2)
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+                self._drain()
+            self._connected = False
+            if not self._stop.is_set():
+                self._stop.wait(self._backoff.next_delay())
+        self._goodbye()
+
+    def _goodbye(self) -> None:
+        if not self._connected:
+            return
+        info = self._client.publish(
+            topics.state_topic(self.point), self._state("offline"), qos=1, retain=True
+        )
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and (self._inflight or not info.is_published()):
+            if self._client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+        self._client.disconnect()
+
+    def _note_error(self, message: str) -> None:
+        if message != self._last_error:
+            self.log.warning("%s (retrying with backoff)", message)
+            self._last_error = message
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._note_error(f"broker refused the connection: {reason_code}")
+            return
+        self._connected = True
+        self._last_error = None
+        self._backoff.reset()
+        self.log.info("connected to broker %s:%s", self.mqtt_config.host, self.mqtt_config.port)
+        self._publish_birth()
+        self._dirty.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._connected:
+            self.log.warning("disconnected from broker: %s", reason_code)
+        self._connected = False
+
+    def _publish_birth(self) -> None:
+        self._published_facts = dict(self._facts)
+        self._client.publish(
+            topics.state_topic(self.point), self._state("online"), qos=1, retain=True
+        )
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        sent = self._inflight.pop(mid, None)
+        if sent is None:
+            return
+        if reason_code.is_failure:
+            self._note_error(f"broker refused a message: {reason_code}")
+            first = min(r.id for r in sent.rows)
+            self._last_sent_id = min(self._last_sent_id, first - 1)
+            self._dirty.set()
+            return
+        self.spool.remove(self.point, sent.rows)
+        self.spool.acknowledge_dropped(self.point, sent.dropped_reported)
+        self._dirty.set()
+
+    def _drain(self) -> None:
+        if not self._connected:
+            return
+        if self._facts != self._published_facts:
+            self._publish_birth()
+        while self._dirty.is_set() and len(self._inflight) < self.publish_config.inflight_max:
+            if not self._bucket.take(time.monotonic()):
+                return
+            self._dirty.clear()
+            rows = self.spool.peek(self.point, self._last_sent_id, self.publish_config.batch_max)
+            if not rows:
+                return
+            self._dirty.set()  # there may be more behind this batch
+            rows, payload, dropped = self._message(rows)
+            kind = topics.TELEMETRY if rows[0].kind == "telemetry" else topics.EVENT
+            topic = f"{topics.PREFIX}/{self.point}/{kind}"
+            info = self._client.publish(topic, payload, qos=1)
+            self._inflight[info.mid] = _InFlight(rows, dropped)
+            self._last_sent_id = rows[-1].id
+
+    def _message(self, rows: list[Row]) -> tuple[list[Row], bytes, int]:
+        if rows[0].kind == "event":
+            return rows[:1], rows[0].body.encode(), 0
+        taken: list[Row] = []
+        size = 0
+        for row in rows:
+            if taken and size + len(row.body) > MAX_MESSAGE_BYTES:
+                break
+            taken.append(row)
+            size += len(row.body) + 1
+        dropped = self.spool.dropped(self.point)
+        body = ",".join(r.body for r in taken)
+        payload = f'{{"v":1,"point":"{self.point}","dropped":{dropped},"samples":[{body}]}}'
+        return taken, payload.encode(), dropped

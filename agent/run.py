@@ -1,0 +1,213 @@
+"""The run loop: one sampling thread per point, aligned to the wall clock.
+
+Each point samples on its own thread with its own timing, so a hung router costs only its own
+samples. A sample is built, validated against the wire contract and stored in the spool before
+anything else happens to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from pantau.agent.clock import Clock, next_tick
+from pantau.agent.config import PointConfig
+from pantau.agent.probes import Target, probe
+from pantau.agent.publisher import PointPublisher
+from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
+from pantau.agent.sources.base import Reading, Source, SourceIssue
+from pantau.agent.spool import Spool, SpoolFullError
+from pantau.shared.logs import Once, PointLogger
+from pantau.shared.wire import Event, Sample, encode
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+
+
+class PointSampler:
+    def __init__(
+        self,
+        config: PointConfig,
+        interval_s: float,
+        source: Source,
+        spool: Spool,
+        publisher: PointPublisher | None,
+        clock: Clock,
+        boot: str,
+    ) -> None:
+        self.config = config
+        self.point = config.id
+        self.interval_s = interval_s
+        self.source = source
+        self.spool = spool
+        self.publisher = publisher
+        self.clock = clock
+        self.boot = boot
+        self.log = PointLogger(log, config.id)
+        self.samples_taken = 0
+        self._previous: CounterSnapshot | None = None
+        self._active_issues: dict[str, str] = {}
+        self._unstored = 0
+        self._once = Once()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sample-{self.point}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            tick = next_tick(self.clock.now(), self.interval_s)
+            if not self.clock.sleep_until(tick, self._stop):
+                break
+            try:
+                self.sample_once()
+            except Exception:  # a bug in one point must not stop the others
+                self.log.exception("sampling failed")
+
+    def sample_once(self) -> None:
+        ts_ms = int(self.clock.now() * 1000)
+        reading = self._read()
+        reach = reading.reachability
+        if (
+            reach is None
+            and reading.device_up
+            and self.config.probes
+            and self.config.probes.targets
+        ):
+            targets = [Target(t.kind, t.host, t.port) for t in self.config.probes.targets]
+            reach = probe(targets, self.config.probes.count, self.config.probes.timeout_s)
+        rates = self._rates(reading, ts_ms)
+        self._report_issues(reading.issues, ts_ms)
+        fields: dict[str, Any] = {
+            "ts_ms": ts_ms,
+            "boot": self.boot,
+            "interval_s": self.interval_s,
+            "device_up": reading.device_up,
+            "uptime_s": reading.uptime_s,
+            "rx_bytes": reading.counters.rx_bytes,
+            "tx_bytes": reading.counters.tx_bytes,
+            "rx_packets": reading.counters.rx_packets,
+            "tx_packets": reading.counters.tx_packets,
+            "rx_errors": reading.counters.rx_errors,
+            "tx_errors": reading.counters.tx_errors,
+            "rx_bps": rates.rx_bps,
+            "tx_bps": rates.tx_bps,
+            "link_up": reading.link_up,
+            "link_downs": reading.link_downs,
+            "clients_assoc": reading.clients_assoc,
+            "clients_hotspot": reading.clients_hotspot,
+            "clients_dhcp": reading.clients_dhcp,
+            "cpu_pct": reading.cpu_pct,
+            "mem_used_pct": reading.mem_used_pct,
+            "temp_c": reading.temp_c,
+            "clock_synced": reading.clock_synced,
+        }
+        if reach is not None:
+            fields |= {
+                "wan_up": reach.wan_up,
+                "rtt_ms": reach.rtt_ms,
+                "loss_pct": reach.loss_pct,
+                "jitter_ms": reach.jitter_ms,
+            }
+        self._store(fields)
+        if self.publisher is not None:
+            if reading.facts:
+                self.publisher.set_facts(reading.facts)
+            self.publisher.notify()
+
+    def _read(self) -> Reading:
+        try:
+            return self.source.read()
+        except Exception as exc:  # a source that raises is a device we could not read
+            return Reading(
+                device_up=False,
+                at_s=self.clock.monotonic(),
+                issues=(SourceIssue("device", f"{type(exc).__name__}: {exc}"),),
+            )
+
+    def _rates(self, reading: Reading, ts_ms: int) -> Rates:
+        if not reading.device_up:
+            return Rates()
+        snapshot = CounterSnapshot(
+            at_s=reading.at_s if reading.at_s is not None else self.clock.monotonic(),
+            uptime_s=reading.uptime_s,
+            counters=reading.counters,
+        )
+        previous, self._previous = self._previous, snapshot
+        if (
+            previous is not None
+            and previous.uptime_s is not None
+            and snapshot.uptime_s is not None
+            and snapshot.uptime_s < previous.uptime_s
+        ):
+            self._event(
+                "reboot",
+                ts_ms,
+                f"device restarted (uptime {previous.uptime_s:.0f}s -> {snapshot.uptime_s:.0f}s)",
+                {"uptime_before_s": previous.uptime_s, "uptime_after_s": snapshot.uptime_s},
+            )
+        return compute_rates(previous, snapshot)
+
+    def _report_issues(self, issues: tuple[SourceIssue, ...], ts_ms: int) -> None:
+        """Each failing path is reported once when it starts failing and once when it recovers."""
+        current = {i.path: i.message for i in issues}
+        for path, message in current.items():
+            if path not in self._active_issues:
+                self.log.warning("%s: %s", path, message)
+                self._event("source_error", ts_ms, message, {"path": path})
+        for path in self._active_issues.keys() - current.keys():
+            self.log.info("%s: recovered", path)
+            self._event("source_recovered", ts_ms, None, {"path": path})
+        self._active_issues = current
+
+    def _event(self, kind: str, ts_ms: int, message: str | None, data: dict[str, Any]) -> None:
+        body = encode(
+            Event(point=self.point, ts_ms=ts_ms, kind=kind, message=message, data=data)  # type: ignore[arg-type]
+        ).decode()
+        try:
+            self.spool.append_event(self.point, body)
+        except SpoolFullError as exc:
+            self.log.error("event %s not stored, disk full: %s", kind, exc)
+
+    def _store(self, fields: dict[str, Any]) -> None:
+        fields = self._valid(fields)
+        try:
+            self.spool.append_sample(
+                self.point, lambda seq: encode(Sample(seq=seq, **fields)).decode()
+            )
+        except SpoolFullError as exc:
+            self._unstored += 1
+            if self._once.first("disk-full"):
+                self.log.error("sample not stored, disk full: %s", exc)
+            return
+        self.samples_taken += 1
+        if self._unstored:
+            self.spool.add_dropped(self.point, self._unstored)
+            self.log.warning(
+                "%d sample(s) lost to a full disk; reported as dropped", self._unstored
+            )
+            self._unstored = 0
+            self._once.clear("disk-full")
+
+    def _valid(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A value outside the contract becomes null (and is logged once), never a lost sample."""
+        try:
+            Sample(seq=0, **fields)
+            return fields
+        except ValidationError as exc:
+            cleaned = dict(fields)
+            for error in exc.errors():
+                name = str(error["loc"][0])
+                if name in cleaned and name not in ("ts_ms", "boot", "interval_s", "device_up"):
+                    if self._once.first(f"invalid:{name}"):
+                        self.log.warning("%s=%r rejected: %s", name, cleaned[name], error["msg"])
+                    cleaned[name] = None
+            return cleaned

@@ -1,0 +1,92 @@
+"""The collector's configuration, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pantau.shared.config import Section, load_config, resolve_secret
+from pydantic import Field, SecretStr, model_validator
+
+
+class TlsConfig(Section):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+
+
+class MqttConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    client_id: str = Field(
+        default="pantau-collector", min_length=1, description="Fixed: the session outlives restarts"
+    )
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="Prefer PANTAU_MQTT__PASSWORD")
+    password_file: str | None = None
+    tls: TlsConfig | None = None
+    share_group: str | None = Field(
+        default=None, description="Share the load with other collectors ($share/<group>/...)"
+    )
+    session_expiry_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        description="How long the broker keeps our queue while we're away",
+    )
+    receive_maximum: int = Field(default=5_000, ge=10, le=65_535)
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    def secret(self) -> SecretStr | None:
+        return resolve_secret(self.password, self.password_file, "mqtt password")
+
+
+class InfluxConfig(Section):
+    api: Literal["v1", "v2"] = Field(
+        default="v1", description="v1: InfluxDB 1.x /write; v2: /api/v2/write (2.x, 3.x)"
+    )
+    url: str = "http://127.0.0.1:8086"
+    database: str = Field(default="pantau", description="v1 database; for v2 the DBRP-mapped name")
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="Prefer PANTAU_INFLUX__PASSWORD")
+    token: SecretStr | None = Field(
+        default=None, description="v2 token; prefer PANTAU_INFLUX__TOKEN"
+    )
+    token_file: str | None = None
+    org: str | None = None
+    bucket: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _v2_needs_bucket(self) -> InfluxConfig:
+        if self.api == "v2" and not self.bucket:
+            raise ValueError("api v2 needs 'bucket' (and 'org' and a token)")
+        return self
+
+    def resolved_token(self) -> SecretStr | None:
+        return resolve_secret(self.token, self.token_file, "influx token")
+
+
+class BatchConfig(Section):
+    max_lines: int = Field(default=5_000, ge=1, le=100_000)
+    max_delay_s: float = Field(default=0.5, gt=0, le=60)
+    queue_messages: int = Field(default=20_000, ge=100, description="Messages held in memory")
+
+
+class CollectorConfig(Section):
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    influx: InfluxConfig = Field(default_factory=InfluxConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+    registry: Path = Field(description="Site registry YAML (points, kelurahan, providers)")
+    state_dir: Path = Field(
+        default=Path("/var/lib/pantau-collector"), description="Disk buffer while InfluxDB is away"
+    )
+    max_payload_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
+
+
+def load_collector_config(path: str | Path) -> CollectorConfig:
+    config = load_config(path, CollectorConfig)
+    if not config.registry.is_absolute():
+        config = config.model_copy(update={"registry": Path(path).parent / config.registry})
+    return config

@@ -1,0 +1,148 @@
+"""The collector process: MQTT in (persistent session, manual acks) → ingest → writer."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from pantau.collector.buffer import DiskBuffer
+from pantau.collector.config import CollectorConfig
+from pantau.collector.influx import Influx
+from pantau.collector.ingest import Accepted, ingest
+from pantau.collector.stats import Stats
+from pantau.collector.writer import OnWritten, Pending, Writer
+from pantau.shared import topics
+from pantau.shared.logs import Once
+from pantau.shared.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class Collector:
+    def __init__(
+        self, config: CollectorConfig, registry: Registry, on_written: OnWritten | None = None
+    ) -> None:
+        self.config = config
+        self.points = registry.by_id()
+        self.stats = Stats()
+        self.influx = Influx(config.influx)
+        self.buffer = DiskBuffer(config.state_dir / "buffer.sqlite")
+        self.writer = Writer(
+            self.influx,
+            self.buffer,
+            self.stats,
+            config.batch.max_lines,
+            config.batch.max_delay_s,
+            config.batch.queue_messages,
+            on_written,
+        )
+        self._once = Once()
+        self._connected = threading.Event()
+        self.client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        cfg = self.config.mqtt
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        secret = cfg.secret()
+        if cfg.username or secret is not None:
+            client.username_pw_set(cfg.username, secret.get_secret_value() if secret else None)
+        if cfg.tls is not None:
+            client.tls_set(
+                ca_certs=cfg.tls.ca_file,
+                certfile=cfg.tls.cert_file,
+                keyfile=cfg.tls.key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(cfg.tls.insecure)
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        try:
+            self.influx.ensure_database()
+        except Exception as exc:  # InfluxDB may be down at start: the buffer covers that
+            log.warning("could not prepare database %s: %s", self.config.influx.database, exc)
+        self.writer.start()
+        cfg = self.config.mqtt
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = cfg.session_expiry_s
+        props.ReceiveMaximum = cfg.receive_maximum
+        self.client.connect_async(
+            cfg.host, cfg.port, keepalive=cfg.keepalive_s, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def stop(self) -> None:
+        self.client.loop_stop()  # stop reading first: nothing new is taken in
+        self.writer.stop()  # flush what we hold, acknowledging it
+        self.client.loop_start()
+        time.sleep(0.2)  # let the last acknowledgements leave
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.influx.close()
+        self.buffer.close()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the collector: %s", reason_code)
+            return
+        log.info(
+            "connected to %s:%s (session %s)",
+            self.config.mqtt.host,
+            self.config.mqtt.port,
+            "resumed" if flags.session_present else "new",
+        )
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe([(f, options) for f in topics.subscriptions(self.config.mqtt.share_group)])
+        self._connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected.clear()
+        log.warning("disconnected from broker: %s (reconnecting)", reason_code)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self.stats.add("received")
+        result = ingest(
+            message.topic,
+            message.payload,
+            bool(message.retain),
+            self.points,
+            self.config.max_payload_bytes,
+            int(time.time() * 1000),
+        )
+        mid, qos = message.mid, message.qos
+
+        def ack() -> None:
+            if qos > 0:
+                client.ack(mid, qos)
+
+        if isinstance(result, Accepted):
+            self.stats.add("accepted")
+            for boot, seq in result.seqs:
+                self.stats.observe_seq(result.point, boot, seq)
+            self.writer.submit(Pending(result.lines, ack, result.hours, result.point))
+            return
+        self.stats.reject(result.reason)
+        if self._once.first(f"{result.reason}:{result.point}"):
+            log.warning(
+                "rejected message on %s: %s: %s", message.topic[:120], result.reason, result.detail
+            )
+        self.writer.submit(Pending([], ack))
