@@ -1,25 +1,43 @@
-"""The site registry: the source of truth for which points exist and where they belong.
+"""The site registry: the source of truth for which points exist, where they belong and which
+contract they are judged by.
 
 Kelurahan, kecamatan and provider come from here, never from an agent: an agent only says which
-point it is, and the collector decides what that point is.
+point it is, and the collector decides what that point is. Contracts are per provider and can be
+overridden per kelurahan, because a city may negotiate different terms for one area.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
-
-from pantau.shared.config import Section, load_config
+import yaml
+from pantau.shared.config import Section
 from pantau.shared.errors import ConfigError
 from pantau.shared.wire import PointId
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+WIB = ZoneInfo("Asia/Jakarta")
 
 
 class MaintenanceWindow(Section):
     start: dt.datetime = Field(description="Start, with timezone (e.g. 2026-10-05T01:00:00+07:00)")
-    end: dt.datetime
+    end: dt.datetime = Field(description="End (exclusive); a time without zone is read as WIB")
     reason: str = ""
+
+    @field_validator("start", "end")
+    @classmethod
+    def _wib_when_naive(cls, value: dt.datetime) -> dt.datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=WIB)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceWindow:
+        if self.end <= self.start:
+            raise ValueError("maintenance window ends before it starts")
+        return self
 
 
 class Point(Section):
@@ -30,8 +48,8 @@ class Point(Section):
     kode_wilayah: str | None = Field(default=None, description="Kode kelurahan (Kemendagri)")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    installed: dt.date | None = None
-    removed: dt.date | None = None
+    installed: dt.date | None = Field(default=None, description="First day in service (WIB)")
+    removed: dt.date | None = Field(default=None, description="First day out of service (WIB)")
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     def tags(self) -> dict[str, str]:
@@ -44,25 +62,259 @@ class Point(Section):
         }
 
 
-class Registry(Section):
-    city: str = "Kota Cilegon"
-    points: list[Point] = Field(default_factory=list)
+class Kelurahan(Section):
+    name: str = Field(min_length=1)
+    kecamatan: str = Field(min_length=1)
+    kode: str | None = Field(default=None, description="Kode wilayah (Kemendagri)")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class PenaltyBracket(Section):
+    """Availability strictly below `below_pct` deducts `deduction_pct` of the month's fee."""
+
+    below_pct: float = Field(gt=0, le=100)
+    deduction_pct: float = Field(ge=0, le=100)
+
+
+def default_penalties() -> list[PenaltyBracket]:
+    return [
+        PenaltyBracket(below_pct=95, deduction_pct=10),
+        PenaltyBracket(below_pct=90, deduction_pct=25),
+        PenaltyBracket(below_pct=80, deduction_pct=50),
+        PenaltyBracket(below_pct=50, deduction_pct=100),
+    ]
+
+
+class Terms(Section):
+    """Every SLA setting of a contract; the defaults are the Cilegon contract and DESIGN.md."""
+
+    down_mbps: float = Field(default=50, gt=0, description="Committed download per point")
+    up_mbps: float = Field(default=50, gt=0, description="Committed upload per point")
+    fee_idr: int = Field(default=500_000, ge=0, description="Monthly fee per point (Rupiah)")
+    availability_target_pct: float = Field(default=95, gt=0, le=100)
+    outage_threshold_s: int = Field(default=300, ge=60, le=86_400)
+    peak_start: dt.time = Field(default=dt.time(19, 0), description="Peak window start (WIB)")
+    peak_end: dt.time = Field(default=dt.time(23, 0), description="Peak window end (WIB)")
+    rtt_threshold_ms: float = Field(default=150, gt=0)
+    loss_threshold_pct: float = Field(default=2, ge=0, le=100)
+    penalties: list[PenaltyBracket] = Field(default_factory=default_penalties)
+    no_data_counts_as_down: bool = Field(
+        default=False, description="Minutes without data are treated as provider_down"
+    )
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> Registry:
-        seen: set[str] = set()
-        for index, point in enumerate(self.points):
-            if point.id in seen:
-                raise ValueError(f"points[{index}]: duplicate point id {point.id!r}")
-            seen.add(point.id)
+    def _consistent(self) -> Terms:
+        if self.peak_end == self.peak_start:
+            raise ValueError("peak window is empty (peak_start == peak_end)")
+        ordered = sorted(self.penalties, key=lambda b: -b.below_pct)
+        for higher, lower in itertools.pairwise(ordered):
+            if higher.below_pct == lower.below_pct:
+                raise ValueError(f"two penalty brackets below {higher.below_pct} %")
+            if lower.deduction_pct < higher.deduction_pct:
+                raise ValueError(
+                    f"penalty below {lower.below_pct} % deducts less than below {higher.below_pct} %"
+                )
         return self
+
+    def deduction_pct(self, availability_pct: float | None) -> float:
+        """The deduction of the lowest bracket the availability falls under (0 when none)."""
+        if availability_pct is None:
+            return 0.0
+        hit = [b for b in self.penalties if availability_pct < b.below_pct]
+        return max((b.deduction_pct for b in hit), default=0.0)
+
+
+class TermsOverride(Section):
+    """A kelurahan's departures from its provider's contract; unset fields are inherited."""
+
+    down_mbps: float | None = Field(default=None, gt=0)
+    up_mbps: float | None = Field(default=None, gt=0)
+    fee_idr: int | None = Field(default=None, ge=0)
+    availability_target_pct: float | None = Field(default=None, gt=0, le=100)
+    outage_threshold_s: int | None = Field(default=None, ge=60, le=86_400)
+    peak_start: dt.time | None = None
+    peak_end: dt.time | None = None
+    rtt_threshold_ms: float | None = Field(default=None, gt=0)
+    loss_threshold_pct: float | None = Field(default=None, ge=0, le=100)
+    penalties: list[PenaltyBracket] | None = None
+    no_data_counts_as_down: bool | None = None
+
+
+class Contract(Section):
+    id: str | None = Field(default=None, description="A name for messages, e.g. the contract no.")
+    provider: str = Field(min_length=1)
+    valid_from: dt.date | None = Field(default=None, description="First day (WIB); open if unset")
+    valid_until: dt.date | None = Field(default=None, description="Last day, inclusive")
+    terms: Terms = Field(default_factory=Terms)
+    kelurahan: dict[str, TermsOverride] = Field(
+        default_factory=dict, description="Overrides per kelurahan name"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Contract:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
+
+    def covers(self, day: dt.date) -> bool:
+        return (self.valid_from is None or day >= self.valid_from) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+    def terms_for(self, kelurahan: str) -> Terms:
+        override = self.kelurahan.get(kelurahan)
+        if override is None:
+            return self.terms
+        changes = override.model_dump(exclude_none=True)
+        return Terms.model_validate(self.terms.model_dump() | changes)
+
+
+class Registry(Section):
+    city: str = "Kota Cilegon"
+    kelurahan: list[Kelurahan] = Field(
+        default_factory=list, description="Known kelurahan; when listed, points must use them"
+    )
+    contracts: list[Contract] = Field(default_factory=list)
+    points: list[Point] = Field(default_factory=list)
 
     def by_id(self) -> dict[str, Point]:
         return {p.id: p for p in self.points}
 
+    def contracts_of(self, provider: str) -> list[Contract]:
+        found = [c for c in self.contracts if c.provider == provider]
+        return sorted(found, key=lambda c: c.valid_from or dt.date.min)
+
+    def contract_on(self, provider: str, day: dt.date) -> Contract | None:
+        for contract in self.contracts_of(provider):
+            if contract.covers(day):
+                return contract
+        return None
+
+    def problems(self) -> list[str]:
+        """Every inconsistency, one line each, naming the row. Empty when the registry is sound."""
+        return _problems(self)
+
+
+def _overlap(a: Contract, b: Contract) -> bool:
+    a_from, b_from = a.valid_from or dt.date.min, b.valid_from or dt.date.min
+    a_until, b_until = a.valid_until or dt.date.max, b.valid_until or dt.date.max
+    return a_from <= b_until and b_from <= a_until
+
+
+def _contract_name(index: int, contract: Contract) -> str:
+    return f"contracts[{index}]" + (f" ({contract.id})" if contract.id else "")
+
+
+def _problems(registry: Registry) -> list[str]:
+    problems: list[str] = []
+    known = {k.name: k for k in registry.kelurahan}
+    seen_kel: set[str] = set()
+    for index, kel in enumerate(registry.kelurahan):
+        if kel.name in seen_kel:
+            problems.append(f"kelurahan[{index}]: duplicate kelurahan {kel.name!r}")
+        seen_kel.add(kel.name)
+    used_kel = {p.kelurahan for p in registry.points}
+    indexed = list(enumerate(registry.contracts))
+    for index, contract in indexed:
+        for other_index, other in indexed[index + 1 :]:
+            if other.provider == contract.provider and _overlap(contract, other):
+                problems.append(
+                    f"{_contract_name(other_index, other)}: period overlaps"
+                    f" {_contract_name(index, contract)} of provider {contract.provider!r}"
+                )
+        for name in contract.kelurahan:
+            if name not in (known or used_kel):
+                problems.append(
+                    f"{_contract_name(index, contract)}: override for unknown kelurahan {name!r}"
+                )
+    seen: set[str] = set()
+    for index, point in enumerate(registry.points):
+        row = f"points[{index}] ({point.id})"
+        if point.id in seen:
+            problems.append(f"{row}: duplicate point id {point.id!r}")
+        seen.add(point.id)
+        if known:
+            kel = known.get(point.kelurahan)
+            if kel is None:
+                problems.append(f"{row}: unknown kelurahan {point.kelurahan!r}")
+            elif kel.kecamatan != point.kecamatan:
+                problems.append(
+                    f"{row}: kelurahan {point.kelurahan!r} is in kecamatan {kel.kecamatan!r},"
+                    f" not {point.kecamatan!r}"
+                )
+        if point.removed and point.installed and point.removed <= point.installed:
+            problems.append(f"{row}: removed ({point.removed}) is not after installed")
+        if not _has_contract(registry, point):
+            problems.append(f"{row}: no contract of provider {point.provider!r} covers the point")
+    return problems
+
+
+def _has_contract(registry: Registry, point: Point) -> bool:
+    first = point.installed or dt.date.min
+    last = (point.removed - dt.timedelta(days=1)) if point.removed else dt.date.max
+    for contract in registry.contracts_of(point.provider):
+        c_from, c_until = contract.valid_from or dt.date.min, contract.valid_until or dt.date.max
+        if c_from <= last and first <= c_until:
+            return True
+    return False
+
+
+def parse_registry(data: Any, source: str) -> Registry:
+    """Validate a registry mapping; raise ConfigError with one line naming the row."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with 'points' at the top level")
+    try:
+        registry = Registry.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc, data)}") from None
+    if not registry.points:
+        raise ConfigError(f"{source}: the registry lists no points")
+    problems = registry.problems()
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {problems[0]}{more}")
+    return registry
+
+
+def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    row = ""
+    if len(loc) >= 2 and isinstance(loc[1], int) and loc[0] in ("points", "contracts", "kelurahan"):
+        items = data.get(str(loc[0])) or []
+        item = items[loc[1]] if loc[1] < len(items) else None
+        label = item.get("id") or item.get("name") if isinstance(item, dict) else None
+        row = f"{loc[0]}[{loc[1]}]" + (f" ({label})" if label else "") + ": "
+        loc = loc[2:]
+    field = ".".join(str(p) for p in loc) or "(row)"
+    kind = err["type"]
+    if kind == "missing":
+        what = "is required but missing"
+    elif kind == "extra_forbidden":
+        what = "is not a known setting (typo?)"
+    else:
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f", got {got!r}"
+        what = f"{err['msg'].lower()}{shown}"
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    return f"{row}field '{field}' {what}{more}"
+
 
 def load_registry(path: str | Path) -> Registry:
-    registry = load_config(path, Registry, env={})
-    if not registry.points:
-        raise ConfigError(f"{path}: the registry lists no points")
-    return registry
+    """Read and check a registry file. Raises ConfigError with one line naming row and problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from exc
+    return parse_registry(data, str(path))

@@ -1,0 +1,1 @@
+"""The monthly SLA report: read rollups and capacity tests, compute, render."""
