@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+from pydantic import Field, SecretStr, model_validator
+
 from pantau.agent.sources.linux import LinuxSourceConfig
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.simulated import SimulatedSourceConfig
 from pantau.shared.config import Section, load_config, resolve_secret
 from pantau.shared.wire import PointId
-from pydantic import Field, SecretStr, model_validator
 
 
 class TlsConfig(Section):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+
 from pantau.agent import __version__
 from pantau.agent.backoff import Backoff, TokenBucket
 from pantau.agent.config import MqttConfig, PublishConfig
@@ -56,7 +57,7 @@ class PointPublisher:
         self._connected = False
         self._inflight: dict[int, _InFlight] = {}
         self._last_sent_id = 0
-        self._facts: dict[str, str] = {}
+        self._facts: dict[str, str] | None = None  # unknown until the first reading
         self._published_facts: dict[str, str] | None = None
         self._backoff = Backoff(mqtt_config.reconnect_min_s, mqtt_config.reconnect_max_s)
         self._bucket = TokenBucket(
@@ -76,6 +77,10 @@ class PointPublisher:
 
     def set_facts(self, facts: dict[str, str]) -> None:
         self._facts = dict(facts)
+
+    @property
+    def has_facts(self) -> bool:
+        return self._facts is not None
 
     @property
     def connected(self) -> bool:
@@ -123,7 +128,7 @@ class PointPublisher:
                 ts_ms=int(time.time() * 1000) if state == "online" else None,
                 agent_version=__version__,
                 source=self.source_kind,
-                facts=self._facts if state == "online" else {},
+                facts=(self._facts or {}) if state == "online" else {},
             )
         )
 
@@ -171,7 +176,7 @@ class PointPublisher:
         self._last_error = None
         self._backoff.reset()
         self.log.info("connected to broker %s:%s", self.mqtt_config.host, self.mqtt_config.port)
-        self._publish_birth()
+        self._published_facts = None
         self._dirty.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -180,7 +185,7 @@ class PointPublisher:
         self._connected = False
 
     def _publish_birth(self) -> None:
-        self._published_facts = dict(self._facts)
+        self._published_facts = dict(self._facts or {})
         self._client.publish(
             topics.state_topic(self.point), self._state("online"), qos=1, retain=True
         )
@@ -202,8 +207,8 @@ class PointPublisher:
     def _drain(self) -> None:
         if not self._connected:
             return
-        if self._facts != self._published_facts:
-            self._publish_birth()
+        if self._facts is not None and self._facts != self._published_facts:
+            self._publish_birth()  # once the first reading told us what the device is
         while self._dirty.is_set() and len(self._inflight) < self.publish_config.inflight_max:
             if not self._bucket.take(time.monotonic()):
                 return

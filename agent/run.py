@@ -11,6 +11,8 @@ import logging
 import threading
 from typing import Any
 
+from pydantic import ValidationError
+
 from pantau.agent.clock import Clock, next_tick
 from pantau.agent.config import PointConfig
 from pantau.agent.probes import Target, probe
@@ -20,7 +22,6 @@ from pantau.agent.sources.base import Reading, Source, SourceIssue
 from pantau.agent.spool import Spool, SpoolFullError
 from pantau.shared.logs import Once, PointLogger
 from pantau.shared.wire import Event, Sample, encode
-from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,10 @@ class PointSampler:
             }
         self._store(fields)
         if self.publisher is not None:
-            if reading.facts:
+            if reading.device_up:
                 self.publisher.set_facts(reading.facts)
+            elif not self.publisher.has_facts:
+                self.publisher.set_facts({})  # announce the agent even while the device is away
             self.publisher.notify()
 
     def _read(self) -> Reading:

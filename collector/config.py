@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pantau.shared.config import Section, load_config, resolve_secret
 from pydantic import Field, SecretStr, model_validator
+
+from pantau.shared.config import Section, load_config, resolve_secret
 
 
 class TlsConfig(Section):

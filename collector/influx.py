@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
+
 from pantau.collector.config import InfluxConfig
 from pantau.shared.errors import SinkError
 

@@ -15,6 +15,7 @@ from influxdb_client.client.write.point import (
     _append_tags,
     _escape_key,
 )
+
 from pantau.shared.registry import Point
 from pantau.shared.wire import Event, Sample, State, Telemetry
 

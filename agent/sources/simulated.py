@@ -11,9 +11,10 @@ import math
 import random
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import Field
+
 from pantau.agent.sources.base import Counters, Reachability, Reading
 from pantau.shared.config import Section
-from pydantic import Field
 
 if TYPE_CHECKING:
     from pantau.agent.clock import Clock
@@ -82,6 +83,7 @@ class SimulatedSource:
         self._pending_reboots = sorted(self._started_at + s for s in config.reboot_after_s)
         self._rx = self._tx = 0.0
         self._last_t: float | None = None
+        self._last_at: float | None = None
 
     def capacity_mbps(self, t_s: float) -> float:
         """What the link can deliver now: the speed an active test would measure."""
@@ -97,20 +99,23 @@ class SimulatedSource:
         t = self.clock.now()
         at_s = self.clock.monotonic()
         if any(w.contains(t) for w in cfg.device_down):
-            self._last_t = None
+            self._last_t = self._last_at = None
             return Reading(device_up=False, at_s=at_s)
         while self._pending_reboots and self._pending_reboots[0] <= t:
             self._boot_at = self._pending_reboots.pop(0)
             self._rx = self._tx = 0.0
             self._last_t = self._boot_at
+            self._last_at = None
         down = self.wan_is_down(t)
         clients = self._clients(t)
         rx_bps, tx_bps = self._rates(t, clients, down)
         if self._last_t is not None:
-            elapsed = max(0.0, t - self._last_t)
+            # The agent divides by the monotonic delta, so integrate over the same clock.
+            elapsed = max(0.0, at_s - self._last_at) if self._last_at is not None else t - self._last_t
             self._rx += rx_bps * elapsed / 8
             self._tx += tx_bps * elapsed / 8
         self._last_t = t
+        self._last_at = at_s
         rx_bytes, tx_bytes = int(self._rx), int(self._tx)
         return Reading(
             device_up=True,

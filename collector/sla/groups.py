@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from pantau.collector.sla.capacity import group_capacity
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.month import PointDetail, p95_mbps

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from pantau.collector.sla.capacity import CapacityTest, PointCapacity, point_capacity
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.hourly import (

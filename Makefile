@@ -1,0 +1,44 @@
+# Pantau: `make demo` runs the whole system locally, `make test` runs the suite.
+# Both install what they need: Debian packages (when root) and a virtual environment in .venv.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client victoria-metrics iperf3 \
+	iputils-ping iproute2 chromium
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: setup system-packages venv test lint demo bench clean
+
+setup: system-packages venv
+
+system-packages:
+	@bash .ci/system-packages.sh $(APT_PACKAGES)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+		echo "error: cannot create a virtual environment; install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[collector,dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q -p no:cacheprovider
+
+demo: setup
+	$(BIN)/pantau demo
+
+bench: setup
+	$(BIN)/python bench/collector_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache out

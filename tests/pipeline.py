@@ -1,0 +1,168 @@
+"""Helpers to run the real pipeline in tests: config files, real processes, InfluxQL reads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pantau.collector.config import InfluxConfig
+from pantau.collector.influx import Influx
+from pantau.shared.errors import SinkError
+
+PANTAU = [sys.executable, "-m", "pantau.shared.cli"]
+
+
+def write_yaml(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def registry_file(path: Path, point_ids: list[str], provider: str = "Awinet") -> Path:
+    points = [
+        {
+            "id": pid,
+            "kelurahan": "Citangkil",
+            "kecamatan": "Citangkil",
+            "provider": provider,
+        }
+        for pid in point_ids
+    ]
+    contracts = [{"provider": provider}]
+    return write_yaml(path, {"contracts": contracts, "points": points})
+
+
+def agent_config(
+    path: Path,
+    broker_port: int,
+    points: list[dict[str, Any]],
+    interval_s: float = 1.0,
+    **extra: Any,
+) -> Path:
+    data: dict[str, Any] = {
+        "interval_s": interval_s,
+        "state_dir": str(path.parent / "agent-state"),
+        "mqtt": {
+            "host": "127.0.0.1",
+            "port": broker_port,
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 2,
+        },
+        "points": points,
+    }
+    for key, value in extra.items():
+        data[key] = value
+    return write_yaml(path, data)
+
+
+def collector_config(
+    path: Path,
+    broker_port: int,
+    influx_url: str,
+    database: str,
+    registry: Path,
+    **extra: Any,
+) -> Path:
+    data: dict[str, Any] = {
+        "mqtt": {"host": "127.0.0.1", "port": broker_port, "client_id": f"collector-{database}"},
+        "influx": {"api": "v1", "url": influx_url, "database": database},
+        "registry": str(registry),
+        "state_dir": str(path.parent / "collector-state"),
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return write_yaml(path, data)
+
+
+class Proc:
+    """A real `pantau` process, its output kept in a log file for the assertion messages."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                PANTAU + self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        return self
+
+    def wait_log(self, text: str, timeout_s: float = 20.0) -> Proc:
+        wait_for(lambda: text in self.log() or not self.alive(), timeout_s, f"{text!r} in log")
+        assert self.alive(), f"{self.args[0]} exited: {self.log()[-2000:]}"
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, timeout_s: float = 20.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+
+def influx(url: str, database: str) -> Influx:
+    return Influx(InfluxConfig(api="v1", url=url, database=database))
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(step_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+def count_rows(db: Influx, measurement: str, where: str = "") -> int:
+    clause = f" WHERE {where}" if where else ""
+    try:
+        rows = db.query(f'SELECT COUNT("seq") FROM "{measurement}"{clause}')
+    except SinkError as exc:
+        if "database not found" in str(exc):
+            return 0  # the collector has not created it yet
+        raise
+    return int(rows[0]["count"]) if rows else 0
+
+
+def start_collector(config: Path, log_path: Path, env: dict[str, str] | None = None) -> Proc:
+    """A collector process, returned once its subscriptions are in place."""
+    return (
+        Proc(["collector", "--config", str(config)], log_path, env).start().wait_log("subscribed")
+    )
+
+
+def start_agent(config: Path, log_path: Path, env: dict[str, str] | None = None) -> Proc:
+    return Proc(["agent", "--config", str(config)], log_path, env).start()
