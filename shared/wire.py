@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
 from pantau.shared.errors import PayloadError
 from pantau.shared.topics import POINT_ID_PATTERN
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 WIRE_VERSION = 1
 MAX_PAYLOAD_BYTES = 1_048_576

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Literal
 
 import psutil
+from pydantic import Field
+
 from pantau.agent.clock import Clock
 from pantau.agent.sources.base import Counters, Reading, Source, SourceIssue
 from pantau.agent.sources.linux_parse import count_dnsmasq_leases, count_reachable_neighbours
 from pantau.shared.config import Section
-from pydantic import Field
 
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 
