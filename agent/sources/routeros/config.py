@@ -1,27 +1,124 @@
-"""Settings of one polled RouterOS router."""
+"""Settings of one polled RouterOS router, validated once at start-up."""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from pantau.shared.config import Section
+from pantau.shared.config import Section, resolve_secret
+from pantau.shared.errors import ConfigError
 
 if TYPE_CHECKING:
     from pantau.agent.clock import Clock
     from pantau.agent.sources.base import Source
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class RouterOSTlsConfig(Section):
+    """api-ssl (port 8729). Verify against a CA, pin the router's certificate, or (documented,
+    for self-signed router certificates only) accept any certificate."""
+
+    verify: Literal["ca", "fingerprint", "insecure"] = Field(
+        default="ca",
+        description="ca: chain and name checked; fingerprint: pinned SHA-256; insecure: none",
+    )
+    ca_file: str | None = Field(
+        default=None, description="PEM CA bundle for verify=ca (system CAs when empty)"
+    )
+    fingerprint_sha256: str | None = Field(
+        default=None, description="SHA-256 of the router certificate, hex, colons allowed"
+    )
+    server_name: str | None = Field(
+        default=None, description="Name the certificate must carry, when it is not the host"
+    )
+
+    @field_validator("fingerprint_sha256")
+    @classmethod
+    def _normalise_fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        cleaned = value.replace(":", "").replace(" ", "").lower()
+        if not _HEX64.match(cleaned):
+            raise ValueError("fingerprint_sha256 must be 64 hex digits (colons allowed)")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _fingerprint_for_pinning(self) -> RouterOSTlsConfig:
+        if self.verify == "fingerprint" and self.fingerprint_sha256 is None:
+            raise ValueError("verify: fingerprint needs fingerprint_sha256")
+        return self
 
 
 class RouterOSSourceConfig(Section):
     kind: Literal["routeros"]
     host: str = Field(min_length=1, description="Router address")
     port: int | None = Field(default=None, ge=1, le=65535, description="8728, or 8729 with tls")
-    username: str = Field(default="pantau", description="A read-only API user")
-    password: SecretStr | None = Field(default=None, description="Prefer an environment variable")
+    username: str = Field(default="pantau", min_length=1, description="A read-only API user")
+    password: SecretStr | None = Field(default=None, description="Prefer password_env or _file")
     password_file: str | None = Field(default=None, description="File with the password, mode 600")
+    password_env: str | None = Field(
+        default=None, description="Name of an environment variable holding the password"
+    )
+    login: Literal["plain", "challenge"] = Field(
+        default="plain", description="plain for RouterOS 6.43 and later; challenge before"
+    )
+    tls: RouterOSTlsConfig | None = Field(default=None, description="Use api-ssl")
     wan_interface: str = Field(default="ether1", min_length=1)
-    timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per API call")
+    wireless: Literal["auto", "none", "wireless", "wifiwave2", "wifi"] = Field(
+        default="auto",
+        description="Wireless stack for associated stations; auto detects it per connection",
+    )
+    ping_targets: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Addresses the router pings to judge its WAN (IP addresses are best)",
+    )
+    ping_count: int = Field(default=3, ge=1, le=20, description="Probes per target per poll")
+    ping_interval_s: float = Field(
+        default=0.2, ge=0.01, le=5.0, description="Gap between probes (RouterOS ping interval)"
+    )
+    timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Budget for one whole poll, connecting included"
+    )
+    reconnect_min_s: float = Field(default=1.0, gt=0, le=600)
+    reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _pings_fit_the_budget(self) -> RouterOSSourceConfig:
+        ping_s = len(self.ping_targets) * self.ping_count * self.ping_interval_s
+        if ping_s > 0.6 * self.timeout_s:
+            raise ValueError(
+                f"pinging {len(self.ping_targets)} target(s) x {self.ping_count} probes every"
+                f" {self.ping_interval_s}s takes {ping_s:.1f}s, more than 60% of timeout_s"
+                f" ({self.timeout_s}s); lower ping_count or ping_interval_s"
+            )
+        sources = [self.password is not None, bool(self.password_file), bool(self.password_env)]
+        if sum(sources) > 1:
+            raise ValueError("give only one of password, password_file, password_env")
+        return self
+
+    @property
+    def api_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 8729 if self.tls is not None else 8728
+
+    def secret(self) -> SecretStr:
+        """The API password; an unset environment variable is a config error, not ''."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    f"routeros {self.host}: environment variable {self.password_env!r}"
+                    " (password_env) is not set"
+                )
+            return SecretStr(value)
+        resolved = resolve_secret(self.password, self.password_file, "routeros password")
+        return resolved if resolved is not None else SecretStr("")
 
     def build(self, point: str, clock: Clock) -> Source:
         from pantau.agent.sources.routeros.source import RouterOSSource

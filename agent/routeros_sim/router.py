@@ -1,0 +1,386 @@
+"""One simulated router: its state (uptime, counters, clients, packages) and its faults.
+
+Everything here is plain state behind a lock, so a test thread can script faults while the
+server's event loop answers from the same object. Counters advance with simulated traffic in
+real (monotonic) time, so an agent polling twice sees exactly the configured rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pantau.agent.routeros_sim.dialect import Dialect, load_dialect, row_templates
+
+Row = dict[str, str]
+DEFAULT = "default"
+
+
+class NoSuchPathError(Exception):
+    """The router has no such menu (path missing, or its package is not installed)."""
+
+
+class PathTrapError(Exception):
+    """The menu exists but answers with a trap (e.g. a board without health sensors)."""
+
+
+@dataclass
+class RouterSpec:
+    """How a simulated router starts. Everything can be changed later through SimRouter."""
+
+    name: str = "r0"
+    dialect: str = "7.18"
+    username: str = "pantau"
+    password: str = "pantau-sim"
+    login: Literal["plain", "challenge"] = "plain"  # challenge: a router before 6.43
+    identity: str | None = None
+    wan_interface: str = "ether1"
+    rx_bps: float = 20_000_000.0
+    tx_bps: float = 4_000_000.0
+    rx_bytes: int = 5_123_456_789_012  # beyond 32 bits, as a router up for weeks has
+    tx_bytes: int = 987_654_321_098
+    uptime_s: float = 3 * 86_400 + 4 * 3_600 + 5 * 60 + 6
+    hotspot_sessions: int = 25
+    associated: int = 18
+    capsman_clients: int = 0
+    dhcp_bound: int = 30
+    dhcp_waiting: int = 2
+    ping_rtt_ms: float = 12.412
+    wireless_package: str | None = DEFAULT  # None: no wireless package installed
+    health: Literal["sensors", "none", "trap"] = "sensors"
+    durations: Literal["letters", "clock"] = "letters"  # clock: old `2w6d13:21:53` style
+
+
+@dataclass
+class Faults:
+    """What can go wrong, changeable at any time."""
+
+    hang: bool = False  # accept and read, never answer (login included)
+    reply_delay_s: float = 0.0  # wait before each reply
+    split_writes: int | None = None  # send replies in chunks of this many bytes
+    drop_replies: int = 0  # cut this many coming replies off halfway and close the connection
+    drop_on: str | None = None  # only replies to commands under this path count for drop_replies
+
+
+@dataclass
+class Counters:
+    rx_bytes: float
+    tx_bytes: float
+    rx_packets: float
+    tx_packets: float
+
+
+@dataclass
+class SimRouter:
+    spec: RouterSpec
+    clock: Callable[[], float] = time.monotonic
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        self.dialect: Dialect = load_dialect(self.spec.dialect)
+        self.lock = threading.RLock()
+        self.password = self.spec.password
+        self.rx_bps = self.spec.rx_bps
+        self.tx_bps = self.spec.tx_bps
+        self.hotspot_sessions = self.spec.hotspot_sessions
+        self.associated = self.spec.associated
+        self.capsman_clients = self.spec.capsman_clients
+        self.dhcp_bound = self.spec.dhcp_bound
+        self.dhcp_waiting = self.spec.dhcp_waiting
+        self.health = self.spec.health
+        self.wan_up = True
+        self.link_downs = 0
+        self.boot_id = 0
+        self.requests = 0  # API commands answered, for tests and the benchmark
+        self.logins = 0
+        self.packages = self._initial_packages()
+        now = self.clock()
+        self._boot_at = now - self.spec.uptime_s
+        self._last = now
+        self._counters = Counters(
+            rx_bytes=float(self.spec.rx_bytes),
+            tx_bytes=float(self.spec.tx_bytes),
+            rx_packets=float(self.spec.rx_bytes // 1_400),
+            tx_packets=float(self.spec.tx_bytes // 600),
+        )
+        self._cache: dict[tuple[str, int, int], list[Row]] = {}
+
+    # --- scripting -------------------------------------------------------------------------
+
+    def reboot(self) -> None:
+        """Uptime and counters start again from zero; open API sessions are cut."""
+        with self.lock:
+            now = self.clock()
+            self._boot_at = now
+            self._last = now
+            self._counters = Counters(0.0, 0.0, 0.0, 0.0)
+            self.link_downs = 0
+            self.boot_id += 1
+            self._cache.clear()
+
+    def set_wan(self, up: bool) -> None:
+        """The WAN port loses (or regains) its link: counters stop, pings time out."""
+        with self.lock:
+            self._advance()
+            if self.wan_up and not up:
+                self.link_downs += 1
+            self.wan_up = up
+
+    def set_traffic(self, rx_bps: float, tx_bps: float) -> None:
+        with self.lock:
+            self._advance()
+            self.rx_bps, self.tx_bps = rx_bps, tx_bps
+
+    def set_clients(
+        self,
+        hotspot: int | None = None,
+        associated: int | None = None,
+        dhcp_bound: int | None = None,
+        capsman: int | None = None,
+    ) -> None:
+        with self.lock:
+            if hotspot is not None:
+                self.hotspot_sessions = hotspot
+            if associated is not None:
+                self.associated = associated
+            if dhcp_bound is not None:
+                self.dhcp_bound = dhcp_bound
+            if capsman is not None:
+                self.capsman_clients = capsman
+            self._cache.clear()
+
+    def remove_package(self, name: str) -> None:
+        with self.lock:
+            self.packages = [p for p in self.packages if p["name"] != name]
+
+    def add_package(self, name: str) -> None:
+        with self.lock:
+            if all(p["name"] != name for p in self.packages):
+                self.packages.append(self._package(name))
+
+    def set_password(self, password: str) -> None:
+        with self.lock:
+            self.password = password
+
+    # --- what the API reads --------------------------------------------------------------------
+
+    @property
+    def uptime_s(self) -> float:
+        return max(0.0, self.clock() - self._boot_at)
+
+    def counters(self) -> Counters:
+        with self.lock:
+            self._advance()
+            c = self._counters
+            return Counters(c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets)
+
+    def has_path(self, path: str) -> bool:
+        """False for a menu whose package is missing (the router says `no such command prefix`)."""
+        installed = {p["name"] for p in self.packages if p.get("disabled") != "true"}
+        providers = [
+            pkg
+            for pkg, prefixes in self.dialect.package_paths.items()
+            if any(path == pre or path.startswith(pre + "/") for pre in prefixes)
+        ]
+        return not providers or any(pkg in installed for pkg in providers)
+
+    def table(self, path: str) -> list[Row]:
+        """Rows a `print` of this menu lists. Raises NoSuchPathError or PathTrapError."""
+        reader = TABLES.get(path)
+        if reader is None or not self.has_path(path):
+            raise NoSuchPathError(path)
+        with self.lock:
+            return reader(self)
+
+    def format_duration(self, seconds: float) -> str:
+        return format_duration(seconds, self.spec.durations)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        now = self.clock()
+        elapsed = max(0.0, now - self._last)
+        self._last = now
+        if not self.wan_up or elapsed == 0:
+            return
+        rx = self.rx_bps * elapsed / 8
+        tx = self.tx_bps * elapsed / 8
+        c = self._counters
+        c.rx_bytes += rx
+        c.tx_bytes += tx
+        c.rx_packets += rx / 1_400
+        c.tx_packets += tx / 600
+
+    def _package(self, name: str) -> dict[str, str]:
+        template = dict(self.dialect.packages[0])
+        template["name"] = name
+        return template
+
+    def _initial_packages(self) -> list[dict[str, str]]:
+        wireless = self.dialect.wireless_package
+        chosen = wireless if self.spec.wireless_package == DEFAULT else self.spec.wireless_package
+        packages = [dict(p) for p in self.dialect.packages if p["name"] != wireless]
+        if chosen is not None:
+            packages.append(self._package(chosen))
+        return packages
+
+    def generated(self, kind: str, count: int, make: Callable[[int], Row]) -> list[Row]:
+        key = (kind, count, self.boot_id)
+        rows = self._cache.get(key)
+        if rows is None:
+            rows = [make(i) for i in range(count)]
+            self._cache[key] = rows
+        return rows
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+def _with_ids(rows: list[Row], start: int = 1) -> list[Row]:
+    return [{".id": f"*{start + i:X}", **row} for i, row in enumerate(rows)]
+
+
+def _resource(r: SimRouter) -> list[Row]:
+    d = r.dialect
+    row = dict(d.resource)
+    total = int(row["total-memory"])
+    row["uptime"] = r.format_duration(int(r.uptime_s))
+    row["free-memory"] = str(round(total * (100 - d.memory_used_pct) / 100))
+    row["cpu-load"] = str(d.cpu_load)
+    return [row]
+
+
+def _identity(r: SimRouter) -> list[Row]:
+    return [{"name": r.spec.identity or r.spec.name}]
+
+
+def _packages(r: SimRouter) -> list[Row]:
+    return _with_ids([dict(p) for p in r.packages])
+
+
+def _health(r: SimRouter) -> list[Row]:
+    if r.health == "trap":
+        raise PathTrapError("not supported on this board")
+    if r.health == "none":
+        return []
+    sensors = r.dialect.health_sensors
+    if r.dialect.health_style == "row":
+        return [dict(sensors)]
+    return _with_ids(
+        [{"name": n, "value": v[0], "type": v[1]} for n, v in sensors.items()], start=0xD
+    )
+
+
+def _interfaces(r: SimRouter) -> list[Row]:
+    rows = _with_ids([dict(i) for i in r.dialect.interfaces])
+    c = r.counters()
+    for row in rows:
+        if row["name"] == r.spec.wan_interface:
+            row.update(
+                {
+                    "rx-byte": str(int(c.rx_bytes)),
+                    "tx-byte": str(int(c.tx_bytes)),
+                    "rx-packet": str(int(c.rx_packets)),
+                    "tx-packet": str(int(c.tx_packets)),
+                    "fp-rx-byte": str(int(c.rx_bytes)),
+                    "fp-rx-packet": str(int(c.rx_packets)),
+                    "link-downs": str(r.link_downs),
+                    "running": "true" if r.wan_up else "false",
+                }
+            )
+    return rows
+
+
+def _client_values(r: SimRouter, i: int) -> dict[str, str]:
+    digest = hashlib.blake2b(f"{r.spec.name}:{i}".encode(), digest_size=4).hexdigest()
+    mac = ":".join(["02", "5A"] + [digest[k : k + 2].upper() for k in range(0, 8, 2)])
+    return {
+        "n": f"{i + 1:X}",
+        "mac": mac,
+        "macl": mac.lower(),
+        "hex": digest,
+        "ip": f"10.5.{50 + i // 250}.{i % 250 + 2}",
+        "uptime": r.format_duration(60 + (i * 37) % 7_200),
+        "left": r.format_duration(3_600 - (i * 13) % 3_000),
+        "expires": r.format_duration(600 - (i * 7) % 500),
+        "seen": r.format_duration((i * 3) % 50),
+    }
+
+
+def _fill(template: Row, values: dict[str, str]) -> Row:
+    return {k: v.format_map(values) for k, v in template.items()}
+
+
+def _hotspot(r: SimRouter) -> list[Row]:
+    template = row_templates()["hotspot_session"]
+    return r.generated(
+        "hotspot", r.hotspot_sessions, lambda i: _fill(template, _client_values(r, i))
+    )
+
+
+def _leases(r: SimRouter) -> list[Row]:
+    template = row_templates()["lease"]
+
+    def make(i: int) -> Row:
+        values = _client_values(r, i)
+        values["status"] = "bound" if i < r.dhcp_bound else "waiting"
+        return _fill(template, values)
+
+    return r.generated("lease", r.dhcp_bound + r.dhcp_waiting, make)
+
+
+def _registration(path: str) -> Callable[[SimRouter], list[Row]]:
+    def read(r: SimRouter) -> list[Row]:
+        template = row_templates()["registration_tables"][path]
+        count = r.capsman_clients if path.startswith("/caps-man") else r.associated
+        return r.generated(path, count, lambda i: _fill(template, _client_values(r, i)))
+
+    return read
+
+
+TABLES: dict[str, Callable[[SimRouter], list[Row]]] = {
+    "/system/resource": _resource,
+    "/system/identity": _identity,
+    "/system/package": _packages,
+    "/system/health": _health,
+    "/interface": _interfaces,
+    "/ip/hotspot/active": _hotspot,
+    "/ip/dhcp-server/lease": _leases,
+    **{
+        path: _registration(path)
+        for path in (
+            "/interface/wireless/registration-table",
+            "/caps-man/registration-table",
+            "/interface/wifiwave2/registration-table",
+            "/interface/wifi/registration-table",
+        )
+    },
+}
+
+
+def format_duration(seconds: float, style: str = "letters") -> str:
+    """RouterOS durations: `3d4h5m6s` (zero units left out), or the old `3d04:05:06`."""
+    whole = int(seconds)
+    weeks, rest = divmod(whole, 604_800)
+    days, rest = divmod(rest, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if style == "clock":
+        head = (f"{weeks}w" if weeks else "") + (f"{days}d" if days else "")
+        return f"{head}{hours:02d}:{minutes:02d}:{secs:02d}"
+    parts = [(weeks, "w"), (days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    text = "".join(f"{v}{u}" for v, u in parts if v)
+    return text or "0s"
+
+
+def format_ping_time(ms: float, style: str) -> str:
+    """ROS 7 gives `12ms412us`, ROS 6 whole milliseconds `12ms`."""
+    if style == "ms":
+        return f"{int(ms)}ms"
+    whole_ms, us = divmod(round(ms * 1000), 1000)
+    text = (f"{whole_ms}ms" if whole_ms else "") + (f"{us}us" if us else "")
+    return text or "0us"

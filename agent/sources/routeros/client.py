@@ -1,0 +1,143 @@
+"""Opening a RouterOS API session with librouteros, inside one poll's time budget.
+
+librouteros bounds each socket call by a timeout, which a slow-dripping router could stretch
+without end. Here every read and write is bounded by the poll's deadline instead, and reads are
+buffered (librouteros asks for one length byte at a time). TLS covers CA verification,
+certificate pinning and an explicit insecure mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import ssl
+import time
+
+from librouteros.api import Api
+from librouteros.connections import SocketTransport
+from librouteros.exceptions import ConnectionClosed, TrapError
+from librouteros.login import plain, token
+from librouteros.protocol import ApiProtocol
+
+from pantau.agent.sources.routeros.config import RouterOSSourceConfig, RouterOSTlsConfig
+
+ENCODING = "latin-1"  # RouterOS sends bytes in the router's code page; latin-1 never fails
+
+
+class Deadline:
+    """The monotonic instant a poll must be over by."""
+
+    def __init__(self) -> None:
+        self.until = time.monotonic()
+
+    def start(self, budget_s: float) -> None:
+        self.until = time.monotonic() + budget_s
+
+    def remaining(self) -> float:
+        left = self.until - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("poll time budget used up")
+        return left
+
+
+class DeadlineTransport(SocketTransport):
+    """librouteros' socket transport, with every call bounded by the poll deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        super().__init__(sock)
+        self.deadline = deadline
+        self._buffer = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.sock.settimeout(self.deadline.remaining())
+        self.sock.sendall(data)
+
+    def read(self, length: int) -> bytes:
+        while len(self._buffer) < length:
+            self.sock.settimeout(self.deadline.remaining())
+            got = self.sock.recv(65536)
+            if not got:
+                raise ConnectionClosed("Connection unexpectedly closed.")
+            self._buffer += got
+        data = bytes(self._buffer[:length])
+        del self._buffer[:length]
+        return data
+
+
+class LoginRefusedError(Exception):
+    """The router refused the credentials; the message is the router's, never the password."""
+
+
+class CertificateMismatchError(ssl.SSLError):
+    """The router's certificate is not the pinned one."""
+
+
+def ssl_context(tls: RouterOSTlsConfig) -> ssl.SSLContext:
+    if tls.verify == "ca":
+        context = ssl.create_default_context(cafile=tls.ca_file)
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def open_api(
+    config: RouterOSSourceConfig,
+    password: str,
+    context: ssl.SSLContext | None,
+    deadline: Deadline,
+) -> Api:
+    """Connect, wrap in TLS, log in. Raises OSError, ssl.SSLError, LoginRefusedError or a
+    librouteros error; the socket is closed on any failure."""
+    sock = socket.create_connection((config.host, config.api_port), timeout=deadline.remaining())
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if context is not None and config.tls is not None:
+            sock.settimeout(deadline.remaining())
+            sock = context.wrap_socket(sock, server_hostname=config.tls.server_name or config.host)
+            if config.tls.verify == "fingerprint":
+                _check_pin(sock, config.tls.fingerprint_sha256 or "")
+        api = Api(ApiProtocol(DeadlineTransport(sock, deadline), encoding=ENCODING))
+        login = token if config.login == "challenge" else plain
+        try:
+            login(api, config.username, password)
+        except TrapError as exc:
+            raise LoginRefusedError(f"login refused for user {config.username!r}: {exc}") from None
+        return api
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _check_pin(sock: ssl.SSLSocket, expected: str) -> None:
+    der = sock.getpeercert(binary_form=True) or b""
+    got = hashlib.sha256(der).hexdigest()
+    if got != expected:
+        raise CertificateMismatchError(
+            f"router certificate SHA-256 {got} is not the pinned {expected}"
+        )
+
+
+class RedactSecrets(logging.Filter):
+    """librouteros logs every word it sends at DEBUG, the login password included: blank it."""
+
+    SECRET_WORDS = ("=password=", "=response=")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        for marker in self.SECRET_WORDS:
+            if marker in text:
+                head = text.split(marker, 1)[0]
+                record.msg = f"{head}{marker}<redacted>'"
+                record.args = ()
+        return True
+
+
+def install_redaction() -> None:
+    """Idempotent: add the filter to librouteros' logger once per process."""
+    logger = logging.getLogger("librouteros")
+    if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+        logger.addFilter(RedactSecrets())
