@@ -97,6 +97,7 @@ class SimRouter:
         self.boot_id = 0
         self.requests = 0  # API commands answered, for tests and the benchmark
         self.logins = 0
+        self.bytes_sent = 0  # API reply bytes, to show count-only replies stay short
         self.packages = self._initial_packages()
         now = self.clock()
         self._boot_at = now - self.spec.uptime_s

@@ -14,7 +14,8 @@ import logging
 import socket
 import ssl
 import threading
-from collections.abc import Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from pantau.agent.routeros_sim.commands import Reply, Session, execute
@@ -110,6 +111,7 @@ class Connection:
             return
         suffix = [f".tag={tag}"] if tag is not None else []
         data = b"".join(encode_sentence(s + suffix) for s in sentences)
+        self.router.bytes_sent += len(data)
         faults = self.router.faults
         async with self.write_lock:
             if faults.drop_replies > 0 and command.startswith(faults.drop_on or ""):
@@ -207,11 +209,12 @@ class SimFleet:
         tls: ssl.SSLContext | None = None,
         tls_base_port: int = 0,
         control_port: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host = host
         self.tls = tls
         self.control_port = control_port
-        self.routers = [SimRouter(spec) for spec in specs]
+        self.routers = [SimRouter(spec, clock=clock) for spec in specs]
         self.servers = [
             RouterServer(
                 router,

@@ -1,0 +1,234 @@
+"""The simulator speaks the RouterOS API wire protocol: checked byte for byte over raw sockets.
+
+These are the behaviours clients depend on (login, !fatal, !trap then !done, !empty from 7.18,
+.tag echo, .proplist, ? queries, count-only, /cancel) independent of any client library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from pantau.agent.routeros_sim import RouterSpec, SimFleet
+from pantau.agent.routeros_sim.wire import SentenceReader, encode_sentence
+
+PASSWORD = "sim-pw"
+
+
+class RawClient:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.reader = SentenceReader()
+        self.pending: list[list[str]] = []
+        self.received = 0
+
+    def send(self, *words: str) -> None:
+        self.sock.sendall(encode_sentence(words))
+
+    def sentence(self) -> list[str]:
+        while not self.pending:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed")
+            self.received += len(data)
+            self.pending.extend(self.reader.feed(data))
+        return self.pending.pop(0)
+
+    def until_done(self) -> list[list[str]]:
+        got = []
+        while True:
+            sentence = self.sentence()
+            got.append(sentence)
+            if sentence[0] in ("!done", "!fatal"):
+                return got
+
+    def call(self, *words: str) -> list[list[str]]:
+        self.send(*words)
+        return self.until_done()
+
+    def login(self) -> None:
+        assert self.call("/login", "=name=pantau", f"=password={PASSWORD}") == [["!done"]]
+
+    def closed(self) -> bool:
+        self.sock.settimeout(2)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[SimFleet]:
+    specs = [
+        RouterSpec(name="old", dialect="6.49", password=PASSWORD, hotspot_sessions=1000),
+        RouterSpec(name="mid", dialect="7.14", password=PASSWORD, health="none"),
+        RouterSpec(name="new", dialect="7.18", password=PASSWORD, health="none"),
+        RouterSpec(name="pre643", dialect="6.49", password=PASSWORD, login="challenge"),
+    ]
+    with SimFleet(specs) as running:
+        yield running
+
+
+@pytest.fixture
+def client(fleet: SimFleet, request: pytest.FixtureRequest) -> Iterator[RawClient]:
+    raw = RawClient(fleet.port(fleet.index(getattr(request, "param", "old"))))
+    yield raw
+    raw.close()
+
+
+def test_fatal_before_login_then_closed(client: RawClient) -> None:
+    assert client.call("/interface/print") == [["!fatal", "not logged in"]]
+    assert client.closed()
+
+
+def test_bad_password_is_trap_then_done(client: RawClient) -> None:
+    reply = client.call("/login", "=name=pantau", "=password=wrong")
+    assert reply == [["!trap", "=message=invalid user name or password (6)"], ["!done"]]
+    client.login()  # the session stays usable, as on a router
+
+
+def test_tag_echoed_only_when_sent(client: RawClient) -> None:
+    client.login()
+    assert client.call("/system/identity/print", ".tag=42") == [
+        ["!re", "=name=old", ".tag=42"],
+        ["!done", ".tag=42"],
+    ]
+    assert client.call("/system/identity/print") == [["!re", "=name=old"], ["!done"]]
+
+
+def test_proplist_and_query(client: RawClient) -> None:
+    client.login()
+    reply = client.call(
+        "/interface/print", "=.proplist=running,name,link-downs", "?name=ether1", ".tag=a"
+    )
+    assert reply == [
+        ["!re", "=running=true", "=name=ether1", "=link-downs=0", ".tag=a"],
+        ["!done", ".tag=a"],
+    ]
+    names = client.call("/interface/print", "=.proplist=name", "?type=ether", "?type=wlan", "?#|")
+    assert names == [["!re", "=name=ether1"], ["!re", "=name=ether2"], ["!re", "=name=wlan1"],
+                     ["!done"]]  # fmt: skip
+
+
+def test_count_only_is_one_short_reply(client: RawClient) -> None:
+    client.login()
+    before = client.received
+    assert client.call("/ip/hotspot/active/print", "=count-only=") == [["!done", "=ret=1000"]]
+    assert client.received - before == len(encode_sentence(["!done", "=ret=1000"])) == 17
+    bound = client.call("/ip/dhcp-server/lease/print", "=count-only=", "?status=bound")
+    assert bound == [["!done", "=ret=30"]]
+    sessions = client.call("/ip/hotspot/active/print", "=.proplist=.id")
+    assert len(sessions) == 1001 and sessions[-1] == ["!done"]
+
+
+@pytest.mark.parametrize(
+    ("client", "reply"),
+    [
+        ("old", [["!done"]]),
+        ("mid", [["!done"]]),
+        ("new", [["!empty"], ["!done"]]),
+    ],
+    indirect=["client"],
+)
+def test_empty_reply_by_dialect(client: RawClient, reply: list[list[str]]) -> None:
+    client.login()
+    assert client.call("/interface/print", "?name=ether9") == reply
+
+
+@pytest.mark.parametrize(
+    ("client", "reply"),
+    [("mid", [["!done"]]), ("new", [["!empty"], ["!done"]])],
+    indirect=["client"],
+)
+def test_board_without_sensors(client: RawClient, reply: list[list[str]]) -> None:
+    client.login()
+    assert client.call("/system/health/print") == reply
+
+
+def test_traps_for_unknown_commands(client: RawClient) -> None:
+    client.login()
+    assert client.call("/interface/frobnicate") == [
+        ["!trap", "=message=no such command"],
+        ["!done"],
+    ]
+    assert client.call("/no/such/menu/print") == [
+        ["!trap", "=message=no such command prefix"],
+        ["!done"],
+    ]
+    assert client.call("/interface/print", "=colour=red") == [
+        ["!trap", "=message=unknown parameter colour"],
+        ["!done"],
+    ]
+
+
+def test_missing_package_is_no_such_command_prefix(fleet: SimFleet) -> None:
+    router = fleet.routers[fleet.index("new")]
+    client = RawClient(fleet.port(fleet.index("new")))
+    try:
+        client.login()
+        table = "/interface/wifi/registration-table/print"
+        assert client.call(table, "=count-only=") == [["!done", "=ret=18"]]
+        router.remove_package("wifi-qcom")
+        assert client.call(table, "=count-only=") == [
+            ["!trap", "=message=no such command prefix"],
+            ["!done"],
+        ]
+    finally:
+        router.add_package("wifi-qcom")
+        client.close()
+
+
+def test_quit_is_fatal_and_closes(client: RawClient) -> None:
+    client.login()
+    assert client.call("/quit") == [["!fatal", "session terminated on request"]]
+    assert client.closed()
+
+
+@pytest.mark.parametrize("client", ["new"], indirect=True)
+def test_ping_rows_and_cancel_by_tag(client: RawClient) -> None:
+    client.login()
+    reply = client.call("/ping", "=address=1.1.1.1", "=count=2", "=interval=20ms")
+    assert reply == [
+        ["!re", "=seq=0", "=host=1.1.1.1", "=size=56", "=ttl=57", "=time=12ms412us", "=sent=1",
+         "=received=1", "=packet-loss=0", "=min-rtt=12ms412us", "=avg-rtt=12ms412us",
+         "=max-rtt=12ms412us"],
+        ["!re", "=seq=1", "=host=1.1.1.1", "=size=56", "=ttl=57", "=time=12ms712us", "=sent=2",
+         "=received=2", "=packet-loss=0", "=min-rtt=12ms412us", "=avg-rtt=12ms562us",
+         "=max-rtt=12ms712us"],
+        ["!done"],
+    ]  # fmt: skip
+    client.send("/ping", "=address=1.1.1.1", "=interval=1s", ".tag=p")
+    assert client.sentence()[:2] == ["!re", "=seq=0"]
+    client.send("/cancel", "=tag=p", ".tag=c")
+    got = [client.sentence() for _ in range(3)]
+    assert got == [
+        ["!trap", "=category=2", "=message=interrupted", ".tag=p"],
+        ["!done", ".tag=p"],
+        ["!done", ".tag=c"],
+    ]
+
+
+@pytest.mark.parametrize("client", ["pre643"], indirect=True)
+def test_challenge_login(client: RawClient) -> None:
+    reply = client.call("/login")
+    assert reply[0][0] == "!done" and reply[0][1].startswith("=ret=")
+    challenge = bytes.fromhex(reply[0][1][5:])
+    digest = hashlib.md5(b"\x00" + PASSWORD.encode() + challenge, usedforsecurity=False)
+    assert client.call("/login", "=name=pantau", f"=response=00{digest.hexdigest()}") == [
+        ["!done"]
+    ]
+    assert client.call("/system/identity/print") == [["!re", "=name=pre643"], ["!done"]]
+
+
+@pytest.mark.parametrize("client", ["pre643"], indirect=True)
+def test_plain_login_on_old_router_is_not_logged_in(client: RawClient) -> None:
+    # A router before 6.43 answers a plain login with a challenge: the client is not in.
+    reply = client.call("/login", "=name=pantau", f"=password={PASSWORD}")
+    assert reply[0][1].startswith("=ret=")
+    assert client.call("/system/identity/print") == [["!fatal", "not logged in"]]
