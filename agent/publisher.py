@@ -17,10 +17,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from pantau.agent import __version__
-from pantau.agent.backoff import Backoff, TokenBucket
 from pantau.agent.config import MqttConfig, PublishConfig
 from pantau.agent.spool import Row, Spool
 from pantau.shared import topics
+from pantau.shared.backoff import Backoff, TokenBucket
 from pantau.shared.logs import PointLogger
 from pantau.shared.wire import State, encode
 

@@ -33,13 +33,19 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     collector = Collector(config, registry, on_written=_rollup_hook(config))
-    collector.start()
+    reporter = threading.Thread(
+        target=_report_stats, args=(collector, stop, args.stats_every), daemon=True
+    )
+    reporter.start()
     log.info("collector started: %d point(s) in the registry", len(registry.points))
-    while not stop.wait(args.stats_every):
-        log.info("stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
-    collector.stop()
+    collector.run(stop)
     log.info("stopped; stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
     return 0
+
+
+def _report_stats(collector: Collector, stop: threading.Event, every_s: float) -> None:
+    while not stop.wait(every_s):
+        log.info("stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
 
 
 def _rollup_hook(config):

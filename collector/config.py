@@ -72,7 +72,6 @@ class InfluxConfig(Section):
 class BatchConfig(Section):
     max_lines: int = Field(default=5_000, ge=1, le=100_000)
     max_delay_s: float = Field(default=0.5, gt=0, le=60)
-    queue_messages: int = Field(default=20_000, ge=100, description="Messages held in memory")
 
 
 class CollectorConfig(Section):

@@ -8,7 +8,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -20,6 +20,7 @@ from pantau.collector.ingest import Accepted, ingest
 from pantau.collector.stats import Stats
 from pantau.collector.writer import OnWritten, Pending, Writer
 from pantau.shared import topics
+from pantau.shared.backoff import Backoff
 from pantau.shared.logs import Once
 from pantau.shared.registry import Registry
 
@@ -41,11 +42,11 @@ class Collector:
             self.stats,
             config.batch.max_lines,
             config.batch.max_delay_s,
-            config.batch.queue_messages,
             on_written,
         )
         self._once = Once()
         self._connected = threading.Event()
+        self._backoff = Backoff(1.0, 30.0)
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -67,45 +68,66 @@ class Collector:
                 cert_reqs=ssl.CERT_REQUIRED,
             )
             client.tls_insecure_set(cfg.tls.insecure)
-        client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
 
-    def start(self) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """One thread does everything: read MQTT, batch, write, acknowledge, replay.
+
+        Keeping it single-threaded avoids a handoff per message, which in Python costs more
+        than the work itself; several collectors on a shared subscription scale it out.
+        """
         try:
             self.influx.ensure_database()
-        except Exception as exc:  # InfluxDB may be down at start: the buffer covers that
+        except Exception as exc:  # InfluxDB may be down at start: the disk buffer covers that
             log.warning("could not prepare database %s: %s", self.config.influx.database, exc)
-        self.writer.start()
         cfg = self.config.mqtt
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = cfg.session_expiry_s
         props.ReceiveMaximum = cfg.receive_maximum
-        self.client.connect_async(
-            cfg.host, cfg.port, keepalive=cfg.keepalive_s, clean_start=False, properties=props
-        )
-        self.client.loop_start()
+        while not stop.is_set():
+            try:
+                self.client.connect(
+                    cfg.host,
+                    cfg.port,
+                    keepalive=cfg.keepalive_s,
+                    clean_start=False,
+                    properties=props,
+                )
+            except (OSError, ssl.SSLError) as exc:
+                if self._once.first(f"connect:{exc}"):
+                    log.warning("cannot reach broker %s:%s: %s (retrying)", cfg.host, cfg.port, exc)
+                self.writer.poll(idle=True)
+                stop.wait(self._backoff.next_delay())
+                continue
+            while not stop.is_set():
+                before = self.stats.received
+                rc = self.client.loop(timeout=0.05)
+                self.writer.poll(idle=self.stats.received == before)
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+            self._connected.clear()
+            if not stop.is_set():
+                log.warning("lost the broker (%s); reconnecting", rc)
+                stop.wait(self._backoff.next_delay())
+        self.writer.flush()  # everything taken in is durable and acknowledged before we go
+        for _ in range(10):
+            self.client.loop(timeout=0.02)
+        self.client.disconnect()
+        self.influx.close()
+        self.buffer.close()
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
-
-    def stop(self) -> None:
-        self.client.loop_stop()  # stop reading first: nothing new is taken in
-        self.writer.stop()  # flush what we hold, acknowledging it
-        self.client.loop_start()
-        time.sleep(0.2)  # let the last acknowledgements leave
-        self.client.disconnect()
-        self.client.loop_stop()
-        self.influx.close()
-        self.buffer.close()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("broker refused the collector: %s", reason_code)
             return
+        self._backoff.reset()
         log.info(
             "connected to %s:%s (session %s)",
             self.config.mqtt.host,

@@ -9,8 +9,6 @@ wedge the pipeline, and it is counted and logged, never silent.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +33,8 @@ class Pending:
 
 
 class Writer:
+    """Driven from the collector's single network loop: no thread handoff per message."""
+
     def __init__(
         self,
         influx: Influx,
@@ -42,7 +42,6 @@ class Writer:
         stats: Stats,
         max_lines: int,
         max_delay_s: float,
-        queue_messages: int,
         on_written: OnWritten | None = None,
     ) -> None:
         self.influx = influx
@@ -51,67 +50,45 @@ class Writer:
         self.max_lines = max_lines
         self.max_delay_s = max_delay_s
         self.on_written = on_written
-        self.queue: queue.Queue[Pending | None] = queue.Queue(maxsize=queue_messages)
+        self._pending: list[Pending] = []
+        self._pending_lines = 0
+        self._oldest_at = 0.0
         self._influx_down_until = 0.0
         self._down_since: float | None = None
         self._retry_s = 1.0
-        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def submit(self, pending: Pending) -> None:
-        """Blocks when the queue is full: the MQTT socket then stops being read (backpressure)."""
-        self.queue.put(pending)
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self.queue.put(None)
-        self._thread.join(timeout_s)
+        self._buffered = buffer.depth()[0] > 0  # left over from before a restart
+        self._next_replay_at = 0.0
 
     @property
     def influx_available(self) -> bool:
         return self._down_since is None
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch, stopping = self._collect()
-            if batch:
-                self._flush(batch)
-            self._replay()
+    @property
+    def backlog(self) -> int:
+        """Lines held in memory, not yet durable (their messages not yet acknowledged)."""
+        return self._pending_lines
 
-    def _collect(self) -> tuple[list[Pending], bool]:
-        """Gather messages until the batch is full or the oldest has waited max_delay_s."""
-        batch: list[Pending] = []
-        lines = 0
-        try:
-            first = self.queue.get(timeout=0.25)
-        except queue.Empty:
-            return batch, False
-        if first is None:
-            return batch, True
-        batch.append(first)
-        lines += len(first.lines)
-        deadline = time.monotonic() + self.max_delay_s
-        while lines < self.max_lines:
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                # Nothing queued right now: don't sit on acks the broker is waiting for.
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or lines == 0:
-                    break
-                try:
-                    item = self.queue.get(timeout=min(remaining, 0.02))
-                except queue.Empty:
-                    break
-            if item is None:
-                return batch, True
-            batch.append(item)
-            lines += len(item.lines)
-        return batch, False
+    def submit(self, pending: Pending) -> None:
+        if not self._pending:
+            self._oldest_at = time.monotonic()
+        self._pending.append(pending)
+        self._pending_lines += len(pending.lines)
+        if self._pending_lines >= self.max_lines:
+            self.flush()
 
-    def _flush(self, batch: list[Pending]) -> None:
+    def poll(self, idle: bool) -> None:
+        """Flush when the batch is due or the wire went quiet; then replay the disk buffer."""
+        now = time.monotonic()
+        if self._pending and (idle or now - self._oldest_at >= self.max_delay_s):
+            self.flush()
+        if self._buffered and (idle or now >= self._next_replay_at):
+            self._next_replay_at = now + 0.2  # live traffic first, but the backlog always moves
+            self._replay(max_batches=1)
+
+    def flush(self) -> None:
+        batch, self._pending, self._pending_lines = self._pending, [], 0
+        if not batch:
+            return
         all_lines = [line for p in batch for line in p.lines]
         if all_lines:
             self._store(all_lines)
@@ -134,13 +111,17 @@ class Writer:
                     return
                 self._mark_down(str(exc))
         self.buffer.append(lines)
+        self._buffered = True
         self.stats.add("lines_buffered", len(lines))
 
-    def _replay(self) -> None:
+    def _replay(self, max_batches: int) -> None:
         """Oldest first; stop at the first failure and try again after a pause."""
-        while time.monotonic() >= self._influx_down_until:
+        for _ in range(max_batches):
+            if time.monotonic() < self._influx_down_until:
+                return
             item = self.buffer.oldest()
             if item is None:
+                self._buffered = False
                 return
             batch_id, lines = item
             try:
@@ -156,8 +137,6 @@ class Writer:
             self.buffer.remove(batch_id)
             if self.on_written is not None:
                 self._notify(_touched_from_lines(lines))
-            if not self.queue.empty():
-                return  # serve live traffic between replayed batches
 
     def _refuse(self, lines: list[str], reason: str) -> None:
         log.error(

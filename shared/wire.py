@@ -7,8 +7,7 @@ Unknown fields are ignored so that newer agents can add fields without breaking 
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -137,22 +136,23 @@ def decode(
     if len(payload) > max_bytes:
         raise PayloadError("oversize", f"{len(payload)} bytes > {max_bytes}")
     try:
-        text = payload.decode("utf-8")
+        payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError("not_utf8", f"byte {exc.start} is not UTF-8") from exc
-    try:
-        raw: Any = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise PayloadError("not_json", str(exc)[:120]) from exc
-    if not isinstance(raw, dict):
-        raise PayloadError("invalid", f"expected a JSON object, got {type(raw).__name__}")
     model = _MODELS.get(kind)
     if model is None:
         raise PayloadError("unknown_topic", f"no message kind {kind!r}")
     try:
-        message = model.model_validate(raw)
-    except (ValidationError, RecursionError) as exc:
+        message = model.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise PayloadError("not_json", str(first["msg"])[:120]) from exc
+        if first["type"] == "model_type" and not first["loc"]:
+            raise PayloadError("invalid", "expected a JSON object") from exc
         raise PayloadError("invalid", _first_error(exc)) from exc
+    except RecursionError as exc:
+        raise PayloadError("not_json", "nested too deeply") from exc
     if message.point != topic_point:
         raise PayloadError(
             "point_mismatch", f"payload point {message.point!r} on topic of {topic_point!r}"

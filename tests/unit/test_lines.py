@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from influxdb_client import Point as InfluxPoint
+from influxdb_client import WritePrecision
+from influxdb_client.client.write.point import _append_fields
+
+from pantau.collector.lines import fields_text, state_line, telemetry_lines
+from pantau.shared.registry import Point
+from pantau.shared.wire import State, Telemetry
+
+values = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.none(),
+)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=12), values, max_size=12))
+def test_fast_fields_equal_influxdb_client_serialisation(fields: dict[str, object]) -> None:
+    assert fields_text(fields) == _append_fields(fields, {})
+
+
+POINT = Point(
+    id="jombang-wetan-10", kelurahan="Jombang Wetan", kecamatan="Jombang", provider="Awinet"
+)
+
+
+def test_telemetry_line_matches_influxdb_client_point() -> None:
+    message = Telemetry.model_validate(
+        {
+            "point": "jombang-wetan-10",
+            "dropped": 3,
+            "samples": [
+                {
+                    "ts_ms": 1_790_000_000_123,
+                    "seq": 41,
+                    "boot": "b 1",
+                    "interval_s": 10,
+                    "device_up": True,
+                    "rx_bps": 2.5e6,
+                    "clients_dhcp": 4,
+                    "wan_up": False,
+                }
+            ],
+        }
+    )
+    expected = (
+        InfluxPoint("telemetry")
+        .tag("point", "jombang-wetan-10")
+        .tag("kelurahan", "Jombang Wetan")
+        .tag("kecamatan", "Jombang")
+        .tag("provider", "Awinet")
+        .field("seq", 41)
+        .field("boot", "b 1")
+        .field("interval_s", 10.0)
+        .field("device_up", True)
+        .field("rx_bps", 2.5e6)
+        .field("clients_dhcp", 4)
+        .field("wan_up", False)
+        .field("spool_dropped", 3)
+        .time(1_790_000_000_123, WritePrecision.MS)
+        .to_line_protocol()
+    )
+    assert telemetry_lines(message, POINT) == [expected]
+
+
+def test_state_without_timestamp_uses_arrival_time() -> None:
+    line = state_line(
+        State(point="jombang-wetan-10", state="offline", boot="b1"), POINT, 1_790_000_000_000
+    )
+    assert line == (
+        "state,kecamatan=Jombang,kelurahan=Jombang\\ Wetan,point=jombang-wetan-10,provider=Awinet "
+        'boot="b1",online=false,state="offline" 1790000000000'
+    )
