@@ -49,13 +49,17 @@ def recompute(
     pairs: Iterable[tuple[str, int]],
     tags_for: Callable[[str], Mapping[str, str]] | None = None,
 ) -> int:
-    """Recompute and write the rollups of these (point, hour_ms) pairs; return rows written.
+    """Recompute and write the rollups of these (point, hour_ms) pairs and of the hour after
+    each; return rows written.
 
     Tags come from `tags_for(point)` (the registry) when given, else from the raw rows.
     """
     by_point: dict[str, set[int]] = defaultdict(set)
     for point, hour in pairs:
-        by_point[point].add(hour - hour % HOUR_MS)
+        hour -= hour % HOUR_MS
+        # a sample's interval may reach into the next hour: recompute that one too (it gets
+        # no row unless something covers it)
+        by_point[point].update((hour, hour + HOUR_MS))
     names = sorted(by_point)
     lines: list[str] = []
     written = 0

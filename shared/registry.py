@@ -15,10 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
 from pantau.shared.config import Section
 from pantau.shared.errors import ConfigError
 from pantau.shared.wire import PointId
-from pydantic import Field, ValidationError, field_validator, model_validator
 
 WIB = ZoneInfo("Asia/Jakarta")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from pantau.shared.errors import ConfigError
 from pantau.shared.registry import load_registry, parse_registry
 

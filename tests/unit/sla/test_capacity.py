@@ -6,11 +6,11 @@ import datetime as dt
 
 import numpy as np
 import pytest
+
 from pantau.collector.sla.capacity import CapacityTest, group_capacity, in_peak, point_capacity
 from pantau.collector.sla.month import p95_mbps
 from pantau.collector.sla.stats import median, percentile, reached_by, share_at_least
 from pantau.shared.registry import Terms
-
 from tests.unit.sla.helpers import wib
 
 PEAK = (dt.time(19), dt.time(23))

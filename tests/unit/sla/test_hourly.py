@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from pantau.collector.sla.hourly import (
     HourRollup,
     RawSample,
@@ -12,7 +13,6 @@ from pantau.collector.sla.hourly import (
     minute_state,
     rollup_hour,
 )
-
 from tests.unit.sla.helpers import wib
 
 H = wib(2026, 10, 5, 10, 0)  # 03:00 UTC

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from pantau.collector.sla.month import plan_point, point_month
 from pantau.collector.sla.periods import month
-
 from tests.unit.sla.helpers import registry, rollups, wib
 
 OCT = month("2026-10")
