@@ -24,6 +24,7 @@ AMBER = "#e0a100"
 BLUE = "#1f5f99"
 GREY = "#9e9e9e"
 _XML_HEAD = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 
 plt.rcParams.update(
     {
@@ -42,7 +43,7 @@ def to_svg(figure: Figure, name: str) -> str:
     with plt.rc_context({"svg.hashsalt": name}):
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
-    svg = _XML_HEAD.sub("", buffer.getvalue(), count=1)
+    svg = _METADATA.sub("", _XML_HEAD.sub("", buffer.getvalue(), count=1), count=1)
     return svg.replace("<svg ", f'<svg class="chart" data-chart="{name}" role="img" ', 1)
 
 

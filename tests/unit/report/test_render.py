@@ -1,0 +1,108 @@
+"""Renderers: stable columns, every level present, both languages, charts in the HTML."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from functools import cache
+
+import pytest
+
+from pantau.collector.registry_cli import generate
+from pantau.collector.report.cli import compute, render
+from pantau.collector.report.compute import Filters, MonthReport
+from pantau.collector.sla.figures import COLUMNS
+from pantau.collector.sla.periods import month
+from pantau.shared.errors import ConfigError
+from pantau.shared.registry import Registry, parse_registry
+from tests.report_fixtures import synthetic_month
+
+KELURAHAN = [
+    {"kecamatan": "Jombang", "kelurahan": "Masigit", "kelurahan_code": "36.72.05.1003"},
+    {"kecamatan": "Jombang", "kelurahan": "Jombang Wetan", "kelurahan_code": "36.72.05.1002"},
+    {"kecamatan": "Citangkil", "kelurahan": "Citangkil", "kelurahan_code": "36.72.08.1007"},
+]
+
+
+@cache
+def registry() -> Registry:
+    return parse_registry(generate(KELURAHAN, 4, "Awinet"), "test")
+
+
+@cache
+def report(kelurahan: str | None = None) -> MonthReport:
+    source = synthetic_month(registry(), month("2026-10"))
+    return compute(registry(), source, "2026-10", Filters(kelurahan=kelurahan))
+
+
+def test_csv_has_the_documented_columns_and_a_row_per_point_and_group() -> None:
+    rows = list(csv.DictReader(io.StringIO(render(report(), "csv", "id"))))
+    assert tuple(rows[0].keys()) == COLUMNS
+    levels = [r["level"] for r in rows]
+    assert levels == ["point"] * 12 + ["kelurahan"] * 3 + ["kecamatan"] * 2 + ["provider", "total"]
+    total = rows[-1]
+    assert total["points"] == "12"
+    assert int(total["fee_idr"]) == 12 * 500_000
+    assert sum(int(r["minutes_active"]) for r in rows[:12]) == int(total["minutes_active"])
+
+
+def test_json_groups_and_the_slow_kelurahan() -> None:
+    data = json.loads(render(report(), "json", "en"))
+    assert data["month"] == "2026-10"
+    assert data["period"] == {
+        "start": "2026-10-01T00:00:00+07:00",
+        "end": "2026-11-01T00:00:00+07:00",
+        "timezone": "Asia/Jakarta",
+    }
+    assert [k["id"] for k in data["kelurahan"]] == ["Citangkil", "Jombang Wetan", "Masigit"]
+    assert [p["id"] for p in data["providers"]] == ["Awinet"]
+    assert len(data["points"]) == 12 and len(data["clients_by_hour"]) == 24
+    assert set(data["points"][0]) == set(COLUMNS)
+    slow = next(k for k in data["kelurahan"] if k["id"] == "Masigit")
+    assert slow["points_lt80_n"] == 4 and slow["peak_down_median_mbps"] < 30
+    assert all(o["duration_s"] >= 300 for o in data["outages"])
+
+
+def test_table_per_kelurahan_and_drill_down() -> None:
+    text = render(report(), "table", "id")
+    assert "Ketersediaan" in text
+    for name in ("Citangkil", "Jombang Wetan", "Masigit", "Awinet", "total"):
+        assert re.search(rf"^ ?{name} ", text, re.MULTILINE), name
+    assert max(len(line) for line in text.splitlines()) <= 120
+    drilled = render(report("Masigit"), "table", "en")
+    assert "Availability" in drilled
+    assert [line.split()[0] for line in drilled.splitlines() if "masigit-" in line] == [
+        f"masigit-0{i}" for i in range(1, 5)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"), [("id", "Linimasa gangguan"), ("en", "Outage timeline")]
+)
+def test_html_is_self_contained_with_four_charts(lang: str, heading: str) -> None:
+    html = render(report(), "html", lang)
+    assert html.startswith("<!DOCTYPE html>") and f'<html lang="{lang}">' in html
+    assert heading in html
+    charts = re.findall(r'<svg class="chart" data-chart="(\w+)"', html)
+    assert charts == ["availability", "speed", "outages", "clients"]
+    for external in ("<script", "<link", " src=", 'href="http', "url(http", "@import"):
+        assert external not in html
+    assert "@page { size: A4" in html
+
+
+def test_unknown_filter_is_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^--kelurahan 'Atlantis': not in the registry$"):
+        compute(
+            registry(),
+            synthetic_month(registry(), month("2026-10")),
+            "2026-10",
+            Filters(kelurahan="Atlantis"),
+        )
+
+
+@pytest.mark.parametrize("label", ["2026-13", "2026-1", "oct"])
+def test_bad_month_is_refused(label: str) -> None:
+    with pytest.raises(ConfigError, match="expected YYYY-MM"):
+        month(label)
