@@ -7,6 +7,7 @@ reconnects under exponential backoff with jitter; the agent never exits because 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -64,7 +65,7 @@ class PointPublisher:
             publish_config.drain_msgs_per_s, publish_config.inflight_max, time.monotonic()
         )
         self._last_error: str | None = None
-        self._client = self._make_client()
+        self._client = self._make_client()  # replaced by a fresh one for every connection
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{point}", daemon=True)
 
     # -- called from other threads -------------------------------------------------------------
@@ -133,8 +134,16 @@ class PointPublisher:
         )
 
     def _run(self) -> None:
+        """Each connection starts from a fresh client and from the head of the spool.
+
+        Whatever was in flight when a connection died is simply sent again from the spool, so
+        delivery never depends on a client library's in-memory queue.
+        """
         cfg = self.mqtt_config
         while not self._stop.is_set():
+            self._client = self._make_client()
+            self._inflight.clear()
+            self._last_sent_id = 0
             try:
                 self._client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
             except (OSError, ssl.SSLError, ValueError) as exc:
@@ -146,20 +155,33 @@ class PointPublisher:
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
                 self._drain()
+            if self._stop.is_set():
+                break
             self._connected = False
-            if not self._stop.is_set():
-                self._stop.wait(self._backoff.next_delay())
+            with contextlib.suppress(Exception):
+                self._client.disconnect()
+            self._stop.wait(self._backoff.next_delay())
         self._goodbye()
+        self._connected = False
 
     def _goodbye(self) -> None:
+        """On a clean stop: deliver what is spooled (briefly), then announce offline."""
         if not self._connected:
             return
+        deadline = time.monotonic() + 3.0
+        self._dirty.set()
+        while time.monotonic() < deadline and self._connected:
+            self._drain()
+            if not self._inflight and not self._dirty.is_set():
+                break
+            if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
         info = self._client.publish(
             topics.state_topic(self.point), self._state("offline"), qos=1, retain=True
         )
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline and (self._inflight or not info.is_published()):
-            if self._client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not info.is_published():
+            if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
         self._client.disconnect()
 

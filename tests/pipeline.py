@@ -88,16 +88,23 @@ def collector_config(
 class Proc:
     """A real `pantau` process, its output kept in a log file for the assertion messages."""
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        prefix: list[str] | None = None,
+    ) -> None:
         self.args = args
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
+        self.prefix = prefix or []
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                PANTAU + self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env
+                self.prefix + PANTAU + self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env
             )
         return self
 
@@ -164,5 +171,48 @@ def start_collector(config: Path, log_path: Path, env: dict[str, str] | None = N
     )
 
 
-def start_agent(config: Path, log_path: Path, env: dict[str, str] | None = None) -> Proc:
-    return Proc(["agent", "--config", str(config)], log_path, env).start()
+def start_agent(
+    config: Path, log_path: Path, env: dict[str, str] | None = None, prefix: list[str] | None = None
+) -> Proc:
+    return Proc(["agent", "--config", str(config)], log_path, env, prefix).start()
+
+
+def taken_samples(state_dir: Path) -> dict[str, int]:
+    """Samples each point's agent took (its next seq), read from the agent's own spool."""
+    import sqlite3
+
+    db = sqlite3.connect(state_dir / "spool.sqlite")
+    try:
+        return dict(db.execute("SELECT point, next_seq FROM points"))
+    finally:
+        db.close()
+
+
+def spooled(state_dir: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(state_dir / "spool.sqlite")
+    try:
+        return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    finally:
+        db.close()
+
+
+def stored_seqs(db: Influx, point: str) -> list[int]:
+    rows = db.query(f'SELECT "seq" FROM "telemetry" WHERE "point" = \'{point}\' ORDER BY time')
+    return [int(r["seq"]) for r in rows]
+
+
+def assert_exactly_once(db: Influx, taken: dict[str, int]) -> None:
+    """InfluxDB holds every sample taken, once: seq 0..n-1 per point, nothing more."""
+    for point, count in taken.items():
+        seqs = stored_seqs(db, point)
+        missing = sorted(set(range(count)) - set(seqs))
+        assert not missing, f"{point}: {len(missing)} sample(s) lost, first {missing[:10]}"
+        assert len(seqs) == count, f"{point}: {len(seqs) - count} extra row(s)"
+        assert sorted(seqs) == list(range(count))
+
+
+def wait_all_stored(db: Influx, taken: dict[str, int], timeout_s: float) -> None:
+    total = sum(taken.values())
+    wait_for(lambda: count_rows(db, "telemetry") >= total, timeout_s, f"{total} rows in InfluxDB")
