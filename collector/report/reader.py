@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from pantau.collector.rollup import SLA_HOURLY, InfluxLike
+from pantau.collector.influx import Influx
+from pantau.collector.rollup import SLA_HOURLY
 from pantau.collector.sla.capacity import CapacityTest
 from pantau.collector.sla.hourly import HourRollup
+from pantau.shared.errors import SinkError
 
 CAPACITY = "capacity"
 POINTS_PER_QUERY = 50
-_ROLLUP_FIELDS = (
+PARALLEL_QUERIES = 2
+_ROLLUP_FIELDS = (  # HourRollup's fields after hour_ms, in order
     "states",
     "samples_n",
     "interval_s",
@@ -34,6 +38,7 @@ _ROLLUP_FIELDS = (
     "rx_kbps_5m",
     "tx_kbps_5m",
 )
+_COLUMNS = ("time", *_ROLLUP_FIELDS)
 
 Rollups = dict[str, dict[int, HourRollup]]
 Tests = dict[str, list[CapacityTest]]
@@ -52,48 +57,71 @@ class ReportSource(Protocol):
 class InfluxSource:
     """Reads through collector.influx.Influx (InfluxQL over /query: 1.x, 2.x and 3.x)."""
 
-    def __init__(self, influx: InfluxLike) -> None:
+    def __init__(self, influx: Influx) -> None:
         self.influx = influx
 
     def rollups(self, points: Sequence[str], start_ms: int, end_ms: int) -> Rollups:
-        found: Rollups = defaultdict(dict)
+        """Chunks of points are read concurrently: influxd encodes one while we decode another."""
         select = ", ".join(f'"{name}"' for name in _ROLLUP_FIELDS)
-        for where in _point_chunks(points):
-            rows = self.influx.query(
-                f'SELECT {select}, "point" FROM "{SLA_HOURLY}" WHERE {where}'
-                f" AND time >= {start_ms}ms AND time < {end_ms}ms"
-            )
-            for row in rows:
-                hour = int(row["time"])
-                found[str(row["point"])][hour] = HourRollup.from_fields(hour, row)
+        queries = [
+            f'SELECT {select} FROM "{SLA_HOURLY}" WHERE {where}'
+            f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point"'
+            for where in _point_chunks(points)
+        ]
+        found: Rollups = {}
+        with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
+            for part in pool.map(self._rollup_rows, queries):
+                found.update(part)
+        return found
+
+    def _rollup_rows(self, query: str) -> Rollups:
+        """Build rows positionally: the SELECT lists HourRollup's fields in its own order."""
+        found: Rollups = {}
+        for result in self.influx.query_raw(query):
+            if "error" in result:
+                raise SinkError(f"InfluxQL error: {result['error']}", retryable=False)
+            for series in result.get("series", []):
+                if tuple(series["columns"]) != _COLUMNS:
+                    raise SinkError(f"unexpected columns {series['columns']}", retryable=False)
+                point = series.get("tags", {}).get("point", "")
+                rows = found.setdefault(point, {})
+                for values in series["values"]:
+                    if values[1] is not None:  # a row without states is not a rollup
+                        rows[values[0]] = HourRollup(*values)
         return found
 
     def capacity(self, points: Sequence[str], start_ms: int, end_ms: int) -> Tests:
+        """Rows as collector/lines.py stores them: tags direction and method, field mbps."""
+        queries = [
+            f'SELECT "mbps" FROM "{CAPACITY}" WHERE {where}'
+            f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point", "direction", "method"'
+            for where in _point_chunks(points)
+        ]
         found: Tests = defaultdict(list)
-        for where in _point_chunks(points):
-            rows = self.influx.query(
-                f'SELECT * FROM "{CAPACITY}" WHERE {where}'
-                f" AND time >= {start_ms}ms AND time < {end_ms}ms"
-            )
-            for row in rows:
-                found[str(row.get("point"))].extend(capacity_tests(row))
+        with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
+            for part in pool.map(self._capacity_rows, queries):
+                for point, tests in part.items():
+                    found[point].extend(tests)
+        for tests in found.values():
+            tests.sort(key=lambda t: (t.ts_ms, t.direction))
+        return dict(found)
+
+    def _capacity_rows(self, query: str) -> Tests:
+        found: Tests = defaultdict(list)
+        for result in self.influx.query_raw(query):
+            if "error" in result:
+                raise SinkError(f"InfluxQL error: {result['error']}", retryable=False)
+            for series in result.get("series", []):
+                tags = series.get("tags", {})
+                direction, method = tags.get("direction", ""), tags.get("method", "")
+                if direction not in ("down", "up"):
+                    continue
+                found[tags.get("point", "")].extend(
+                    CapacityTest(ts, direction, float(mbps), method)
+                    for ts, mbps in series["values"]
+                    if _number(mbps)
+                )
         return found
-
-
-def capacity_tests(row: dict[str, Any]) -> list[CapacityTest]:
-    """One stored capacity row → its tests: a `direction` tag with `mbps`, or the fields
-    `down_mbps` / `up_mbps` of a combined row."""
-    ts = int(row["time"])
-    method = str(row.get("method") or "")
-    direction = row.get("direction")
-    if direction in ("down", "up") and _number(row.get("mbps")):
-        return [CapacityTest(ts, str(direction), float(row["mbps"]), method)]
-    tests = []
-    for name in ("down", "up"):
-        value = row.get(f"{name}_mbps")
-        if _number(value):
-            tests.append(CapacityTest(ts, name, float(value), method))
-    return tests
 
 
 def _number(value: Any) -> bool:

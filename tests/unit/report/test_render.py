@@ -106,3 +106,12 @@ def test_unknown_filter_is_one_line() -> None:
 def test_bad_month_is_refused(label: str) -> None:
     with pytest.raises(ConfigError, match="expected YYYY-MM"):
         month(label)
+
+
+def test_reader_selects_rollup_fields_in_dataclass_order() -> None:
+    from dataclasses import fields
+
+    from pantau.collector.report.reader import _ROLLUP_FIELDS
+    from pantau.collector.sla.hourly import HourRollup
+
+    assert tuple(f.name for f in fields(HourRollup)) == ("hour_ms", *_ROLLUP_FIELDS)

@@ -1,0 +1,134 @@
+"""How long the monthly report takes for the whole city: 430 points, a full month.
+
+Times computation + rendering from hourly rollups held in memory (what `pantau report` does
+after reading), and then the same from a real influxd (reading `sla_hourly` and `capacity`
+over InfluxQL, then computing and rendering HTML). Target: ≤ 5 s. Last line: one JSON object.
+
+    .venv/bin/python bench/report.py [--no-influx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pantau.collector.report.cli import compute, render  # noqa: E402
+from pantau.collector.report.compute import Filters  # noqa: E402
+from pantau.collector.sla.periods import month  # noqa: E402
+from pantau.shared.registry import load_registry  # noqa: E402
+from tests.report_fixtures import MemorySource, synthetic_month  # noqa: E402
+
+MONTH = "2026-10"
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    value = fn(*args)
+    return value, time.perf_counter() - start
+
+
+def load_influx(source: MemorySource, registry, url: str, database: str):  # type: ignore[no-untyped-def]
+    """Write the synthetic rollups and tests as rows, as the collector would have."""
+    from pantau.collector.config import InfluxConfig
+    from pantau.collector.influx import Influx
+    from pantau.collector.lines import capacity_lines
+    from pantau.collector.rollup import rollup_line
+    from pantau.shared.wire import Event
+
+    db = Influx(InfluxConfig(api="v1", url=url, database=database, timeout_s=120))
+    db.ensure_database()
+    points = registry.by_id()
+    lines: list[str] = []
+    for point_id, rows in source._rollups.items():
+        tags = points[point_id].tags()
+        lines += [rollup_line(row, tags) for row in rows.values()]
+        if len(lines) >= 20_000:
+            db.write(lines)
+            lines = []
+    for point_id, tests in source._tests.items():
+        by_ts: dict[int, dict[str, float]] = {}
+        for test in tests:
+            by_ts.setdefault(test.ts_ms, {})[f"{test.direction}_mbps"] = test.mbps
+        for ts, data in by_ts.items():
+            event = Event(
+                point=point_id, ts_ms=ts, kind="capacity", data={"method": "bench"} | data
+            )
+            lines += capacity_lines(event, points[point_id])
+        if len(lines) >= 20_000:
+            db.write(lines)
+            lines = []
+    db.write(lines)
+    return db
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-influx", action="store_true", help="skip the real influxd run")
+    args = parser.parse_args()
+    registry = load_registry(ROOT / "examples" / "registry-cilegon.yaml")
+    period = month(MONTH)
+    source, gen_s = timed(synthetic_month, registry, period)
+    rows = sum(len(r) for r in source._rollups.values())
+    print(f"synthetic month: {rows} rollup rows in {gen_s:.1f} s", file=sys.stderr)
+
+    report, compute_s = timed(compute, registry, source, MONTH, Filters())
+    html, html_s = timed(render, report, "html", "id")
+    _, table_s = timed(render, report, "table", "id")
+    _, csv_s = timed(render, report, "csv", "id")
+    _, json_s = timed(render, report, "json", "id")
+    result: dict[str, object] = {
+        "points": len(report.points),
+        "rollup_rows": rows,
+        "compute_s": round(compute_s, 2),
+        "html_s": round(html_s, 2),
+        "table_s": round(table_s, 2),
+        "csv_s": round(csv_s, 2),
+        "json_s": round(json_s, 2),
+        "memory_total_s": round(compute_s + html_s, 2),
+        "html_bytes": len(html),
+    }
+    print(
+        f"from memory: compute {compute_s:.2f} s, html {html_s:.2f} s, table {table_s:.2f} s",
+        file=sys.stderr,
+    )
+    if not args.no_influx:
+        from pantau.collector import services
+        from pantau.collector.report.reader import InfluxSource
+
+        with tempfile.TemporaryDirectory() as tmp:
+            influxd = services.influxd(Path(tmp) / "influxd").start()
+            try:
+                db, load_s = timed(load_influx, source, registry, influxd.url, "bench")
+                print(f"loaded influxd in {load_s:.1f} s", file=sys.stderr)
+                report2, read_compute_s = timed(
+                    compute, registry, InfluxSource(db), MONTH, Filters()
+                )
+                _, html2_s = timed(render, report2, "html", "id")
+            finally:
+                influxd.stop()
+        same = render(report2, "json", "id") == render(report, "json", "id")
+        result |= {
+            "influx_read_compute_s": round(read_compute_s, 2),
+            "influx_total_s": round(read_compute_s + html2_s, 2),
+            "influx_same_figures": same,
+        }
+        print(
+            f"from influxd: read+compute {read_compute_s:.2f} s, html {html2_s:.2f} s",
+            file=sys.stderr,
+        )
+    total = result.get("influx_total_s", result["memory_total_s"])
+    result["target_s"] = 5.0
+    result["ok"] = bool(isinstance(total, float) and total <= 5.0)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
