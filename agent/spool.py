@@ -62,6 +62,7 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute("PRAGMA cache_size=-512")  # KiB: the spool is read in order, rarely twice
         self._db.executescript(SCHEMA)
         self._page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
 

@@ -46,7 +46,7 @@ class Collector:
         )
         self._once = Once()
         self._connected = threading.Event()
-        self._backoff = Backoff(1.0, 30.0)
+        self._backoff = Backoff(0.5, 10.0)
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
