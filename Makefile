@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 		echo "error: cannot create a virtual environment; install python3-venv (apt-get install python3-venv)"; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[collector,dev]'
+	$(BIN)/pip install --quiet -e '.[collector,dev,deploy]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 lint: venv
