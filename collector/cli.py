@@ -9,6 +9,7 @@ import signal
 import threading
 
 from pantau.collector.config import load_collector_config
+from pantau.collector.noc import metrics
 from pantau.collector.service import Collector
 from pantau.shared.registry import load_registry
 
@@ -32,13 +33,18 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    collector = Collector(config, registry, on_written=_rollup_hook(config))
+    collector = Collector(config, registry)
     reporter = threading.Thread(
         target=_report_stats, args=(collector, stop, args.stats_every), daemon=True
     )
     reporter.start()
+    metrics_server = metrics.serve(config.metrics, collector)  # own thread; port 0: off
     log.info("collector started: %d point(s) in the registry", len(registry.points))
-    collector.run(stop)
+    try:
+        collector.run(stop)
+    finally:
+        if metrics_server is not None:
+            metrics_server.close()
     log.info("stopped; stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
     return 0
 

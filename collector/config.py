@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from pantau.collector.noc.config import AlertsConfig, MetricsConfig
 from pantau.shared.config import Section, load_config, resolve_secret
 
 
@@ -74,15 +75,29 @@ class BatchConfig(Section):
     max_delay_s: float = Field(default=0.5, gt=0, le=60)
 
 
+class RollupConfig(Section):
+    every_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="How often touched hours get their rollup recomputed",
+    )
+    enabled: bool = True
+
+
 class CollectorConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    rollup: RollupConfig = Field(default_factory=RollupConfig)
     registry: Path = Field(description="Site registry YAML (points, kelurahan, providers)")
     state_dir: Path = Field(
         default=Path("/var/lib/pantau-collector"), description="Disk buffer while InfluxDB is away"
     )
     max_payload_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
+    # NOC: the collector's /metrics endpoint and the rules of `pantau alerts` (collector/noc/)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
 
 def load_collector_config(path: str | Path) -> CollectorConfig:

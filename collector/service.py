@@ -17,6 +17,7 @@ from pantau.collector.buffer import DiskBuffer
 from pantau.collector.config import CollectorConfig
 from pantau.collector.influx import Influx
 from pantau.collector.ingest import Accepted, ingest
+from pantau.collector.rollup_queue import RollupQueue
 from pantau.collector.stats import Stats
 from pantau.collector.writer import OnWritten, Pending, Writer
 from pantau.shared import topics
@@ -28,14 +29,19 @@ log = logging.getLogger(__name__)
 
 
 class Collector:
-    def __init__(
-        self, config: CollectorConfig, registry: Registry, on_written: OnWritten | None = None
-    ) -> None:
+    def __init__(self, config: CollectorConfig, registry: Registry) -> None:
         self.config = config
         self.points = registry.by_id()
         self.stats = Stats()
         self.influx = Influx(config.influx)
         self.buffer = DiskBuffer(config.state_dir / "buffer.sqlite")
+        self.rollups: RollupQueue | None = None
+        on_written: OnWritten | None = None
+        if config.rollup.enabled:
+            self.rollups = RollupQueue(
+                self.influx, lambda point: self.points[point].tags(), config.rollup.every_s
+            )
+            on_written = self.rollups.mark
         self.writer = Writer(
             self.influx,
             self.buffer,
@@ -106,7 +112,10 @@ class Collector:
             while not stop.is_set():
                 before = self.stats.received
                 rc = self.client.loop(timeout=0.05)
-                self.writer.poll(idle=self.stats.received == before)
+                idle = self.stats.received == before
+                self.writer.poll(idle=idle)
+                if self.rollups is not None and self.writer.influx_available:
+                    self.rollups.poll()  # cheap unless due
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             self._connected.clear()
@@ -114,6 +123,8 @@ class Collector:
                 log.warning("lost the broker (%s); reconnecting", rc)
                 stop.wait(self._backoff.next_delay())
         self.writer.flush()  # everything taken in is durable and acknowledged before we go
+        if self.rollups is not None and self.writer.influx_available:
+            self.rollups.poll(force=True)
         for _ in range(10):
             self.client.loop(timeout=0.02)
         self.client.disconnect()
@@ -151,13 +162,14 @@ class Collector:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self.stats.add("received")
+        now_ms = int(time.time() * 1000)
         result = ingest(
             message.topic,
             message.payload,
             bool(message.retain),
             self.points,
             self.config.max_payload_bytes,
-            int(time.time() * 1000),
+            now_ms,
         )
         mid, qos = message.mid, message.qos
 
@@ -167,6 +179,7 @@ class Collector:
 
         if isinstance(result, Accepted):
             self.stats.add("accepted")
+            self.stats.seen(result.point, now_ms)  # for /metrics (collector/noc/metrics.py)
             for boot, seq in result.seqs:
                 self.stats.observe_seq(result.point, boot, seq)
             self.writer.submit(Pending(result.lines, ack, result.hours, result.point))
