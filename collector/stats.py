@@ -6,6 +6,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+WRITE_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
 
 @dataclass
 class Stats:
@@ -18,6 +20,11 @@ class Stats:
     lines_refused: int = 0
     seq_gaps: int = 0
     seq_duplicates: int = 0
+    samples: int = 0
+    write_count: int = 0
+    write_seconds: float = 0.0
+    write_buckets: list[int] = field(default_factory=lambda: [0] * len(WRITE_BUCKETS_S))
+    last_seen_ms: dict[str, int] = field(default_factory=dict)
     _last_seq: dict[str, tuple[str, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -32,6 +39,7 @@ class Stats:
     def observe_seq(self, point: str, boot: str, seq: int) -> None:
         """Live view only: the report recounts gaps from stored seq values, which is exact."""
         with self._lock:
+            self.samples += 1
             last = self._last_seq.get(point)
             if last is not None and seq <= last[1]:
                 self.seq_duplicates += 1
@@ -39,6 +47,28 @@ class Stats:
             if last is not None and seq > last[1] + 1:
                 self.seq_gaps += seq - last[1] - 1
             self._last_seq[point] = (boot, seq)
+
+    def seen(self, point: str, at_ms: int) -> None:
+        """When a message of this point was last taken in (for /metrics)."""
+        self.last_seen_ms[point] = at_ms  # one dict store: atomic, no lock on the hot path
+
+    def observe_write(self, seconds: float) -> None:
+        """One InfluxDB write took this long (successful or not)."""
+        with self._lock:
+            self.write_count += 1
+            self.write_seconds += seconds
+            for index, bound in enumerate(WRITE_BUCKETS_S):
+                if seconds <= bound:
+                    self.write_buckets[index] += 1
+
+    def write_histogram(self) -> tuple[list[tuple[float, int]], int, float]:
+        """(cumulative buckets, count, sum) of write latencies."""
+        with self._lock:
+            return (
+                list(zip(WRITE_BUCKETS_S, self.write_buckets, strict=True)),
+                (self.write_count),
+                self.write_seconds,
+            )
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
@@ -52,4 +82,5 @@ class Stats:
                 "lines_refused": self.lines_refused,
                 "seq_gaps": self.seq_gaps,
                 "seq_duplicates": self.seq_duplicates,
+                "samples": self.samples,
             }

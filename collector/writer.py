@@ -101,7 +101,7 @@ class Writer:
     def _store(self, lines: list[str]) -> None:
         if time.monotonic() >= self._influx_down_until:
             try:
-                self.influx.write(lines)
+                self._write(lines)
                 self.stats.add("lines_written", len(lines))
                 self._mark_up()
                 return
@@ -125,7 +125,7 @@ class Writer:
                 return
             batch_id, lines = item
             try:
-                self.influx.write(lines)
+                self._write(lines)
             except SinkError as exc:
                 if exc.retryable:
                     self._mark_down(str(exc))
@@ -137,6 +137,13 @@ class Writer:
             self.buffer.remove(batch_id)
             if self.on_written is not None:
                 self._notify(_touched_from_lines(lines))
+
+    def _write(self, lines: list[str]) -> None:
+        started = time.perf_counter()
+        try:
+            self.influx.write(lines)
+        finally:
+            self.stats.observe_write(time.perf_counter() - started)
 
     def _refuse(self, lines: list[str], reason: str) -> None:
         log.error(

@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "routeros-sim": ("pantau.agent.routeros_sim.cli", "a RouterOS API simulator to try agents"),
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
     "registry": ("pantau.collector.registry_cli", "generate or check a site registry"),
+    "status": ("pantau.collector.noc.status", "live status of every kelurahan and point"),
+    "alerts": ("pantau.collector.noc.alerts_cli", "evaluate alert rules, notify, keep history"),
 }
 
 

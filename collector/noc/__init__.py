@@ -1,0 +1,1 @@
+"""The NOC's view: live status, alerts, the collector's own metrics."""

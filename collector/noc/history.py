@@ -1,0 +1,90 @@
+"""Alert history in InfluxDB (measurement `alert`): one row when an alert fires, one when it
+recovers. It is also the NOC's memory: after a restart, alerts still firing are taken back, so
+nobody is paged twice for the same outage.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from influxdb_client import Point as InfluxPoint
+from influxdb_client import WritePrecision
+
+from pantau.collector.influx import Influx
+from pantau.collector.noc.alerts import Alert, Notice
+from pantau.shared.errors import PantauError
+
+log = logging.getLogger(__name__)
+
+ALERT = "alert"
+MAX_WAITING = 10_000
+
+
+def notice_line(notice: Notice, delivered: bool) -> str:
+    alert = notice.alert
+    row = InfluxPoint(ALERT).tag("rule", alert.rule).tag("subject", alert.subject)
+    if alert.kelurahan:
+        row.tag("kelurahan", alert.kelurahan)
+    if alert.point:
+        row.tag("point", alert.point)
+    row.field("status", notice.kind)
+    row.field("firing", 1 if notice.kind == "firing" else 0)
+    row.field("title", alert.title)
+    row.field("detail", alert.detail)
+    row.field("since_ms", alert.since_ms)
+    row.field("fired_ms", alert.fired_ms or notice.at_ms)
+    row.field("delivered", delivered)
+    if notice.until_ms is not None:
+        row.field("until_ms", notice.until_ms)
+        row.field("duration_s", float(notice.duration_s or 0.0))
+    row.time(notice.at_ms, WritePrecision.MS)
+    return row.to_line_protocol()
+
+
+class History:
+    def __init__(self, influx: Influx) -> None:
+        self.influx = influx
+        self._waiting: list[str] = []
+
+    def record(self, notice: Notice, delivered: bool) -> None:
+        self._waiting.append(notice_line(notice, delivered))
+        self.flush()
+
+    def flush(self) -> None:
+        if not self._waiting:
+            return
+        try:
+            self.influx.write(self._waiting)
+        except PantauError as exc:
+            log.warning("alert history waits (%d row(s)): %s", len(self._waiting), exc)
+            del self._waiting[:-MAX_WAITING]
+            return
+        self._waiting = []
+
+    def firing(self, lookback_days: int = 90) -> list[Alert]:
+        """Alerts whose latest row says firing."""
+        statement = (
+            f'SELECT * FROM "{ALERT}" WHERE time > now() - {lookback_days}d'
+            ' GROUP BY "rule", "subject" ORDER BY time DESC LIMIT 1'
+        )
+        try:
+            rows = self.influx.query(statement)
+        except PantauError as exc:
+            if "database not found" in str(exc):
+                return []
+            raise
+        return [_alert(row) for row in rows if row.get("status") == "firing"]
+
+
+def _alert(row: dict[str, Any]) -> Alert:
+    return Alert(
+        rule=str(row["rule"]),
+        subject=str(row["subject"]),
+        since_ms=int(row.get("since_ms") or row["time"]),
+        title=str(row.get("title") or ""),
+        detail=str(row.get("detail") or ""),
+        kelurahan=row.get("kelurahan") or None,
+        point=row.get("point") or None,
+        fired_ms=int(row.get("fired_ms") or row["time"]),
+    )

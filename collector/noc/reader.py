@@ -1,0 +1,317 @@
+"""Read what the NOC needs: retained agent states from the broker, recent samples and capacity
+tests from InfluxDB. Thin adapters; the judgement is in observe.py and alerts.py.
+
+InfluxDB does the heavy lifting: a handful of statements in one request give, per point, the
+newest sample, the last time it was seen in each state and the end of its latest data gap, from
+which the start of the current state follows without reading raw history into Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import threading
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from pantau.collector.config import MqttConfig
+from pantau.collector.influx import Influx
+from pantau.collector.noc.observe import AgentState, CapacityTest, Facts, Latest, PointState
+from pantau.shared import topics
+from pantau.shared.errors import PantauError, PayloadError
+from pantau.shared.wire import State, decode
+
+log = logging.getLogger(__name__)
+
+STATEMENTS_PER_REQUEST = 200
+
+
+class StateWatcher:
+    """Keeps the retained `state` of every point, live, on its own MQTT session.
+
+    Its own client id and a clean session: it must never take over the collector's queue.
+    """
+
+    def __init__(self, config: MqttConfig, name: str = "noc") -> None:
+        self.config = config
+        self._states: dict[str, AgentState] = {}
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._last_message_at = 0.0
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"{config.client_id}-{name}-{os.getpid()}",
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        secret = config.secret()
+        if config.username or secret is not None:
+            self.client.username_pw_set(
+                config.username, secret.get_secret_value() if secret else None
+            )
+        if config.tls is not None:
+            self.client.tls_set(
+                ca_certs=config.tls.ca_file,
+                certfile=config.tls.cert_file,
+                keyfile=config.tls.key_file,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            self.client.tls_insecure_set(config.tls.insecure)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+
+    def start(self) -> StateWatcher:
+        self.client.reconnect_delay_set(1, 30)
+        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._subscribed.is_set()
+
+    def settle(self, timeout_s: float, quiet_s: float = 0.3) -> bool:
+        """Wait for the subscription and for the burst of retained states to end."""
+        deadline = time.monotonic() + timeout_s
+        if not self._subscribed.wait(max(0.0, deadline - time.monotonic())):
+            return False
+        while time.monotonic() < deadline:
+            if time.monotonic() - max(self._last_message_at, self._subscribed_at) >= quiet_s:
+                return True
+            time.sleep(0.05)
+        return True
+
+    def states(self) -> dict[str, AgentState]:
+        with self._lock:
+            return dict(self._states)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the NOC's state watcher: %s", reason_code)
+            return
+        client.subscribe(topics.state_topic("+"), qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("broker refused the subscription to agent states")
+            return
+        self._subscribed_at = time.monotonic()
+        self._subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._subscribed.clear()
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._last_message_at = time.monotonic()
+        parsed = topics.parse_topic(message.topic)
+        if parsed is None:
+            return
+        point = parsed[0]
+        if not message.payload:  # a cleared retained state
+            with self._lock:
+                self._states.pop(point, None)
+            return
+        try:
+            state = decode("state", message.payload, point)
+        except PayloadError as exc:
+            log.debug("ignoring state of %s: %s", point[:64], exc)
+            return
+        assert isinstance(state, State)
+        with self._lock:
+            self._states[point] = AgentState(
+                online=state.state == "online",
+                boot=state.boot,
+                ts_ms=state.ts_ms,
+                version=state.agent_version,
+            )
+
+    _subscribed_at = 0.0
+
+
+@dataclass
+class Telemetry:
+    """Per point, what one read of InfluxDB found."""
+
+    latest: dict[str, Latest] = field(default_factory=dict)
+    last_seen: dict[str, int] = field(default_factory=dict)
+    last_in: dict[PointState, dict[str, int]] = field(default_factory=dict)
+    first_seen: dict[str, int] = field(default_factory=dict)
+    gap_end: dict[str, int] = field(default_factory=dict)
+    run_start: dict[str, int] = field(default_factory=dict)
+
+
+def read_telemetry(
+    influx: Influx,
+    now_ms: int,
+    lookback_s: float,
+    gap_s: float,
+    exact: Collection[str] = (),
+) -> Telemetry:
+    """The newest sample of every point, when it was last seen in each state and when its
+    current state began. `exact` names points whose start must be exact even when up (the
+    NOC needs those for recoveries); for other up points it is given only when it is free."""
+    start = now_ms - int(lookback_s * 1000)
+    recent = now_ms - int(max(gap_s, 60) * 1000) - 60_000
+    window = f"time > {start}ms"
+    statements = [
+        f'SELECT * FROM "telemetry" WHERE time > {recent}ms GROUP BY "point"'
+        " ORDER BY time DESC LIMIT 1",
+        f'SELECT last("seq") FROM "telemetry" WHERE {window} GROUP BY "point"',
+        f'SELECT first("seq") FROM "telemetry" WHERE {window} GROUP BY "point"',
+        f'SELECT last("seq") FROM "telemetry" WHERE {window} AND "device_up" = true'
+        ' AND "wan_up" = true GROUP BY "point"',
+        f'SELECT last("seq") FROM "telemetry" WHERE {window} AND "device_up" = true'
+        ' AND "wan_up" = false GROUP BY "point"',
+        f'SELECT last("seq") FROM "telemetry" WHERE {window} AND "device_up" = false'
+        ' GROUP BY "point"',
+        'SELECT last("gap_ms") FROM (SELECT elapsed("seq", 1ms) AS gap_ms FROM "telemetry"'
+        f' WHERE {window} GROUP BY "point") WHERE "gap_ms" > {int(gap_s * 1000)}'
+        ' GROUP BY "point"',
+    ]
+    results = _run(influx, statements)
+    out = Telemetry()
+    for row in _rows(results[0]):
+        out.latest[row["point"]] = Latest.from_row(row)
+    out.last_seen = _times(results[1])
+    out.first_seen = _times(results[2])
+    out.last_in = {
+        PointState.UP: _times(results[3]),
+        PointState.PROVIDER_DOWN: _times(results[4]),
+        PointState.UNREACHABLE: _times(results[5]),
+    }
+    out.gap_end = _times(results[6])
+    _run_starts(influx, out, exact, start)
+    return out
+
+
+def _run_starts(influx: Influx, out: Telemetry, exact: Collection[str], start: int) -> None:
+    """The first sample of each point's current state (since its latest gap)."""
+    queries: list[tuple[str, str]] = []
+    for point, latest in out.latest.items():
+        state = latest.state
+        others = [t.get(point) for s, t in out.last_in.items() if s != state]
+        other = max((t for t in others if t is not None), default=None)
+        gap = out.gap_end.get(point)
+        if gap is not None and (other is None or gap > other):
+            out.run_start[point] = gap
+        elif other is None:
+            if point in out.first_seen:
+                out.run_start[point] = out.first_seen[point]
+        elif state != PointState.UP or point in exact:
+            queries.append(
+                (
+                    point,
+                    f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\''
+                    f" AND time > {max(other, start)}ms",
+                )
+            )
+    for i in range(0, len(queries), STATEMENTS_PER_REQUEST):
+        chunk = queries[i : i + STATEMENTS_PER_REQUEST]
+        results = _run(influx, [q for _, q in chunk])
+        for (point, _), result in zip(chunk, results, strict=True):
+            rows = _rows(result)
+            if rows:
+                out.run_start[point] = int(rows[0]["time"])
+
+
+def first_after(influx: Influx, after_ms: dict[str, int]) -> dict[str, int]:
+    """For each point, the time of its first sample after the given moment."""
+    items = sorted(after_ms.items())
+    found: dict[str, int] = {}
+    for i in range(0, len(items), STATEMENTS_PER_REQUEST):
+        chunk = items[i : i + STATEMENTS_PER_REQUEST]
+        statements = [
+            f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\' AND time > {ms}ms'
+            for point, ms in chunk
+        ]
+        for (point, _), result in zip(chunk, _run(influx, statements), strict=True):
+            rows = _rows(result)
+            if rows:
+                found[point] = int(rows[0]["time"])
+    return found
+
+
+def read_tests(
+    influx: Influx, now_ms: int, lookback_days: int, per_direction: int
+) -> dict[str, tuple[CapacityTest, ...]]:
+    """The newest capacity tests of every point, newest first, both directions."""
+    start = now_ms - lookback_days * 86_400_000
+    statement = (
+        f'SELECT "mbps" FROM "capacity" WHERE time > {start}ms GROUP BY "point", "direction"'
+        f" ORDER BY time DESC LIMIT {per_direction}"
+    )
+    tests: dict[str, list[CapacityTest]] = {}
+    for row in _rows(_run(influx, [statement])[0]):
+        if row.get("mbps") is None:
+            continue
+        tests.setdefault(row["point"], []).append(
+            CapacityTest(int(row["time"]), str(row["direction"]), float(row["mbps"]))
+        )
+    return {p: tuple(sorted(t, key=lambda x: -x.ts_ms)) for p, t in tests.items()}
+
+
+def newest_sample_ms(telemetry: Telemetry) -> int | None:
+    return max(telemetry.last_seen.values(), default=None)
+
+
+def facts_for(
+    points: Iterable[str],
+    telemetry: Telemetry,
+    states: dict[str, AgentState],
+    tests: dict[str, tuple[CapacityTest, ...]],
+) -> dict[str, Facts]:
+    return {
+        point: Facts(
+            latest=telemetry.latest.get(point),
+            last_seen_ms=telemetry.last_seen.get(point),
+            run_start_ms=telemetry.run_start.get(point),
+            agent=states.get(point),
+            tests=tests.get(point, ()),
+        )
+        for point in points
+    }
+
+
+def _run(influx: Influx, statements: list[str]) -> list[dict[str, Any]]:
+    """Several statements in one request; a missing database reads as empty."""
+    try:
+        results = influx.query_raw(";".join(statements))
+    except PantauError as exc:
+        if "database not found" in str(exc):
+            return [{} for _ in statements]
+        raise
+    by_id = {int(r.get("statement_id", i)): r for i, r in enumerate(results)}
+    out = []
+    for i in range(len(statements)):
+        result = by_id.get(i, {})
+        error = result.get("error")
+        if error and "database not found" not in error:
+            raise PantauError(f"InfluxQL error: {error}")
+        out.append(result if not error else {})
+    return out
+
+
+def _rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for series in result.get("series", []):
+        tags = series.get("tags", {})
+        for values in series["values"]:
+            row = dict(zip(series["columns"], values, strict=True))
+            row.update(tags)
+            rows.append(row)
+    return rows
+
+
+def _times(result: dict[str, Any]) -> dict[str, int]:
+    return {row["point"]: int(row["time"]) for row in _rows(result) if "point" in row}
