@@ -37,11 +37,22 @@ plt.rcParams.update(
 )
 
 
+def _margins(figure: Figure, labels: Sequence[str] = (), left_in: float = 0.55) -> None:
+    """Fixed margins (in inches) instead of bbox_inches="tight", which draws everything twice:
+    room on the left for the longest y label, and for the x label below."""
+    width, height = figure.get_size_inches()
+    longest = max((len(label) for label in labels), default=0)
+    left = max(left_in, 0.065 * longest + 0.2)
+    figure.subplots_adjust(
+        left=left / width, right=1 - 0.15 / width, top=1 - 0.1 / height, bottom=0.5 / height
+    )
+
+
 def to_svg(figure: Figure, name: str) -> str:
     """Inline SVG with ids salted by chart name, so several charts can share one page."""
     buffer = io.StringIO()
     with plt.rc_context({"svg.hashsalt": name}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(figure)
     svg = _METADATA.sub("", _XML_HEAD.sub("", buffer.getvalue(), count=1), count=1)
     return svg.replace("<svg ", f'<svg class="chart" data-chart="{name}" role="img" ', 1)
@@ -63,6 +74,7 @@ def availability_bars(
     ax.axvline(target, color="black", linestyle="--", linewidth=0.8)
     ax.set_xlabel(label + " (%)")
     ax.tick_params(axis="y", labelsize=7)
+    _margins(figure, names)
     return to_svg(figure, "availability")
 
 
@@ -80,6 +92,7 @@ def speed_histogram(pcts: Sequence[float], xlabel: str, ylabel: str) -> str:
     ax.set_xticks(range(0, 130, 10))
     ax.set_xlabel(xlabel + " (≥125 % → 125)")
     ax.set_ylabel(ylabel)
+    _margins(figure)
     return to_svg(figure, "speed")
 
 
@@ -111,6 +124,7 @@ def outage_timeline(
     ax.grid(axis="x", which="minor", color="#e0e0e0", linewidth=0.5)
     ax.tick_params(axis="y", labelsize=7)
     ax.set_xlabel(xlabel)
+    _margins(figure, rows)
     return to_svg(figure, "outages")
 
 
@@ -120,4 +134,5 @@ def clients_by_hour(values: Sequence[float | None], xlabel: str, ylabel: str) ->
     ax.set_xticks(range(24), labels=[f"{h:02d}" for h in range(24)])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    _margins(figure)
     return to_svg(figure, "clients")

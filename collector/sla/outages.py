@@ -8,6 +8,7 @@ clipped to the period with a flag saying it continues.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pantau.collector.sla.hourly import DOWN, NO_DATA_LETTERS, UP
@@ -62,6 +63,24 @@ def _pattern(letters: str) -> re.Pattern[str]:
     return pattern
 
 
+def _runs(states: str, letters: str, pos: int) -> Iterator[tuple[int, int]]:
+    """Spans of consecutive `letters` from pos on (str.find for one letter: a month of
+    minutes is scanned per point, and most of it is up)."""
+    if len(letters) > 1:
+        for match in _pattern(letters).finditer(states, pos):
+            yield match.span()
+        return
+    pattern = _pattern(letters)
+    while True:
+        a = states.find(letters, pos)
+        if a < 0:
+            return
+        match = pattern.match(states, a)
+        assert match is not None
+        yield a, match.end()
+        pos = match.end()
+
+
 def availability(
     states: str,
     context_start_ms: int,
@@ -82,8 +101,7 @@ def availability(
     pos = period_start
     while pos > 0 and states[pos - 1] in letters:
         pos -= 1
-    for match in _pattern(letters).finditer(states, pos):
-        a, b = match.span()
+    for a, b in _runs(states, letters, pos):
         if a >= period_end:
             break
         lo, hi = max(a, period_start), min(b, period_end)

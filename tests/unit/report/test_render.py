@@ -115,3 +115,11 @@ def test_reader_selects_rollup_fields_in_dataclass_order() -> None:
     from pantau.collector.sla.hourly import HourRollup
 
     assert tuple(f.name for f in fields(HourRollup)) == ("hour_ms", *_ROLLUP_FIELDS)
+
+
+def test_docs_list_every_column_in_order() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "sla.md").read_text()
+    section = text.split("### Columns", 1)[1]
+    assert tuple(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)) == COLUMNS
