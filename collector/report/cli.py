@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pantau.collector.report.compute import Filters, MonthReport, build_report, select_plans
 from pantau.collector.report.i18n import LANGS
-from pantau.collector.report.reader import ReportSource
+from pantau.collector.report.reader import Prefetch, ReportSource
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import month
 from pantau.shared.errors import ConfigError
@@ -59,16 +59,14 @@ def compute(registry: Registry, source: ReportSource, label: str, filters: Filte
     period = month(label)
     plans = select_plans(registry, period, filters)
     ids = [p.point.id for p in plans]
-    rollups = source.rollups(ids, period.start_ms - CONTEXT_MS, period.end_ms + CONTEXT_MS)
     tests = source.capacity(ids, period.start_ms, period.end_ms)
-    return build_report(
-        registry,
-        period,
-        filters,
-        plans,
-        lambda point: rollups.get(point, {}),
-        lambda point: tests.get(point, []),
-    )
+    rollups = Prefetch(source, ids, period.start_ms - CONTEXT_MS, period.end_ms + CONTEXT_MS)
+    try:
+        return build_report(
+            registry, period, filters, plans, rollups.rollups, lambda p: tests.get(p, [])
+        )
+    finally:
+        rollups.close()
 
 
 def render(report: MonthReport, fmt: str, lang: str) -> str:
