@@ -11,6 +11,7 @@ import threading
 import uuid
 
 from pantau.agent import __version__
+from pantau.agent.capacity.worker import CapacityWorkers
 from pantau.agent.clock import RealClock
 from pantau.agent.config import AgentConfig, load_agent_config
 from pantau.agent.publisher import PointPublisher
@@ -23,6 +24,17 @@ M_ARENA_MAX = -8  # mallopt(3)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("run", "speedtest"),
+        default="run",
+        help="run (default): sample and publish; speedtest: one capacity test now, then exit",
+    )
+    parser.add_argument("--point", help="speedtest: the point to test (when several can be)")
+    parser.add_argument(
+        "--publish", action="store_true", help="speedtest: also spool the result for the NOC"
+    )
     parser.add_argument(
         "--config", required=True, help="agent YAML file (see examples/agent*.yaml)"
     )
@@ -37,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
         ids = ", ".join(p.id for p in config.points)
         print(f"{args.config}: ok, {len(config.points)} point(s): {ids}")
         return 0
+    if args.action == "speedtest":
+        from pantau.agent.capacity.cli import speedtest
+
+        return speedtest(config, args.point, args.publish)
     _fewer_malloc_arenas()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -79,6 +95,9 @@ class Agent:
                     point, config.interval_s, source, self.spool, publisher, self.clock, self.boot
                 )
             )
+        self.capacity = CapacityWorkers.build(
+            config, self.samplers, self.publishers, self.spool, self.clock
+        )
 
     def run(self, stop: threading.Event) -> None:
         log.info(
@@ -93,8 +112,10 @@ class Agent:
             publisher.start()
         for sampler in self.samplers:
             sampler.start()
+        self.capacity.start()
         stop.wait()
         log.info("stopping: %d sample(s) still in the spool", self.spool.count())
+        self.capacity.stop()
         for sampler in self.samplers:
             sampler.stop()
         for sampler in self.samplers:

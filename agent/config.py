@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from pantau.agent.capacity.config import BurstConfig, CapacityConfig
 from pantau.agent.sources.linux import LinuxSourceConfig
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.simulated import SimulatedSourceConfig
@@ -93,6 +94,8 @@ class PointConfig(Section):
     probes: ProbeConfig | None = Field(
         default=None, description="Agent-side WAN probes; RouterOS points ping from the router"
     )
+    capacity: CapacityConfig | None = Field(default=None, description="Active speed tests")
+    bursts: BurstConfig | None = Field(default=None, description="Ping bursts for loss, jitter")
 
 
 class AgentConfig(Section):

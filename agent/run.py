@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ from pantau.agent.config import PointConfig
 from pantau.agent.probes import Target, probe
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
-from pantau.agent.sources.base import Reading, Source, SourceIssue
+from pantau.agent.sources.base import Reachability, Reading, Source, SourceIssue
 from pantau.agent.spool import Spool, SpoolFullError
 from pantau.shared.logs import Once, PointLogger
 from pantau.shared.wire import Event, Sample, encode
@@ -51,6 +52,9 @@ class PointSampler:
         self._active_issues: dict[str, str] = {}
         self._unstored = 0
         self._once = Once()
+        # For capacity tests: the latest WAN rates (wall time, rates), and ping bursts to merge.
+        self.wan_rates: tuple[float, Rates] | None = None
+        self.reach_hook: Callable[[Reachability | None], Reachability | None] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sample-{self.point}", daemon=True)
 
@@ -85,7 +89,11 @@ class PointSampler:
         ):
             targets = [Target(t.kind, t.host, t.port) for t in self.config.probes.targets]
             reach = probe(targets, self.config.probes.count, self.config.probes.timeout_s)
+        if self.reach_hook is not None:
+            reach = self.reach_hook(reach)
         rates = self._rates(reading, ts_ms)
+        if reading.device_up:
+            self.wan_rates = (ts_ms / 1000, rates)
         self._report_issues(reading.issues, ts_ms)
         fields: dict[str, Any] = {
             "ts_ms": ts_ms,

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collector": ("pantau.collector.cli", "validate, enrich and store what agents publish"),
     "demo": ("pantau.collector.demo", "run broker, database, collector and agents locally"),
     "routeros-sim": ("pantau.agent.routeros_sim.cli", "a RouterOS API simulator to try agents"),
+    "speedtest-server": ("pantau.agent.capacity.server", "the NOC's iperf3 and HTTP test server"),
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
     "registry": ("pantau.collector.registry_cli", "generate or check a site registry"),
     "status": ("pantau.collector.noc.status", "live status of every kelurahan and point"),

@@ -1,0 +1,7 @@
+"""Active capacity tests and ping bursts from the edge.
+
+Capacity comes only from active tests, never from passive counters (counters show demand).
+Methods: iperf3 and HTTP against `pantau speedtest-server`, and RouterOS' own bandwidth-test
+and speed-test through the API. `schedule` decides when (pure), `worker` runs a point's tests
+beside its sampler, `cli` runs one test now (`pantau agent speedtest`).
+"""

@@ -1,0 +1,380 @@
+"""One thread per point that tests capacity and runs ping bursts, beside its sampler.
+
+A test is decided just before it starts: the sampler's latest WAN rates tell whether users are
+busy, the ledger whether the day's data budget allows it, the uplink lock whether another test
+is running. Results and deferrals become events in the spool, so none is ever lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pantau.agent.capacity.bursts import BurstBox, agent_burst, router_burst
+from pantau.agent.capacity.config import BurstConfig, CapacityConfig
+from pantau.agent.capacity.methods import Method, build_method, priced_seconds
+from pantau.agent.capacity.result import Measurement
+from pantau.agent.capacity.routeros import RouterSession
+from pantau.agent.capacity.schedule import (
+    Decision,
+    Limits,
+    Pending,
+    Plan,
+    Planner,
+    Trigger,
+    decide,
+    estimate_bytes,
+    in_peak,
+    local_day,
+)
+from pantau.agent.capacity.state import LedgerFile, uplink_lock
+from pantau.agent.sources.base import Reachability
+from pantau.agent.sources.routeros.config import RouterOSSourceConfig
+from pantau.shared.errors import ConfigError
+from pantau.shared.logs import PointLogger
+from pantau.shared.wire import Event, encode
+
+if TYPE_CHECKING:
+    from pantau.agent.clock import Clock
+    from pantau.agent.config import AgentConfig, PointConfig
+    from pantau.agent.publisher import PointPublisher
+    from pantau.agent.run import PointSampler
+    from pantau.agent.spool import Spool
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, int, str | None, dict[str, Any]], None]
+STALE_INTERVALS = 3  # WAN rates older than this many sampling intervals are not trusted
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    measurement: Measurement | None
+    traffic_bps: float | None
+    in_peak: bool
+    started_s: float
+    cost_bytes: int
+    spent_bytes: int
+
+
+class Tester:
+    """Runs one test of one point, when the rules allow it, and keeps its ledger."""
+
+    def __init__(
+        self, point: str, cfg: CapacityConfig, method: Method, state_dir: Path, clock: Clock
+    ) -> None:
+        self.point = point
+        self.cfg = cfg
+        self.method = method
+        self.state_dir = state_dir
+        self.clock = clock
+        self.ledger = LedgerFile(state_dir, point)
+        self.uplink = cfg.uplink or point
+        self.limits = Limits(
+            defer_above_bps=cfg.defer_above_bps,
+            retry_s=cfg.defer_retry_s,
+            max_deferrals=cfg.max_deferrals,
+            budget_bytes=int(cfg.daily_budget_mb * 1e6),
+        )
+
+    def attempt(
+        self,
+        traffic_bps: float | None,
+        deferrals: int = 0,
+        deadline_s: float | None = None,
+        manual: bool = False,
+    ) -> Outcome:
+        """Decide and, when allowed, test. A manual test skips the traffic and budget rules
+        (a technician asked for it) but never runs beside another test on the uplink."""
+        sched = self.cfg.schedule
+        now = self.clock.now()
+        ledger = self.ledger.load(local_day(now, sched.zone))
+        cost = estimate_bytes(
+            self.ledger.last_bytes, self.cfg.expected_mbps, priced_seconds(self.cfg), 1
+        )
+        peak = in_peak(now, sched.zone, sched.peak_start, sched.peak_end)
+        with uplink_lock(self.state_dir, self.uplink) as free:
+            if manual:
+                decision = Decision(True) if free else Decision(False, "uplink_busy", None)
+            else:
+                decision = decide(
+                    now, traffic_bps, free, ledger.bytes, cost, deferrals, self.limits, deadline_s
+                )
+            measurement = None
+            if decision.run:
+                left = None if manual else max(0, self.limits.budget_bytes - ledger.bytes)
+                measurement = self.method.measure(left)
+                ledger = self.ledger.load(local_day(self.clock.now(), sched.zone))
+                ledger = ledger.charged(measurement.bytes, peak and measurement.ok)
+                self.ledger.save(ledger, measurement.bytes if measurement.ok else None)
+        return Outcome(decision, measurement, traffic_bps, peak, now, cost, ledger.bytes)
+
+
+def capacity_data(outcome: Outcome, trigger: Trigger) -> dict[str, Any]:
+    assert outcome.measurement is not None
+    return outcome.measurement.data(outcome.traffic_bps, outcome.in_peak, trigger)
+
+
+def deferral_message(outcome: Outcome, limits: Limits) -> str:
+    d = outcome.decision
+    what = {
+        "user_traffic": f"user traffic {_mbps(outcome.traffic_bps)} above"
+        f" {_mbps(limits.defer_above_bps)}",
+        "no_traffic_reading": "no recent reading of the WAN traffic",
+        "uplink_busy": "another test is running on this uplink",
+        "budget": f"daily budget: {outcome.spent_bytes / 1e6:.0f} MB spent, the test would take"
+        f" about {outcome.cost_bytes / 1e6:.0f} MB of {limits.budget_bytes / 1e6:.0f} MB",
+    }[d.reason or "uplink_busy"]
+    then = "given up" if d.retry_at is None else f"retry in {limits.retry_s:.0f}s"
+    return f"capacity test deferred: {what}; {then}"
+
+
+def _mbps(bps: float | None) -> str:
+    return "unknown" if bps is None else f"{bps / 1e6:.1f} Mbps"
+
+
+class CapacityWorker:
+    """The capacity tests and ping bursts of one point."""
+
+    def __init__(
+        self,
+        point: PointConfig,
+        state_dir: Path,
+        sampler: PointSampler,
+        emit: Emit,
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.point = point.id
+        self.sampler = sampler
+        self.emit = emit
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.log = PointLogger(log, point.id)
+        self.tests_run = 0
+        self.deferrals = 0
+        self.tester: Tester | None = None
+        self.planner: Planner | None = None
+        cfg: CapacityConfig | None = point.capacity
+        if cfg is not None:
+            method = build_method(point.id, cfg, point.source)
+            self.tester = Tester(point.id, cfg, method, state_dir, clock)
+            check_peak_room(point.id, cfg, method)
+        self.bursts: BurstConfig | None = point.bursts
+        self.box = BurstBox()
+        self._burst: Callable[[], Reachability] | None = None
+        if self.bursts is not None:
+            self._burst = burst_runner(point, self.bursts)
+            sampler.reach_hook = self.box.merge_into
+        self._next_burst = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capacity-{point.id}", daemon=True)
+
+    def start(self) -> None:
+        now = self.clock.now()
+        if self.tester is not None:
+            sched = self.tester.cfg.schedule
+            plan = Plan(
+                mean_s=sched.mean_interval_h * 3600,
+                min_s=sched.min_interval_h * 3600,
+                max_s=sched.max_interval_h * 3600,
+                first_after_s=sched.first_after_s,
+                zone=sched.zone,
+                peak_start=sched.peak_start,
+                peak_end=sched.peak_end,
+                peak_per_day=sched.peak_tests_per_day,
+                test_s=self.tester.method.seconds,
+            )
+            self.planner = Planner(plan, self.rng, now)
+        if self.bursts is not None:
+            self._next_burst = now + self.rng.uniform(0, min(self.bursts.every_s, 60.0))
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float) -> None:
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            wakes = []
+            if self.planner is not None:
+                wakes.append(self.planner.next().due_s)
+            if self._burst is not None:
+                wakes.append(self._next_burst)
+            if not wakes or not self.clock.sleep_until(min(wakes), self._stop):
+                return
+            try:
+                self._due(self.clock.now())
+            except ConfigError as exc:  # e.g. a password variable unset: say so, stop testing
+                self.log.error("capacity tests stopped: %s", exc)
+                return
+            except Exception:  # a bug here must not stop the point's sampling
+                self.log.exception("capacity worker failed")
+                self._stop.wait(60)
+
+    def _due(self, now: float) -> None:
+        if self._burst is not None and now >= self._next_burst:
+            assert self.bursts is not None
+            self.box.put(self._burst())
+            self._next_burst = self.clock.now() + self.bursts.every_s
+        if self.planner is not None and now >= self.planner.next().due_s:
+            self.attempt(self.planner.next())
+
+    def traffic_bps(self) -> float | None:
+        """User traffic on the WAN from the sampler's latest reading (rx + tx), if recent."""
+        latest = self.sampler.wan_rates
+        if latest is None:
+            return None
+        at_s, rates = latest
+        if self.clock.now() - at_s > STALE_INTERVALS * self.sampler.interval_s + 1:
+            return None
+        if rates.rx_bps is None and rates.tx_bps is None:
+            return None
+        return (rates.rx_bps or 0.0) + (rates.tx_bps or 0.0)
+
+    def attempt(self, pending: Pending) -> Outcome | None:
+        assert self.tester is not None and self.planner is not None
+        tester, planner = self.tester, self.planner
+        now = self.clock.now()
+        today = tester.ledger.load(local_day(now, tester.cfg.schedule.zone))
+        if planner.peak_covered(pending, today.peak_tests):
+            planner.done(pending, now, today.peak_tests)
+            return None
+        outcome = tester.attempt(self.traffic_bps(), pending.deferrals, pending.deadline_s)
+        ts_ms = int(outcome.started_s * 1000)
+        if outcome.measurement is not None:
+            m = outcome.measurement
+            self.tests_run += 1
+            self.log.info("capacity test (%s): %s", pending.trigger, m.summary())
+            message = "; ".join(m.errors)[:400] if m.errors else None
+            self.emit("capacity", ts_ms, message, capacity_data(outcome, pending.trigger))
+            ledger = tester.ledger.load(local_day(self.clock.now(), tester.cfg.schedule.zone))
+            planner.done(pending, self.clock.now(), ledger.peak_tests)
+            return outcome
+        decision = outcome.decision
+        self.deferrals += 1
+        message = deferral_message(outcome, tester.limits)
+        self.log.info("%s", message)
+        self.emit(
+            "test_deferred",
+            ts_ms,
+            message,
+            {
+                "reason": decision.reason,
+                "trigger": pending.trigger,
+                "attempt": pending.deferrals + 1,
+                "user_traffic_bps": None
+                if outcome.traffic_bps is None
+                else round(outcome.traffic_bps),
+                "threshold_bps": tester.limits.defer_above_bps,
+                "retry_in_s": None if decision.retry_at is None else tester.limits.retry_s,
+                "gave_up": decision.retry_at is None,
+                "in_peak": outcome.in_peak,
+                "spent_bytes": outcome.spent_bytes,
+                "cost_bytes": outcome.cost_bytes,
+            },
+        )
+        if decision.retry_at is None:
+            planner.done(pending, now, today.peak_tests, gave_up=True)
+        else:
+            planner.deferred(pending, decision.retry_at)
+        return outcome
+
+
+def check_peak_room(point: str, cfg: CapacityConfig, method: Method) -> None:
+    import datetime as dt
+
+    sched = cfg.schedule
+    day = dt.date(2024, 1, 1)
+    opens = dt.datetime.combine(day, sched.peak_start)
+    closes = dt.datetime.combine(
+        day if sched.peak_end > sched.peak_start else day + dt.timedelta(days=1), sched.peak_end
+    )
+    if sched.peak_tests_per_day and (closes - opens).total_seconds() < method.seconds:
+        raise ConfigError(
+            f"point {point}: field 'capacity.schedule' peak window is shorter than one test"
+            f" ({method.seconds:.0f}s)"
+        )
+
+
+def burst_runner(point: PointConfig, cfg: BurstConfig) -> Callable[[], Reachability]:
+    source = point.source
+    via = cfg.via
+    if via == "auto":
+        via = "router" if isinstance(source, RouterOSSourceConfig) else "agent"
+    if via == "agent":
+        return lambda: agent_burst(cfg)
+    if not isinstance(source, RouterOSSourceConfig):
+        raise ConfigError(f"point {point.id}: field 'bursts.via' router needs a routeros source")
+    session = RouterSession(source)
+
+    def run() -> Reachability:
+        try:
+            return router_burst(cfg, session)
+        except Exception as exc:  # the router is away: no burst, the sample stays as it is
+            log.debug("[%s] burst failed: %s", point.id, exc)
+            return Reachability()
+
+    return run
+
+
+class CapacityWorkers:
+    """The workers of every point that has a `capacity` or `bursts` section."""
+
+    def __init__(self, workers: Sequence[CapacityWorker]) -> None:
+        self.workers = list(workers)
+
+    @classmethod
+    def build(
+        cls,
+        config: AgentConfig,
+        samplers: Sequence[PointSampler],
+        publishers: Sequence[PointPublisher],
+        spool: Spool,
+        clock: Clock,
+    ) -> CapacityWorkers:
+        workers = []
+        for sampler, publisher in zip(samplers, publishers, strict=True):
+            point = sampler.config
+            if point.capacity is None and point.bursts is None:
+                continue
+            emit = spool_emitter(point.id, spool, publisher)
+            workers.append(CapacityWorker(point, config.state_dir, sampler, emit, clock))
+        return cls(workers)
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        for worker in self.workers:
+            worker.join(5.0)
+
+
+def spool_emitter(point: str, spool: Spool, publisher: PointPublisher | None) -> Emit:
+    """Events go to the spool first (so they survive anything), then the publisher is woken."""
+    from pantau.agent.spool import SpoolFullError
+
+    def emit(kind: str, ts_ms: int, message: str | None, data: dict[str, Any]) -> None:
+        body = encode(
+            Event(point=point, ts_ms=ts_ms, kind=kind, message=message, data=data)  # type: ignore[arg-type]
+        ).decode()
+        try:
+            spool.append_event(point, body)
+        except SpoolFullError as exc:
+            log.error("[%s] event %s not stored, disk full: %s", point, kind, exc)
+            return
+        if publisher is not None:
+            publisher.notify()
+
+    return emit
