@@ -12,7 +12,7 @@ import uuid
 
 from pantau.agent import __version__
 from pantau.agent.capacity.worker import CapacityWorkers
-from pantau.agent.clock import RealClock
+from pantau.agent.clock import Clock, CompressedClock, RealClock
 from pantau.agent.config import AgentConfig, load_agent_config
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.run import PointSampler
@@ -76,11 +76,14 @@ class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.boot = uuid.uuid4().hex[:16]
-        self.clock = RealClock()
+        self.clock: Clock = RealClock()
+        if config.clock is not None:
+            self.clock = CompressedClock(config.clock.start.timestamp(), config.clock.speed)
         self.spool = Spool(
             config.state_dir / "spool.sqlite",
             config.spool.max_samples_per_point,
             config.spool.max_bytes,
+            config.spool.sync,
         )
         self.publishers: list[PointPublisher] = []
         self.samplers: list[PointSampler] = []

@@ -49,6 +49,26 @@ class CompressedClock:
         return not stop.wait(max(0.0, (wall_s - self.now()) / self.speed))
 
 
+class SteppingClock:
+    """Time that moves only when told to: replays a past period sample by sample (backfill)."""
+
+    def __init__(self, start_s: float) -> None:
+        self._now = start_s
+
+    def set(self, wall_s: float) -> None:
+        self._now = wall_s
+
+    def now(self) -> float:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._now
+
+    def sleep_until(self, wall_s: float, stop: threading.Event) -> bool:
+        self._now = max(self._now, wall_s)
+        return not stop.is_set()
+
+
 def next_tick(now_s: float, interval_s: float) -> float:
     """The next wall-clock multiple of the interval, so every point samples at the same instant."""
     return (math.floor(now_s / interval_s) + 1) * interval_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -48,6 +49,11 @@ class SpoolConfig(Section):
     max_bytes: int | None = Field(
         default=None, ge=1_000_000, description="Optional cap on the spool file size"
     )
+    sync: Literal["full", "normal"] = Field(
+        default="full",
+        description="full: every sample is on disk before the next step (survives power cuts); "
+        "normal: survives a crashed agent, not a power cut (demos, very slow storage)",
+    )
 
 
 class PublishConfig(Section):
@@ -61,6 +67,12 @@ class PublishConfig(Section):
         default=20.0,
         gt=0,
         description="Pace of a backlog drain, so reconnecting agents stay gentle",
+    )
+    linger_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=600,
+        description="Wait this long to gather samples into one message (0: send each at once)",
     )
 
 
@@ -98,6 +110,13 @@ class PointConfig(Section):
     bursts: BurstConfig | None = Field(default=None, description="Ping bursts for loss, jitter")
 
 
+class ClockConfig(Section):
+    """Compressed virtual time, for demos that play a month in minutes. Never in production."""
+
+    start: dt.datetime = Field(description="Virtual time at agent start (with timezone)")
+    speed: float = Field(gt=0, le=1e7, description="Virtual seconds per real second")
+
+
 class AgentConfig(Section):
     interval_s: float = Field(default=10.0, gt=0, le=3600, description="Aligned to the wall clock")
     state_dir: Path = Field(
@@ -107,6 +126,7 @@ class AgentConfig(Section):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     points: list[PointConfig] = Field(min_length=1)
+    clock: ClockConfig | None = Field(default=None, description="Demos only: virtual time")
 
     @model_validator(mode="after")
     def _unique_points(self) -> AgentConfig:

@@ -65,6 +65,7 @@ class PointPublisher:
             publish_config.drain_msgs_per_s, publish_config.inflight_max, time.monotonic()
         )
         self._last_error: str | None = None
+        self._next_publish_at = 0.0
         self._client = self._make_client()  # replaced by a fresh one for every connection
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{point}", daemon=True)
 
@@ -169,6 +170,7 @@ class PointPublisher:
         if not self._connected:
             return
         deadline = time.monotonic() + 3.0
+        self._next_publish_at = 0.0  # no lingering on the way out
         self._dirty.set()
         while time.monotonic() < deadline and self._connected:
             self._drain()
@@ -231,7 +233,10 @@ class PointPublisher:
             return
         if self._facts is not None and self._facts != self._published_facts:
             self._publish_birth()  # once the first reading told us what the device is
+        linger = self.publish_config.linger_s
         while self._dirty.is_set() and len(self._inflight) < self.publish_config.inflight_max:
+            if linger and time.monotonic() < self._next_publish_at:
+                return
             if not self._bucket.take(time.monotonic()):
                 return
             self._dirty.clear()
@@ -245,6 +250,8 @@ class PointPublisher:
             info = self._client.publish(topic, payload, qos=1)
             self._inflight[info.mid] = _InFlight(rows, dropped)
             self._last_sent_id = rows[-1].id
+            if linger and len(rows) < self.publish_config.batch_max:
+                self._next_publish_at = time.monotonic() + linger
 
     def _message(self, rows: list[Row]) -> tuple[list[Row], bytes, int]:
         if rows[0].kind == "event":

@@ -189,10 +189,10 @@ class PointSampler:
             self.log.error("event %s not stored, disk full: %s", kind, exc)
 
     def _store(self, fields: dict[str, Any]) -> None:
-        fields = self._valid(fields)
+        sample = self._valid(fields)
         try:
             self.spool.append_sample(
-                self.point, lambda seq: encode(Sample(seq=seq, **fields)).decode()
+                self.point, lambda seq: encode(sample.model_copy(update={"seq": seq})).decode()
             )
         except SpoolFullError as exc:
             self._unstored += 1
@@ -208,11 +208,10 @@ class PointSampler:
             self._unstored = 0
             self._once.clear("disk-full")
 
-    def _valid(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def _valid(self, fields: dict[str, Any]) -> Sample:
         """A value outside the contract becomes null (and is logged once), never a lost sample."""
         try:
-            Sample(seq=0, **fields)
-            return fields
+            return Sample(seq=0, **fields)
         except ValidationError as exc:
             cleaned = dict(fields)
             for error in exc.errors():
@@ -221,4 +220,4 @@ class PointSampler:
                     if self._once.first(f"invalid:{name}"):
                         self.log.warning("%s=%r rejected: %s", name, cleaned[name], error["msg"])
                     cleaned[name] = None
-            return cleaned
+            return Sample(seq=0, **cleaned)

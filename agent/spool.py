@@ -51,7 +51,11 @@ class Spool:
     """Thread-safe: one connection behind a lock, cheap at hundreds of points per agent."""
 
     def __init__(
-        self, path: Path, max_samples_per_point: int, max_bytes: int | None = None
+        self,
+        path: Path,
+        max_samples_per_point: int,
+        max_bytes: int | None = None,
+        sync: str = "full",
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -60,7 +64,9 @@ class Spool:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "PRAGMA synchronous=FULL" if sync == "full" else "PRAGMA synchronous=NORMAL"
+        )
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA cache_size=-512")  # KiB: the spool is read in order, rarely twice
         self._db.executescript(SCHEMA)
