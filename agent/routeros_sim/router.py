@@ -7,7 +7,7 @@ real (monotonic) time, so an agent polling twice sees exactly the configured rat
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -108,7 +108,6 @@ class SimRouter:
             rx_packets=float(self.spec.rx_bytes // 1_400),
             tx_packets=float(self.spec.tx_bytes // 600),
         )
-        self._cache: dict[tuple[str, int, int], list[Row]] = {}
 
     # --- scripting -------------------------------------------------------------------------
 
@@ -121,7 +120,6 @@ class SimRouter:
             self._counters = Counters(0.0, 0.0, 0.0, 0.0)
             self.link_downs = 0
             self.boot_id += 1
-            self._cache.clear()
 
     def set_wan(self, up: bool) -> None:
         """The WAN port loses (or regains) its link: counters stop, pings time out."""
@@ -152,7 +150,6 @@ class SimRouter:
                 self.dhcp_bound = dhcp_bound
             if capsman is not None:
                 self.capsman_clients = capsman
-            self._cache.clear()
 
     def remove_package(self, name: str) -> None:
         with self.lock:
@@ -229,14 +226,6 @@ class SimRouter:
             packages.append(self._package(chosen))
         return packages
 
-    def generated(self, kind: str, count: int, make: Callable[[int], Row]) -> list[Row]:
-        key = (kind, count, self.boot_id)
-        rows = self._cache.get(key)
-        if rows is None:
-            rows = [make(i) for i in range(count)]
-            self._cache[key] = rows
-        return rows
-
 
 # --- tables ---------------------------------------------------------------------------------
 
@@ -296,49 +285,50 @@ def _interfaces(r: SimRouter) -> list[Row]:
     return rows
 
 
-def _client_values(r: SimRouter, i: int) -> dict[str, str]:
-    digest = hashlib.blake2b(f"{r.spec.name}:{i}".encode(), digest_size=4).hexdigest()
-    mac = ":".join(["02", "5A"] + [digest[k : k + 2].upper() for k in range(0, 8, 2)])
+def _client_values(i: int) -> dict[str, str]:
+    octets = [(i * 2_654_435_761 >> shift) & 0xFF for shift in (24, 16, 8, 0)]
+    mac = ":".join(["02", "5A"] + [f"{o:02X}" for o in octets])
     return {
         "n": f"{i + 1:X}",
         "mac": mac,
         "macl": mac.lower(),
-        "hex": digest,
+        "hex": "".join(f"{o:02x}" for o in octets),
         "ip": f"10.5.{50 + i // 250}.{i % 250 + 2}",
-        "uptime": r.format_duration(60 + (i * 37) % 7_200),
-        "left": r.format_duration(3_600 - (i * 13) % 3_000),
-        "expires": r.format_duration(600 - (i * 7) % 500),
-        "seen": r.format_duration((i * 3) % 50),
+        "uptime": format_duration(60 + (i * 37) % 7_200),
+        "left": format_duration(3_600 - (i * 13) % 3_000),
+        "expires": format_duration(600 - (i * 7) % 500),
+        "seen": format_duration((i * 3) % 50),
+        "status": "bound",
     }
 
 
-def _fill(template: Row, values: dict[str, str]) -> Row:
-    return {k: v.format_map(values) for k, v in template.items()}
+@functools.lru_cache(maxsize=256)
+def client_rows(kind: str, count: int, bound: int | None = None) -> tuple[Row, ...]:
+    """Rows of a client table (sessions, leases, stations). They are the same for every router
+    with the same counts, so a fleet of hundreds builds each list once."""
+    templates = row_templates()
+    template = templates["registration_tables"].get(kind) or templates[kind]
+    rows = []
+    for i in range(count):
+        values = _client_values(i)
+        if bound is not None and i >= bound:
+            values["status"] = "waiting"
+        rows.append({k: v.format_map(values) for k, v in template.items()})
+    return tuple(rows)
 
 
 def _hotspot(r: SimRouter) -> list[Row]:
-    template = row_templates()["hotspot_session"]
-    return r.generated(
-        "hotspot", r.hotspot_sessions, lambda i: _fill(template, _client_values(r, i))
-    )
+    return list(client_rows("hotspot_session", r.hotspot_sessions))
 
 
 def _leases(r: SimRouter) -> list[Row]:
-    template = row_templates()["lease"]
-
-    def make(i: int) -> Row:
-        values = _client_values(r, i)
-        values["status"] = "bound" if i < r.dhcp_bound else "waiting"
-        return _fill(template, values)
-
-    return r.generated("lease", r.dhcp_bound + r.dhcp_waiting, make)
+    return list(client_rows("lease", r.dhcp_bound + r.dhcp_waiting, r.dhcp_bound))
 
 
 def _registration(path: str) -> Callable[[SimRouter], list[Row]]:
     def read(r: SimRouter) -> list[Row]:
-        template = row_templates()["registration_tables"][path]
         count = r.capsman_clients if path.startswith("/caps-man") else r.associated
-        return r.generated(path, count, lambda i: _fill(template, _client_values(r, i)))
+        return list(client_rows(path, count))
 
     return read
 
@@ -363,6 +353,7 @@ TABLES: dict[str, Callable[[SimRouter], list[Row]]] = {
 }
 
 
+@functools.lru_cache(maxsize=65_536)
 def format_duration(seconds: float, style: str = "letters") -> str:
     """RouterOS durations: `3d4h5m6s` (zero units left out), or the old `3d04:05:06`."""
     whole = int(seconds)

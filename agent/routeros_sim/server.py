@@ -161,6 +161,7 @@ class RouterServer:
         self.tls_port = tls_port
         self.connections: set[Connection] = set()
         self._servers: list[asyncio.Server] = []
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def listen(self, tls: ssl.SSLContext | None) -> None:
         plain = await asyncio.start_server(
@@ -186,16 +187,26 @@ class RouterServer:
         for connection in list(self.connections):
             connection.close()
 
+    async def wait_connections_closed(self) -> None:
+        tasks = [t for t in self._handlers if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = Connection(self.router, reader, writer)
         self.connections.add(connection)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             await connection.serve()
         finally:
             self.connections.discard(connection)
+            if task is not None:
+                self._handlers.discard(task)
 
 
 class SimFleet:
@@ -282,6 +293,8 @@ class SimFleet:
         for server in self.servers:
             server.cut_connections()
             await server.stop_listening()
+        for server in self.servers:
+            await server.wait_connections_closed()
 
     # --- lookups and loop-side faults -----------------------------------------------------------
 

@@ -220,9 +220,7 @@ def test_challenge_login(client: RawClient) -> None:
     assert reply[0][0] == "!done" and reply[0][1].startswith("=ret=")
     challenge = bytes.fromhex(reply[0][1][5:])
     digest = hashlib.md5(b"\x00" + PASSWORD.encode() + challenge, usedforsecurity=False)
-    assert client.call("/login", "=name=pantau", f"=response=00{digest.hexdigest()}") == [
-        ["!done"]
-    ]
+    assert client.call("/login", "=name=pantau", f"=response=00{digest.hexdigest()}") == [["!done"]]
     assert client.call("/system/identity/print") == [["!re", "=name=pre643"], ["!done"]]
 
 

@@ -37,7 +37,7 @@ EXPECTED = {
         "facts": {"version": "6.49.10 (long-term)", "model": "hAP ac lite",
                   "architecture": "mipsbe", "wireless": "wireless"},
         "table": "/interface/wireless/registration-table",
-        "round_trips": (10, 8),  # two wireless tables (local radios + legacy CAPsMAN)
+        "commands": (11, 8),  # two wireless tables (local radios + legacy CAPsMAN)
     },
     "7.14": {
         "cpu_pct": 4.0,
@@ -48,7 +48,7 @@ EXPECTED = {
         "facts": {"version": "7.14.3 (stable)", "model": "hAP ac^2", "architecture": "arm",
                   "wireless": "wifi"},
         "table": "/interface/wifi/registration-table",
-        "round_trips": (9, 7),
+        "commands": (10, 7),
     },
     "7.18": {
         "cpu_pct": 2.0,
@@ -59,7 +59,7 @@ EXPECTED = {
         "facts": {"version": "7.18.2 (stable)", "model": "hAP ax^2", "architecture": "arm64",
                   "wireless": "wifi"},
         "table": "/interface/wifi/registration-table",
-        "round_trips": (9, 7),
+        "commands": (10, 7),
     },
 }  # fmt: skip
 
@@ -197,14 +197,16 @@ def test_exact_reading_and_rates_across_a_reboot(
         router = fleet.routers[0]
         t0 = clock.mono
         first = source.read()
-        first_trips = source.round_trips
+        first_trips, first_commands = source.round_trips, source.commands
         assert first == expected_reading(dialect, t0, spec.uptime_s, counters_after(0, 0, 0, start))
         clock.advance(10)
         second = source.read()
         assert second == expected_reading(
             dialect, t0 + 10, spec.uptime_s + 10, counters_after(10, 20e6, 4e6, start)
         )
-        assert (first_trips, source.round_trips - first_trips) == EXPECTED[dialect]["round_trips"]
+        # One round trip per poll (two when it connects), every command tagged in it.
+        assert (first_trips, source.round_trips - first_trips) == (2, 1)
+        assert (first_commands, source.commands - first_commands) == EXPECTED[dialect]["commands"]
         assert rates(first, second) == Rates(rx_bps=20e6, tx_bps=4e6)
 
         router.reboot()

@@ -1,10 +1,11 @@
 """A RouterOS router read through the API: the connection, its backoff, and one poll.
 
-One poll walks the table in paths.py. A path that fails (a `!trap`, an unreadable reply) costs
-only its own fields and becomes one issue. A connection error or timeout in the middle of a
-reply leaves the session out of step: it is dropped, whatever was read so far is kept, and the
-next connection is tried on a later poll after a backoff. While the router cannot be reached
-the reading says `device_up=False`, which is not the same as an agent that is down.
+One poll sends the commands of every entry of the table in paths.py at once and sorts the
+replies by tag. An entry whose command fails (a `!trap`, an unreadable reply) costs only its own
+fields and becomes one issue. A connection error or timeout in the middle of the replies leaves
+the session out of step: it is dropped, whatever arrived is kept, and the next connection is
+tried on a later poll after a backoff. While the router cannot be reached the reading says
+`device_up=False`, which is not the same as an agent that is down.
 """
 
 from __future__ import annotations
@@ -16,18 +17,12 @@ import ssl
 from typing import TYPE_CHECKING
 
 from librouteros.api import Api
-from librouteros.exceptions import (
-    ConnectionClosed,
-    FatalError,
-    LibRouterosError,
-    MultiTrapError,
-    TrapError,
-)
+from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, TrapError
 
-from pantau.agent.backoff import Backoff
 from pantau.agent.sources.base import Reading, SourceIssue
 from pantau.agent.sources.routeros import client
-from pantau.agent.sources.routeros.paths import PATHS, Context, Rows
+from pantau.agent.sources.routeros.paths import PATHS, Command, Context, PathSpec, Reply, Stage
+from pantau.shared.backoff import Backoff
 from pantau.shared.logs import PointLogger
 
 if TYPE_CHECKING:
@@ -36,17 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Results = dict[int, Reply | Exception]  # by command position: replies, or the trap it got
+
 # Anything that means the session can no longer be trusted to be in step.
-CONNECTION_ERRORS = (OSError, LibRouterosError, EOFError, UnicodeError)
-
-
-class PathFailedError(Exception):
-    """One path answered with a trap: its fields stay null, the rest of the poll goes on."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
+CONNECTION_ERRORS = (OSError, LibRouterosError, EOFError, UnicodeError, ValueError)
 
 
 class RouterOSSource:
@@ -65,11 +53,12 @@ class RouterOSSource:
         self._deadline = client.Deadline()
         self._api: Api | None = None
         self._ctx: Context | None = None
+        self._connected_issues: list[SourceIssue] = []
         self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s)
         self._retry_at = 0.0
         self._down: SourceIssue | None = None
-        self._path = "connection"
-        self.round_trips = 0  # API commands sent; the benchmark reads it
+        self.round_trips = 0  # batches of commands sent and answered; the benchmark reads them
+        self.commands = 0
 
     @property
     def where(self) -> str:
@@ -101,7 +90,6 @@ class RouterOSSource:
         return Reading(device_up=False, at_s=self.clock.monotonic(), issues=issues)
 
     def _connect(self) -> bool:
-        self._path = "connection"
         try:
             self._api = client.open_api(
                 self.config, self._password.get_secret_value(), self._tls, self._deadline
@@ -109,10 +97,10 @@ class RouterOSSource:
         except client.LoginRefusedError as exc:
             self._fail(SourceIssue("login", str(exc)))
             return False
-        except (*CONNECTION_ERRORS, ssl.SSLError) as exc:
+        except CONNECTION_ERRORS as exc:
             self._fail(SourceIssue("connection", f"{self.where}: {describe(exc)}"))
             return False
-        self._ctx = Context(config=self.config, clock=self.clock)
+        self._ctx = None  # the connect stage of the next poll learns the router again
         self._backoff.reset()
         if self._down is not None:
             self.log.info("connected to %s again", self.where)
@@ -120,57 +108,90 @@ class RouterOSSource:
         return True
 
     def _poll(self, reused: bool) -> Reading | None:
-        """One walk through the table; None when a reused session turned out dead at once."""
-        assert self._api is not None and self._ctx is not None
-        ctx = self._ctx
+        """One poll; None when a reused session turned out dead before any answer."""
         fields: dict[str, object] = {}
         issues: list[SourceIssue] = []
-        read_any = False
-        for spec in PATHS:
-            if spec.once and spec.path in ctx.done:
-                continue
-            self._path = spec.path
-            try:
-                fields.update(spec.read(ctx, self._call))
-            except PathFailedError as exc:
-                issues.append(SourceIssue(exc.path, exc.message))
-                read_any = True
-                continue
-            except ValueError as exc:
-                issues.append(SourceIssue(spec.path, f"unreadable reply: {exc}"))
-                read_any = True
-                continue
-            except CONNECTION_ERRORS as exc:
-                if reused and not read_any and not isinstance(exc, TimeoutError):
-                    self._drop()
-                    return None
-                issue = SourceIssue(self._path, f"{self.where}: {describe(exc)}")
+        answered = False
+        stages: list[Stage] = ["poll"]
+        if self._ctx is None:
+            self._ctx = Context(config=self.config)
+            self._connected_issues = []
+            stages = ["connect", "poll"]
+        else:
+            issues.extend(self._connected_issues)  # still true of this connection
+        ctx = self._ctx
+        for stage in stages:
+            specs = [spec for spec in PATHS if spec.stage == stage]
+            asked = [(spec, spec.ask(ctx)) for spec in specs]
+            commands = [command for _, cmds in asked for command in cmds]
+            results, error = self._exchange(commands)
+            answered = answered or bool(results)
+            if error is not None and reused and not answered and not _is_timeout(error):
+                self._drop()
+                return None
+            found = self._read_specs(ctx, asked, results, fields)
+            if stage == "connect":
+                self._connected_issues = found
+            issues.extend(found)
+            if error is not None:
+                lost = next(c.path for i, c in enumerate(commands) if i not in results)
+                issue = SourceIssue(lost, f"{self.where}: {describe(error)}")
                 self._fail(issue)
                 issues.append(issue)
                 break
-            read_any = True
-            if spec.once:
-                ctx.done.add(spec.path)
         at_s = fields.pop("at_s", None)
         return Reading(
-            device_up=read_any,
+            device_up=answered,
             at_s=at_s if isinstance(at_s, float) else self.clock.monotonic(),
             facts=dict(ctx.facts),
             issues=tuple(issues),
             **fields,  # type: ignore[arg-type]
         )
 
-    def _call(self, path: str, command: str, *words: str) -> Rows:
-        """One API round trip. A trap is this path's failure; anything else ends the session."""
+    def _exchange(self, commands: list[Command]) -> tuple[Results, Exception | None]:
+        """Send the commands, collect what comes back; the error that ended it, if any."""
+        results: Results = {}
+        if not commands:
+            return results, None
         assert self._api is not None
-        self._path = path
         self.round_trips += 1
+        self.commands += len(commands)
         try:
-            return list(self._api.rawCmd(f"{path}/{command}" if command else path, *words))
-        except MultiTrapError as exc:
-            raise PathFailedError(path, str(exc)) from None
-        except TrapError as exc:
-            raise PathFailedError(path, str(exc)) from None
+            for index, result, at_s in client.exchange(
+                self._api, [c.words for c in commands], self.clock.monotonic
+            ):
+                results[index] = Reply(result, at_s) if isinstance(result, list) else result
+        except CONNECTION_ERRORS as exc:
+            return results, exc
+        return results, None
+
+    def _read_specs(
+        self,
+        ctx: Context,
+        asked: list[tuple[PathSpec, list[Command]]],
+        results: Results,
+        fields: dict[str, object],
+    ) -> list[SourceIssue]:
+        """Hand each entry its replies; an entry with a trap or a missing reply yields nothing."""
+        issues: list[SourceIssue] = []
+        index = 0
+        for spec, commands in asked:
+            mine = list(range(index, index + len(commands)))
+            index += len(commands)
+            if any(i not in results for i in mine):
+                continue  # cut off with the connection; reported once by the caller
+            replies = [results[i] for i in mine]
+            trapped = [(c, r) for c, r in zip(commands, replies, strict=True)
+                       if not isinstance(r, Reply)]  # fmt: skip
+            if trapped:
+                command, trap = trapped[0]
+                issues.append(SourceIssue(command.path, str(trap)))
+                continue
+            try:
+                fields.update(spec.read(ctx, replies))  # type: ignore[arg-type]
+            except ValueError as exc:
+                issues.append(SourceIssue(spec.path, f"unreadable reply: {exc}"))
+        return issues
 
     def _fail(self, issue: SourceIssue) -> None:
         """Drop the session and wait before the next try; log a new kind of failure once."""
@@ -187,9 +208,13 @@ class RouterOSSource:
                 api.close()
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, socket.timeout | TimeoutError)
+
+
 def describe(exc: BaseException) -> str:
     """One line for an operator: what went wrong, without a traceback."""
-    if isinstance(exc, socket.timeout | TimeoutError):
+    if _is_timeout(exc):
         return "timed out (no answer within the poll's time budget)"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (API service off, or wrong port)"
@@ -203,6 +228,8 @@ def describe(exc: BaseException) -> str:
         return f"router closed the session: {exc}"
     if isinstance(exc, ConnectionClosed):
         return "connection closed by the router"
+    if isinstance(exc, TrapError):
+        return f"router refused: {exc}"
     if isinstance(exc, OSError):
         return exc.strerror or type(exc).__name__
     return f"{type(exc).__name__}: {exc}"

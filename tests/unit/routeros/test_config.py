@@ -35,8 +35,8 @@ def test_defaults() -> None:
     ("source", "expected"),
     [
         (
-            {"host": "r", "ping_targets": ["1.1.1.1", "8.8.8.8"], "ping_count": 10},
-            "pinging 2 target(s) x 10 probes every 0.2s takes 4.0s, more than 60% of timeout_s",
+            {"host": "r", "ping_targets": ["1.1.1.1", "8.8.8.8"], "ping_count": 20},
+            "20 probes every 0.2s take 4.0s, more than 60% of timeout_s (5.0s)",
         ),
         (
             {"host": "r", "password": "a", "password_env": "X"},
