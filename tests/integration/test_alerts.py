@@ -1,0 +1,311 @@
+"""Real outages through the real pipeline reach a real webhook, exactly once each.
+
+Simulated points feed real agents → mosquitto → collector → influxd; `pantau alerts` runs as its
+own process with thresholds of seconds; apprise posts to an HTTP server on loopback. The test
+causes a provider outage (a `wan_down` window), SIGKILLs two agents (one carrying a whole
+kelurahan), sends capacity results, and checks the exact set of alerts and recoveries
+delivered, their outage durations against the stored samples, and the `alert` history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from pantau.collector.influx import Influx
+from pantau.collector.noc.messages import duration
+from pantau.collector.services import Service, free_port
+from pantau.shared import topics
+from pantau.shared.wire import Event, encode
+from tests.pipeline import (
+    Proc,
+    agent_config,
+    collector_config,
+    influx,
+    start_agent,
+    start_collector,
+    wait_for,
+    write_yaml,
+)
+from tests.webhook import Receiver
+
+CITANGKIL = [f"cit-{i:02d}" for i in range(1, 11)]
+SAMANGRAYA = [f"sam-{i:02d}" for i in range(1, 9)]
+UTC = dt.UTC
+
+
+def registry(path: Path) -> Path:
+    points = [
+        {"id": p, "kelurahan": "Citangkil", "kecamatan": "Citangkil", "provider": "Awinet"}
+        for p in CITANGKIL
+    ] + [
+        {"id": p, "kelurahan": "Samangraya", "kecamatan": "Citangkil", "provider": "Awinet"}
+        for p in SAMANGRAYA
+    ]
+    contracts = [{"provider": "Awinet", "terms": {"down_mbps": 50, "up_mbps": 50}}]
+    return write_yaml(path, {"contracts": contracts, "points": points})
+
+
+def simulated(point: str, **extra: Any) -> dict[str, Any]:
+    source = {"kind": "simulated", "fixed_rx_bps": 4e6, "fixed_tx_bps": 1e6, "fixed_clients": 3}
+    return {"id": point, "source": source | extra}
+
+
+def agent(tmp: Path, name: str, broker: int, points: list[dict[str, Any]]) -> Proc:
+    config = agent_config(
+        tmp / name / "agent.yaml",
+        broker,
+        points,
+        interval_s=1.0,
+        mqtt={
+            "host": "127.0.0.1",
+            "port": broker,
+            "keepalive_s": 5,
+            "reconnect_min_s": 0.2,
+            "reconnect_max_s": 1,
+        },
+    )
+    return start_agent(config, tmp / f"{name}.log")
+
+
+def alert_settings(target: str) -> dict[str, Any]:
+    return {
+        "evaluate_every_s": 0.5,
+        "silent_after_s": 4,
+        "clear_s": 3,
+        "status_every_s": 1,
+        "targets": [{"url": target}],
+        "rules": {
+            "provider_down": {"after_s": 3},
+            "unreachable": {"after_s": 3},
+            "silent": {"after_s": 6},
+            "kelurahan_down": {"after_s": 4, "share_pct": 30},
+        },
+    }
+
+
+def publish_capacity(broker: int, point: str, tests: list[tuple[int, float]]) -> None:
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"capacity-{point}",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.connect("127.0.0.1", broker)
+    client.loop_start()
+    try:
+        for ts_ms, mbps in tests:
+            event = Event(
+                point=point,
+                ts_ms=ts_ms,
+                kind="capacity",
+                data={"method": "http", "down_mbps": mbps},
+            )
+            client.publish(topics.event_topic(point), encode(event), qos=1).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def first_after(db: Influx, point: str, after_ms: int, where: str = "") -> int:
+    clause = f" AND {where}" if where else ""
+    rows = db.query(
+        f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\''
+        f" AND time > {after_ms}ms{clause}"
+    )
+    return int(rows[0]["time"])
+
+
+def last_before(db: Influx, point: str, before_ms: int) -> int:
+    rows = db.query(
+        f'SELECT last("seq") FROM "telemetry" WHERE "point" = \'{point}\' AND time < {before_ms}ms'
+    )
+    return int(rows[0]["time"])
+
+
+def by_footer(receiver: Receiver) -> dict[str, dict[str, Any]]:
+    return {body["message"].splitlines()[-1]: body for body in receiver.received()}
+
+
+def test_outages_reach_the_webhook_exactly_once(
+    tmp_path: Path, mosquitto: Service, influxd: Service, database: str
+) -> None:
+    receiver = Receiver().start()
+    metrics_port = free_port()
+    reg = registry(tmp_path / "registry.yaml")
+    config = collector_config(
+        tmp_path / "collector.yaml",
+        mosquitto.port,
+        influxd.url,
+        database,
+        reg,
+        batch={"max_delay_s": 0.2},
+        metrics={"port": metrics_port},
+        alerts=alert_settings(receiver.url),
+    )
+    db = influx(influxd.url, database)
+    procs: list[Proc] = []
+    try:
+        procs.append(start_collector(config, tmp_path / "collector.log"))
+        now = time.time()
+        down_from = dt.datetime.fromtimestamp(now + 8, UTC)
+        down_until = dt.datetime.fromtimestamp(now + 16, UTC)
+        window = {"start": down_from.isoformat(), "end": down_until.isoformat()}
+        whole_kel = agent(tmp_path, "agent-cit", mosquitto.port, [simulated(p) for p in CITANGKIL])
+        rest = [simulated(p) for p in SAMANGRAYA if p != "sam-03"]
+        rest[0] = simulated("sam-01", wan_down=[window])
+        others = agent(tmp_path, "agent-sam", mosquitto.port, rest)
+        lone = agent(tmp_path, "agent-sam03", mosquitto.port, [simulated("sam-03")])
+        procs += [whole_kel, others, lone]
+        wait_for(
+            lambda: len(db.query('SELECT last("seq") FROM "telemetry" GROUP BY "point"')) == 18,
+            30,
+            "every point reporting",
+        )
+        runner = Proc(["alerts", "--config", str(config)], tmp_path / "alerts.log").start()
+        procs.append(runner)
+        wait_for(lambda: "alerts started" in runner.log(), 20, "alert runner up")
+
+        # capacity: three tests below 80 % of the committed 50 Mbps
+        low_start = int(time.time() * 1000) - 30_000
+        publish_capacity(mosquitto.port, "sam-02", [(low_start, 31.0), (low_start + 10_000, 28.5)])
+        time.sleep(1.5)
+        assert receiver.received() == [], "two low tests are not yet an alert"
+        publish_capacity(mosquitto.port, "sam-02", [(low_start + 20_000, 30.0)])
+
+        # SIGKILL the agent of all of Citangkil and the one of sam-03
+        time.sleep(max(0.0, now + 6 - time.time()))
+        whole_kel.kill()
+        lone.kill()
+        killed_ms = int(time.time() * 1000)
+        wait_for(
+            lambda: (
+                {"alert: kelurahan_down Citangkil · firing", "alert: silent sam-03 · firing"}
+                <= set(receiver.footers())
+            ),
+            30,
+            "kelurahan and silent alerts",
+        )
+        # bring them back
+        procs.append(
+            agent(tmp_path, "agent-cit", mosquitto.port, [simulated(p) for p in CITANGKIL])
+        )
+        procs.append(agent(tmp_path, "agent-sam03", mosquitto.port, [simulated("sam-03")]))
+        good_ms = int(time.time() * 1000)
+        publish_capacity(mosquitto.port, "sam-02", [(good_ms, 46.0)])
+
+        expected = {
+            "alert: provider_down sam-01 · firing",
+            "alert: provider_down sam-01 · resolved",
+            "alert: kelurahan_down Citangkil · firing",
+            "alert: kelurahan_down Citangkil · resolved",
+            "alert: silent sam-03 · firing",
+            "alert: silent sam-03 · resolved",
+            "alert: capacity_low sam-02/down · firing",
+            "alert: capacity_low sam-02/down · resolved",
+        }
+        wait_for(lambda: set(receiver.footers()) >= expected, 45, "every recovery")
+        time.sleep(3)  # several more rounds: nothing else may arrive
+        footers = receiver.footers()
+        assert sorted(footers) == sorted(expected), footers
+        for key in {f.rsplit(" · ", 1)[0] for f in footers}:  # each alert before its recovery
+            assert footers.index(f"{key} · firing") < footers.index(f"{key} · resolved")
+
+        messages = by_footer(receiver)
+        assert {m["type"] for k, m in messages.items() if k.endswith("firing")} == {"failure"}
+        assert {m["type"] for k, m in messages.items() if k.endswith("resolved")} == {"success"}
+        assert messages["alert: provider_down sam-01 · firing"]["title"] == (
+            "[Pantau] Provider down: sam-01 (Samangraya)"
+        )
+        assert messages["alert: kelurahan_down Citangkil · firing"]["title"] == (
+            "[Pantau] Kelurahan Citangkil: 10 of 10 points down"
+        )
+
+        # outage durations, from the stored samples
+        wan_down = int(down_from.timestamp() * 1000)
+        pd_start = first_after(db, "sam-01", wan_down - 1, '"wan_up" = false')
+        pd_end = first_after(db, "sam-01", pd_start, '"wan_up" = true')
+        resolved = messages["alert: provider_down sam-01 · resolved"]["message"]
+        assert f"after {duration(pd_end - pd_start)} " in resolved, resolved
+
+        silent_start = last_before(db, "sam-03", killed_ms)
+        silent_end = first_after(db, "sam-03", silent_start)
+        resolved = messages["alert: silent sam-03 · resolved"]["message"]
+        assert f"after {duration(silent_end - silent_start)} " in resolved, resolved
+
+        resolved = messages["alert: capacity_low sam-02/down · resolved"]["message"]
+        assert f"after {duration(good_ms - low_start)} " in resolved, resolved
+        firing = messages["alert: capacity_low sam-02/down · firing"]["message"]
+        assert "31.0, 28.5, 30.0 Mbps; committed 50 Mbps, floor 40 Mbps" in firing
+
+        # the history holds the same eight rows, none undelivered
+        rows = db.query('SELECT * FROM "alert"')
+        history = sorted(f"alert: {r['rule']} {r['subject']} · {r['status']}" for r in rows)
+        assert history == sorted(expected)
+        assert all(r["delivered"] is True for r in rows)
+        kel = next(r for r in rows if r["rule"] == "kelurahan_down" and r["status"] == "resolved")
+        assert kel["kelurahan"] == "Citangkil"
+        assert kel["duration_s"] > 0
+
+        # and Grafana's map rows: every point, with a state
+        status = db.query('SELECT last("state_code") FROM "point_status" GROUP BY "point"')
+        assert len(status) == 18
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        receiver.stop()
+
+
+def test_restart_does_not_page_twice(
+    tmp_path: Path, mosquitto: Service, influxd: Service, database: str
+) -> None:
+    """An alert still firing when `pantau alerts` restarts is taken back from the history."""
+    receiver = Receiver().start()
+    reg = registry(tmp_path / "registry.yaml")
+    settings = alert_settings(receiver.url) | {"evaluate_every_s": 0.3}
+    config = collector_config(
+        tmp_path / "collector.yaml",
+        mosquitto.port,
+        influxd.url,
+        database,
+        reg,
+        batch={"max_delay_s": 0.2},
+        metrics={"port": 0},
+        alerts=settings,
+    )
+    db = influx(influxd.url, database)
+    procs: list[Proc] = []
+    try:
+        procs.append(start_collector(config, tmp_path / "collector.log"))
+        now = time.time()
+        window = {
+            "start": dt.datetime.fromtimestamp(now, UTC).isoformat(),
+            "end": dt.datetime.fromtimestamp(now + 600, UTC).isoformat(),
+        }
+        procs.append(
+            agent(tmp_path, "agent", mosquitto.port, [simulated("sam-05", wan_down=[window])])
+        )
+        wait_for(
+            lambda: db.query('SELECT count("seq") FROM "telemetry" WHERE "wan_up" = false'),
+            20,
+            "down samples stored",
+        )
+        first = Proc(["alerts", "--config", str(config)], tmp_path / "alerts-1.log").start()
+        procs.append(first)
+        wait_for(lambda: receiver.footers(), 20, "the first alert")
+        first.stop()
+        second = Proc(["alerts", "--config", str(config)], tmp_path / "alerts-2.log").start()
+        procs.append(second)
+        wait_for(lambda: second.log().count("alerts started"), 20, "second runner up")
+        time.sleep(3)  # many rounds of the second runner
+        assert receiver.footers() == ["alert: provider_down sam-05 · firing"]
+        rows = db.query('SELECT "status" FROM "alert"')
+        assert [r["status"] for r in rows] == ["firing"]
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        receiver.stop()
