@@ -46,6 +46,7 @@ class History:
     def __init__(self, influx: Influx) -> None:
         self.influx = influx
         self._waiting: list[str] = []
+        self._failing = False
 
     def record(self, notice: Notice, delivered: bool) -> None:
         self._waiting.append(notice_line(notice, delivered))
@@ -57,9 +58,14 @@ class History:
         try:
             self.influx.write(self._waiting)
         except PantauError as exc:
-            log.warning("alert history waits (%d row(s)): %s", len(self._waiting), exc)
+            if not self._failing:
+                self._failing = True
+                log.warning("alert history waits for InfluxDB: %s", exc)
             del self._waiting[:-MAX_WAITING]
             return
+        if self._failing:
+            self._failing = False
+            log.info("alert history written (%d row(s) waited)", len(self._waiting))
         self._waiting = []
 
     def firing(self, lookback_days: int = 90) -> list[Alert]:
