@@ -250,8 +250,8 @@ class PointPublisher:
             info = self._client.publish(topic, payload, qos=1)
             self._inflight[info.mid] = _InFlight(rows, dropped)
             self._last_sent_id = rows[-1].id
-            if linger and len(rows) < self.publish_config.batch_max:
-                self._next_publish_at = time.monotonic() + linger
+            if linger and not self.spool.has_after(self.point, self._last_sent_id):
+                self._next_publish_at = time.monotonic() + linger  # caught up: gather a while
 
     def _message(self, rows: list[Row]) -> tuple[list[Row], bytes, int]:
         if rows[0].kind == "event":

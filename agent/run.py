@@ -159,7 +159,7 @@ class PointSampler:
             and snapshot.uptime_s is not None
             and snapshot.uptime_s < previous.uptime_s
         ):
-            self._event(
+            self.record_event(
                 "reboot",
                 ts_ms,
                 f"device restarted (uptime {previous.uptime_s:.0f}s -> {snapshot.uptime_s:.0f}s)",
@@ -173,13 +173,16 @@ class PointSampler:
         for path, message in current.items():
             if path not in self._active_issues:
                 self.log.warning("%s: %s", path, message)
-                self._event("source_error", ts_ms, message, {"path": path})
+                self.record_event("source_error", ts_ms, message, {"path": path})
         for path in self._active_issues.keys() - current.keys():
             self.log.info("%s: recovered", path)
-            self._event("source_recovered", ts_ms, None, {"path": path})
+            self.record_event("source_recovered", ts_ms, None, {"path": path})
         self._active_issues = current
 
-    def _event(self, kind: str, ts_ms: int, message: str | None, data: dict[str, Any]) -> None:
+    def record_event(
+        self, kind: str, ts_ms: int, message: str | None, data: dict[str, Any]
+    ) -> None:
+        """Spool an event of this point; it travels like samples do, so it is never lost."""
         body = encode(
             Event(point=self.point, ts_ms=ts_ms, kind=kind, message=message, data=data)  # type: ignore[arg-type]
         ).decode()

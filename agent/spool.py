@@ -11,7 +11,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +61,9 @@ class Spool:
         self.path = path
         self.max_samples_per_point = max_samples_per_point
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._in_transaction = False
+        self._counters: dict[str, list[int]] = {}  # point -> [next_seq, held]; one writer
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
@@ -76,28 +78,49 @@ class Spool:
         with self._lock:
             self._db.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Many appends in one commit: for replaying a past period, not for live sampling,
+        where each sample is committed on its own."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                self._rollback()
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._in_transaction = False
+
     def append_sample(self, point: str, make_body: Callable[[int], str]) -> int:
         """Assign the next seq, store the sample made with it, return the seq."""
         with self._lock:
+            own = not self._in_transaction
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("INSERT OR IGNORE INTO points (point) VALUES (?)", (point,))
-                (seq,) = self._db.execute(
-                    "SELECT next_seq FROM points WHERE point = ?", (point,)
-                ).fetchone()
+                if own:
+                    self._db.execute("BEGIN IMMEDIATE")
+                counters = self._point_counters(point)
+                seq = counters[0]
                 self._db.execute(
                     "INSERT INTO outbox (point, kind, seq, body) VALUES (?, 'telemetry', ?, ?)",
                     (point, seq, make_body(seq)),
                 )
                 self._db.execute(
-                    "UPDATE points SET next_seq = ?, held = held + 1 WHERE point = ?",
-                    (seq + 1, point),
+                    "UPDATE points SET next_seq = ?, held = ? WHERE point = ?",
+                    (seq + 1, counters[1] + 1, point),
                 )
+                counters[0], counters[1] = seq + 1, counters[1] + 1
                 self._enforce_cap(point)
-                self._db.execute("COMMIT")
+                if own:
+                    self._db.execute("COMMIT")
                 return seq
             except sqlite3.Error as exc:
-                self._rollback()
+                self._counters.clear()  # re-read after a rollback
+                if own:
+                    self._rollback()
                 if _is_full(exc):
                     raise SpoolFullError(str(exc)) from exc
                 raise
@@ -129,6 +152,13 @@ class Spool:
             batch.append(item)
         return batch
 
+    def has_after(self, point: str, after_id: int) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM outbox WHERE point = ? AND id > ? LIMIT 1", (point, after_id)
+            ).fetchone()
+        return row is not None
+
     def remove(self, point: str, rows: list[Row]) -> None:
         """Forget rows the broker acknowledged."""
         if not rows:
@@ -141,6 +171,8 @@ class Spool:
                 "UPDATE points SET held = MAX(0, held - ?) WHERE point = ?", (samples, point)
             )
             self._db.execute("COMMIT")
+            if point in self._counters:
+                self._counters[point][1] = max(0, self._counters[point][1] - samples)
 
     def dropped(self, point: str) -> int:
         with self._lock:
@@ -183,7 +215,7 @@ class Spool:
         return row[0] if row else 0
 
     def _enforce_cap(self, point: str) -> None:
-        (held,) = self._db.execute("SELECT held FROM points WHERE point = ?", (point,)).fetchone()
+        held = self._point_counters(point)[1]
         excess = held - self.max_samples_per_point
         if self.max_bytes is not None and excess <= 0 and self._size_bytes() > self.max_bytes:
             excess = max(1, held // 100)
@@ -198,6 +230,7 @@ class Spool:
             "UPDATE points SET dropped = dropped + ?, held = held - ? WHERE point = ?",
             (excess, excess, point),
         )
+        self._counters[point][1] -= excess
         log.warning("spool full for %s: dropped %d oldest sample(s)", point, excess)
 
     def _size_bytes(self) -> int:
@@ -205,7 +238,18 @@ class Spool:
         (free,) = self._db.execute("PRAGMA freelist_count").fetchone()
         return (pages - free) * self._page_size
 
+    def _point_counters(self, point: str) -> list[int]:
+        counters = self._counters.get(point)
+        if counters is None:
+            self._db.execute("INSERT OR IGNORE INTO points (point) VALUES (?)", (point,))
+            row = self._db.execute(
+                "SELECT next_seq, held FROM points WHERE point = ?", (point,)
+            ).fetchone()
+            counters = self._counters[point] = [row[0], row[1]]
+        return counters
+
     def _rollback(self) -> None:
+        self._counters.clear()
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("ROLLBACK")
 
