@@ -103,6 +103,14 @@ def _tls(args: argparse.Namespace) -> CertFiles | None:
 def specs_from(args: argparse.Namespace, password: str) -> list[RouterSpec]:
     if not 1 <= args.routers <= 5000:
         raise ConfigError("--routers must be between 1 and 5000")
+    ranges = [p for p in (args.port, args.tls_port) if p]
+    if len(ranges) == 2 and abs(ranges[0] - ranges[1]) < args.routers:
+        raise ConfigError(
+            f"--port {args.port} and --tls-port {args.tls_port} ranges overlap for"
+            f" {args.routers} routers; keep them at least {args.routers} apart"
+        )
+    if any(p + args.routers - 1 > 65535 for p in ranges):
+        raise ConfigError(f"{args.routers} routers from port {max(ranges)} run past 65535")
     dialects = args.dialect or ["7.18"]
     wireless = None if args.wireless_package == "none" else args.wireless_package
     width = max(3, len(str(args.routers)))
@@ -133,8 +141,8 @@ def raise_file_limit() -> None:
 
 def run(args: argparse.Namespace) -> int:
     password = _password(args)
-    certs = _tls(args)
     specs = specs_from(args, password)
+    certs = _tls(args)
     raise_file_limit()
     fleet = SimFleet(
         specs,

@@ -7,8 +7,12 @@ These are the behaviours clients depend on (login, !fatal, !trap then !done, !em
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -230,3 +234,53 @@ def test_plain_login_on_old_router_is_not_logged_in(client: RawClient) -> None:
     reply = client.call("/login", "=name=pantau", f"=password={PASSWORD}")
     assert reply[0][1].startswith("=ret=")
     assert client.call("/system/identity/print") == [["!fatal", "not logged in"]]
+
+
+def test_cli_serves_until_terminated(tmp_path: Path) -> None:
+    secret = tmp_path / "router.pw"
+    secret.write_text(PASSWORD)
+    secret.chmod(0o600)
+    ports_file = tmp_path / "ports.json"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "pantau.shared.cli", "routeros-sim", "--routers", "2",
+         "--dialect", "6.49", "--dialect", "7.18", "--port", "0", "--password-file", str(secret),
+         "--ports-file", str(ports_file), "--hotspot", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert sim.stdout is not None
+        lines = [sim.stdout.readline().strip() for _ in range(3)]
+        listing = json.loads(ports_file.read_text())["routers"]
+        assert [(r["name"], r["dialect"]) for r in listing] == [("r001", "6.49"), ("r002", "7.18")]
+        assert lines == [
+            f"r001 6.49 api 127.0.0.1:{listing[0]['port']}",
+            f"r002 7.18 api 127.0.0.1:{listing[1]['port']}",
+            "ready: 2 router(s)",
+        ]
+        raw = RawClient(listing[1]["port"])
+        raw.login()
+        assert raw.call("/ip/hotspot/active/print", "=count-only=") == [["!done", "=ret=1000"]]
+        raw.close()
+    finally:
+        sim.terminate()
+        assert sim.wait(10) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "pantau routeros-sim: give the API password with --password-file or --password-env"),
+        (["--password-env", "PANTAU_NO_SUCH_VAR"],
+         "pantau routeros-sim: --password-env: environment variable 'PANTAU_NO_SUCH_VAR' not set"),
+        (["--password-env", "HOME", "--routers", "200", "--port", "9000", "--tls-port", "9100"],
+         "pantau routeros-sim: --port 9000 and --tls-port 9100 ranges overlap for 200 routers;"
+         " keep them at least 200 apart"),
+    ],
+)  # fmt: skip
+def test_cli_bad_arguments_are_one_line(extra: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pantau.shared.cli", "routeros-sim", *extra],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [message]
