@@ -1,0 +1,87 @@
+"""A full disk under the spool: samples that cannot be stored are counted and reported, the
+spool stays intact, and sampling carries on once there is room again."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pantau.agent.clock import SteppingClock
+from pantau.agent.config import PointConfig
+from pantau.agent.run import PointSampler
+from pantau.agent.spool import Spool
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=640k", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_loses_nothing_silently(small_disk: Path) -> None:
+    clock = SteppingClock(1_790_000_000.0)
+    spool = Spool(small_disk / "spool.sqlite", max_samples_per_point=10**6)
+    config = PointConfig.model_validate(
+        {"id": "citangkil-05", "source": {"kind": "simulated", "fixed_rx_bps": 1e6}}
+    )
+    sampler = PointSampler(
+        config, 10, config.source.build("citangkil-05", clock), spool, None, clock, "boot-1"
+    )
+    attempts = 0
+    while sampler._unstored < 5 and attempts < 5000:  # fill the disk, then five more
+        clock.set(clock.now() + 10)
+        sampler.sample_once()
+        attempts += 1
+    stored_before = sampler.samples_taken
+    assert sampler._unstored == 5 and stored_before > 20
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small_disk)], check=True)
+    for _ in range(3):
+        clock.set(clock.now() + 10)
+        sampler.sample_once()
+    spool.close()
+
+    db = sqlite3.connect(small_disk / "spool.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    seqs = [
+        row[0] for row in db.execute("SELECT seq FROM outbox WHERE kind = 'telemetry' ORDER BY id")
+    ]
+    assert seqs == list(range(stored_before + 3))  # no gap, no repeat: seq counts stored samples
+    (dropped,) = db.execute("SELECT dropped FROM points WHERE point = 'citangkil-05'").fetchone()
+    assert dropped == 5  # the lost samples are reported in the next message
+    bodies = [
+        json.loads(b) for (b,) in db.execute("SELECT body FROM outbox ORDER BY id DESC LIMIT 1")
+    ]
+    assert bodies[0]["seq"] == stored_before + 2
+
+
+def test_spool_survives_reopen_after_kill_mid_transaction(tmp_path: Path) -> None:
+    """A transaction left open by a killed process is rolled back on the next open."""
+    path = tmp_path / "spool.sqlite"
+    spool = Spool(path, max_samples_per_point=1000)
+    for _ in range(3):
+        spool.append_sample("a-01", lambda seq: json.dumps({"seq": seq}))
+    script = (
+        "import os, sqlite3, sys\n"
+        f"db = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+        "db.execute('BEGIN IMMEDIATE')\n"
+        "db.execute(\"INSERT INTO outbox (point, kind, seq, body) VALUES ('a-01', 'telemetry', 99, 'half')\")\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    subprocess.run(["python3", "-c", script], check=False)
+    spool.close()
+    spool = Spool(path, max_samples_per_point=1000)
+    assert [r.seq for r in spool.peek("a-01", 0, 10)] == [0, 1, 2]
+    assert spool.append_sample("a-01", lambda seq: json.dumps({"seq": seq})) == 3
