@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "speedtest-server": ("pantau.agent.capacity.server", "the NOC's iperf3 and HTTP test server"),
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
     "registry": ("pantau.collector.registry_cli", "generate or check a site registry"),
+    "deploy": ("pantau.collector.deploy_inventory", "write an Ansible inventory from the registry"),
     "status": ("pantau.collector.noc.status", "live status of every kelurahan and point"),
     "alerts": ("pantau.collector.noc.alerts_cli", "evaluate alert rules, notify, keep history"),
 }
