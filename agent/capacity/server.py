@@ -165,7 +165,7 @@ class Iperf3Servers:
                 args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
         except FileNotFoundError as exc:
-            raise ConfigError(f"speedtest-server: {self.binary} is not installed") from exc
+            raise ConfigError(f"{self.binary} is not installed") from exc
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):
@@ -219,7 +219,7 @@ def parse_ports(text: str) -> list[int]:
                 raise ValueError
             ports += range(first, last + 1)
     except ValueError:
-        raise ConfigError(f"speedtest-server: --iperf3-ports {text!r} is not a port list") from None
+        raise ConfigError(f"--iperf3-ports {text!r} is not a port list") from None
     return ports
 
 
@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         httpd = ThreadingHTTPServer((args.bind, args.http_port), Endpoint)
     except OSError as exc:
         raise ConfigError(
-            f"speedtest-server: cannot listen on {args.bind}:{args.http_port}: {exc.strerror}"
+            f"cannot listen on {args.bind}:{args.http_port}: {exc.strerror}"
         ) from None
     httpd.daemon_threads = True
     bind = None if args.bind in ("0.0.0.0", "::") else args.bind
@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
     if ports and not servers.wait_listening(10.0):
         servers.stop()
         httpd.server_close()
-        raise ConfigError(f"speedtest-server: iperf3 did not listen on {args.iperf3_ports}")
+        raise ConfigError(f"iperf3 did not listen on ports {args.iperf3_ports}")
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
     port = httpd.server_address[1]
     iperf = ",".join(map(str, ports)) or "none"

@@ -212,7 +212,7 @@ class CapacityWorker:
             if not wakes or not self.clock.sleep_until(min(wakes), self._stop):
                 return
             try:
-                self._due(self.clock.now())
+                self.run_due(self.clock.now())
             except ConfigError as exc:  # e.g. a password variable unset: say so, stop testing
                 self.log.error("capacity tests stopped: %s", exc)
                 return
@@ -220,7 +220,8 @@ class CapacityWorker:
                 self.log.exception("capacity worker failed")
                 self._stop.wait(60)
 
-    def _due(self, now: float) -> None:
+    def run_due(self, now: float) -> None:
+        """Run the burst and the test that are due at `now`."""
         if self._burst is not None and now >= self._next_burst:
             assert self.bursts is not None
             self.box.put(self._burst())
