@@ -58,10 +58,10 @@ class SpoolConfig(Section):
 
 class PublishConfig(Section):
     batch_max: int = Field(
-        default=500, ge=1, le=2000, description="Samples per message when behind"
+        default=250, ge=1, le=2000, description="Samples per message when behind"
     )
     inflight_max: int = Field(
-        default=8, ge=1, le=100, description="Messages awaiting PUBACK at once"
+        default=4, ge=1, le=100, description="Messages awaiting PUBACK at once"
     )
     drain_msgs_per_s: float = Field(
         default=20.0,
