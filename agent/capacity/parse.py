@@ -96,15 +96,17 @@ def bytes_at(marks: Sequence[Mark], t: float) -> float:
 
 
 def aggregate_rate(streams: Sequence[Sequence[Mark]], start: float, omit_s: float) -> float | None:
-    """Bits per second of parallel streams over the window they all ran in, slow start left out.
+    """Bits per second of parallel streams together, slow start left out.
 
     The window opens `omit_s` after `start` (when the streams were started together) and closes
-    when the first stream ended; the bytes every stream moved inside it, over its length."""
+    when the last stream ended: the bytes all streams moved inside it, over its length. A
+    stream that ended early (or was starved) adds nothing after its end, so the figure is what
+    the link carried in total, never a short lucky stretch."""
     live = [m for m in streams if len(m) >= 2]
     if not live:
         return None
     opens = start + omit_s
-    closes = min(m[-1][0] for m in live)
+    closes = max(m[-1][0] for m in live)
     if closes - opens <= 0:
         return None
     moved = sum(bytes_at(m, closes) - bytes_at(m, opens) for m in live)

@@ -170,8 +170,9 @@ def test_bytes_at_interpolates() -> None:
         ([[(0.0, 0), (4.0, 4_000_000)], [(0.0, 0), (4.0, 4_000_000)]], 0.0, 1.0, 16e6),
         # slow start: the first second moves little and is left out
         ([[(0.0, 0), (1.0, 100_000), (3.0, 2_100_000)]], 0.0, 1.0, 8e6),
-        # the window closes when the first stream ended
-        ([[(0.0, 0), (2.0, 2_000_000)], [(0.0, 0), (4.0, 4_000_000)]], 0.0, 1.0, 16e6),
+        # the window closes when the last stream ended; one that stopped early adds nothing
+        # after its end: 1 MB + 3 MB over [1, 4]
+        ([[(0.0, 0), (2.0, 2_000_000)], [(0.0, 0), (4.0, 4_000_000)]], 0.0, 1.0, 4e6 * 8 / 3),
         # a stream that never moved anything does not count; nothing left: unknown
         ([[(0.0, 0)]], 0.0, 1.0, None),
         # the window is empty: unknown, never a division by zero
