@@ -63,6 +63,7 @@ class Condition:
     detail: str = ""
     kelurahan: str | None = None
     point: str | None = None
+    began_ms: int | None = None  # inactive: when, by the data known now, the trouble began
 
     @property
     def key(self) -> str:
@@ -187,6 +188,8 @@ class Engine:
         if now_ms - cleared < timing.clear_s * 1000:
             return None
         del self.alerts[key]
+        if condition.began_ms is not None and condition.began_ms <= cleared:
+            alert = replace(alert, since_ms=condition.began_ms)  # late data refined the start
         return Notice("resolved", alert, now_ms, until_ms=cleared)
 
     def _inhibited(self, alert: Alert) -> bool:

@@ -147,7 +147,8 @@ class Telemetry:
     last_seen: dict[str, int] = field(default_factory=dict)
     last_in: dict[PointState, dict[str, int]] = field(default_factory=dict)
     first_seen: dict[str, int] = field(default_factory=dict)
-    gap_end: dict[str, int] = field(default_factory=dict)
+    gap_end: dict[str, int] = field(default_factory=dict)  # first sample after the last gap
+    gap_start: dict[str, int] = field(default_factory=dict)  # last sample before it
     run_start: dict[str, int] = field(default_factory=dict)
 
 
@@ -190,7 +191,10 @@ def read_telemetry(
         PointState.PROVIDER_DOWN: _times(results[4]),
         PointState.UNREACHABLE: _times(results[5]),
     }
-    out.gap_end = _times(results[6])
+    for row in _rows(results[6]):
+        if "point" in row and row.get("last") is not None:
+            out.gap_end[row["point"]] = int(row["time"])
+            out.gap_start[row["point"]] = int(row["time"]) - int(row["last"])
     _run_starts(influx, out, exact, start)
     return out
 

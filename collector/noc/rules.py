@@ -66,12 +66,12 @@ def timings(config: AlertsConfig) -> dict[str, a.Timing]:
 
 
 def point_conditions(
-    view: PointView, resumed_ms: int | None, config: AlertsConfig
+    view: PointView, resumed: tuple[int | None, int] | None, config: AlertsConfig
 ) -> list[a.Condition]:
     """provider_down, unreachable and silent for one point.
 
-    `resumed_ms`: the first sample after the point's silent alert began (when the agent came
-    back); only needed while a silent alert is open.
+    `resumed`: (last sample before, first sample after) the silence, when the agent is back;
+    only needed while a silent alert is open. The first is None when the data holds no gap.
     """
     p = view.point
     where = f"{p.id} ({p.kelurahan})"
@@ -82,14 +82,17 @@ def point_conditions(
         (a.UNREACHABLE, PointState.UNREACHABLE, f"Router unreachable: {where}"),
         (a.SILENT, PointState.SILENT, f"Agent silent: {where}"),
     ):
+        began = None
         if view.state is state:
             active: bool | None = True
             since = view.since_ms
         elif not known or (rule != a.SILENT and view.state is PointState.SILENT):
             active, since = None, None  # no evidence either way
-        else:
+        elif rule == a.SILENT:
             active = False
-            since = resumed_ms if rule == a.SILENT else view.since_ms
+            began, since = resumed if resumed is not None else (None, None)
+        else:
+            active, since = False, view.since_ms
         out.append(
             a.Condition(
                 rule,
@@ -100,6 +103,7 @@ def point_conditions(
                 _point_detail(view, state),
                 kelurahan=p.kelurahan,
                 point=p.id,
+                began_ms=began,
             )
         )
     return out
@@ -239,7 +243,7 @@ def central_conditions(facts: CentralFacts, config: AlertsConfig, now_ms: int) -
 def all_conditions(
     views: Iterable[PointView],
     kelurahan: Iterable[KelurahanView],
-    resumed: Mapping[str, int],
+    resumed: Mapping[str, tuple[int | None, int]],
     central: CentralFacts,
     config: AlertsConfig,
     now_ms: int,

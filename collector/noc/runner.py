@@ -141,19 +141,32 @@ class AlertRunner:
         exact |= {p.id for p in self.registry.points if p.kelurahan in open_kel}
         return {p for p in exact if p}
 
-    def _resumed(self, city: CityView) -> dict[str, int]:
-        """For open silent alerts of points that report again: their first sample since."""
+    def _resumed(self, city: CityView) -> dict[str, tuple[int | None, int]]:
+        """For open silent alerts of points that report again: the silence, from the data.
+
+        The last data gap gives both ends exactly, late-delivered samples included; without a
+        gap (the samples were only delayed) it is the first sample after the alert began.
+        """
         silent = {
             al.point: al.since_ms
             for al in self.engine.alerts.values()
             if al.rule == a.SILENT and al.point
         }
         back = {
-            v.id: silent[v.id]
+            v.id
             for v in city.points
             if v.id in silent and v.state not in (PointState.SILENT, PointState.UNKNOWN)
         }
-        return first_after(self.influx, back) if back else {}
+        telemetry = city.telemetry
+        out: dict[str, tuple[int | None, int]] = {}
+        for point in back:
+            end = telemetry.gap_end.get(point)
+            if end is not None and end > silent[point]:
+                out[point] = (telemetry.gap_start[point], end)
+        late = {p: silent[p] for p in back if p not in out}
+        if late:
+            out |= {p: (None, t) for p, t in first_after(self.influx, late).items()}
+        return out
 
     def _gone(self, conditions: list[a.Condition]) -> list[a.Condition]:
         """Open alerts whose point or kelurahan left the registry end now."""

@@ -150,8 +150,11 @@ def states(conditions: list[a.Condition]) -> dict[str, tuple[bool | None, int | 
 def test_point_conditions(
     state: PointState, since: int | None, resumed: int | None, expected: dict
 ) -> None:
-    resumed_ms = None if resumed is None else NOW + resumed * S
-    assert states(point_conditions(view(state, since), resumed_ms, CONFIG)) == expected
+    back = None if resumed is None else (NOW + (resumed - 60) * S, NOW + resumed * S)
+    conditions = point_conditions(view(state, since), back, CONFIG)
+    assert states(conditions) == expected
+    began = {c.rule: c.began_ms for c in conditions if c.began_ms is not None}
+    assert began == ({} if back is None else {a.SILENT: back[0]})
 
 
 def kelurahan(*states_and_since: tuple[PointState, float | None]) -> KelurahanView:
