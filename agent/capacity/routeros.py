@@ -8,7 +8,7 @@ user needs the `test` policy, which RouterOS' `read` group has.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from librouteros.api import Api
@@ -179,8 +179,3 @@ def _attempt(result: Measurement, call: Callable[[], Any]) -> Any:
     except (OSError, LibRouterosError, EOFError) as exc:
         result.errors.append(describe(exc))
     return None
-
-
-def words_without_secret(words: Sequence[str]) -> list[str]:
-    """For logs: the command words with the btest password blanked."""
-    return [w if not w.startswith("=password=") else "=password=<redacted>" for w in words]

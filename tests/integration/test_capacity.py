@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from pantau.agent.capacity.config import Iperf3Method
+from pantau.agent.capacity.config import HttpMethod, Iperf3Method
+from pantau.agent.capacity.http import HttpTest
 from pantau.agent.capacity.iperf3 import Iperf3Test
 from pantau.agent.capacity.schedule import Pending, in_peak
 from pantau.agent.capacity.worker import CapacityWorker
@@ -437,3 +439,43 @@ def test_speedtest_server_refuses_a_bad_port_list(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         "pantau speedtest-server: --iperf3-ports 'x-9' is not a port list"
     )
+
+
+def test_unreachable_server_is_a_failed_test_not_a_crash(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    http = HttpTest(HttpMethod(kind="http", url=f"http://127.0.0.1:{port}", duration_s=1)).measure()
+    iperf = Iperf3Test(
+        Iperf3Method(kind="iperf3", host="127.0.0.1", ports=[port], duration_s=1)
+    ).measure()
+    assert (http.ok, http.down_mbps, http.up_mbps, http.bytes) == (False, None, None, 0)
+    assert http.errors == [
+        "down: cannot connect: [Errno 111] Connection refused",
+        "up: cannot connect: [Errno 111] Connection refused",
+    ]
+    assert (iperf.ok, iperf.bytes) == (False, 0)
+    assert iperf.errors == [
+        "down: unable to connect to server: Connection refused",
+        "up: unable to connect to server: Connection refused",
+    ]
+
+
+def test_speedtest_command_names_a_wrong_point(tmp_path: Path) -> None:
+    config = agent_config(
+        tmp_path / "agent.yaml",
+        1883,
+        [{"id": "citangkil-03", "source": {"kind": "linux", "wan_interface": "lo"}}],
+    )
+    for point, message in (
+        ("nope", "no point 'nope' in the configuration"),
+        ("citangkil-03", "point citangkil-03 has no 'capacity' section"),
+    ):
+        done = subprocess.run(
+            [*PANTAU, "agent", "speedtest", "--config", str(config), "--point", point],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 2
+        assert done.stderr.strip() == f"pantau agent: {message}"
