@@ -87,6 +87,8 @@ class InfluxSource:
                 rows = found.setdefault(point, {})
                 for values in series["values"]:
                     if values[1] is not None:  # a row without states is not a rollup
+                        if len(values[1]) == 1:
+                            values[1] *= 60  # stored compact: see hourly.compact_states
                         rows[values[0]] = HourRollup(*values)
         return found
 

@@ -123,7 +123,7 @@ class HourRollup:
         overwrites every field it had before; medians appear once there is data for them."""
         fields: dict[str, Any] = {
             "v": ROLLUP_VERSION,
-            "states": self.states,
+            "states": compact_states(self.states),
             "samples_n": self.samples_n,
             "seq_gaps": self.seq_gaps,
             "seq_resets": self.seq_resets,
@@ -157,7 +157,7 @@ class HourRollup:
 
         return cls(
             hour_ms=hour_ms,
-            states=str(row.get("states") or NO_SAMPLE * 60),
+            states=expand_states(str(row.get("states") or NO_SAMPLE)),
             samples_n=int(row.get("samples_n") or 0),
             interval_s=opt_float("interval_s"),
             seq_first=opt_int("seq_first"),
@@ -174,6 +174,15 @@ class HourRollup:
             rx_kbps_5m=str(row.get("rx_kbps_5m") or EMPTY_SLOTS),
             tx_kbps_5m=str(row.get("tx_kbps_5m") or EMPTY_SLOTS),
         )
+
+
+def compact_states(states: str) -> str:
+    """An hour of one state (most hours) is stored as its one letter."""
+    return states[0] if states == states[0] * 60 else states
+
+
+def expand_states(stored: str) -> str:
+    return stored * 60 if len(stored) == 1 else stored
 
 
 def encode_slots(values: Iterable[int | None]) -> str:

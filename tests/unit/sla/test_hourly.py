@@ -125,3 +125,10 @@ def test_from_row_reads_influx_rows() -> None:
 def test_hours_touched() -> None:
     samples = [s(59, interval_s=300.0), s(10)]
     assert hours_touched(samples) == {H, H + 3_600_000}
+
+
+def test_an_hour_of_one_state_is_stored_as_one_letter() -> None:
+    row = rollup_hour([s(m, seq=m) for m in range(60)], H)
+    assert row is not None and row.states == "U" * 60
+    assert row.to_fields()["states"] == "U"
+    assert HourRollup.from_fields(H, row.to_fields()) == row
