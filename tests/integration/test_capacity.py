@@ -380,7 +380,7 @@ def test_mikrotik_test_is_stored_with_the_simulated_speed(
         assert row["provider"] == "Awinet"
         assert row["server"] == "10.0.0.5" and row["streams"] == 4 and row["duration_s"] == 2
         assert row["rtt_ms"] == 12.412  # the simulator's ping, median of five
-        assert row["user_traffic_bps"] == pytest.approx(1.5e6, rel=0.05)
+        assert row["user_traffic_bps"] == pytest.approx(1.5e6, rel=0.1)  # rx + tx before the test
         assert row["trigger"] == "first"
         assert row["in_peak"] is in_peak(row["time"] / 1000, WIB, dt.time(19), dt.time(23))
         assert row["bytes"] == int(39e6 * 3 / 8) + int(14.5e6 * 3 / 8)
