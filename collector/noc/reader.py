@@ -164,10 +164,10 @@ def read_telemetry(
     NOC needs those for recoveries); for other up points it is given only when it is free."""
     start = now_ms - int(lookback_s * 1000)
     recent = now_ms - int(max(gap_s, 60) * 1000) - 60_000
-    window = f"time > {start}ms"
+    window = f"time > {start}ms AND time <= {now_ms}ms"
     statements = [
-        f'SELECT * FROM "telemetry" WHERE time > {recent}ms GROUP BY "point"'
-        " ORDER BY time DESC LIMIT 1",
+        f'SELECT * FROM "telemetry" WHERE time > {recent}ms AND time <= {now_ms}ms'
+        ' GROUP BY "point" ORDER BY time DESC LIMIT 1',
         f'SELECT last("seq") FROM "telemetry" WHERE {window} GROUP BY "point"',
         f'SELECT first("seq") FROM "telemetry" WHERE {window} GROUP BY "point"',
         f'SELECT last("seq") FROM "telemetry" WHERE {window} AND "device_up" = true'
@@ -195,11 +195,13 @@ def read_telemetry(
         if "point" in row and row.get("last") is not None:
             out.gap_end[row["point"]] = int(row["time"])
             out.gap_start[row["point"]] = int(row["time"]) - int(row["last"])
-    _run_starts(influx, out, exact, start)
+    _run_starts(influx, out, exact, start, now_ms)
     return out
 
 
-def _run_starts(influx: Influx, out: Telemetry, exact: Collection[str], start: int) -> None:
+def _run_starts(
+    influx: Influx, out: Telemetry, exact: Collection[str], start: int, now_ms: int
+) -> None:
     """The first sample of each point's current state (since its latest gap)."""
     queries: list[tuple[str, str]] = []
     for point, latest in out.latest.items():
@@ -217,7 +219,7 @@ def _run_starts(influx: Influx, out: Telemetry, exact: Collection[str], start: i
                 (
                     point,
                     f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\''
-                    f" AND time > {max(other, start)}ms",
+                    f" AND time > {max(other, start)}ms AND time <= {now_ms}ms",
                 )
             )
     for i in range(0, len(queries), STATEMENTS_PER_REQUEST):
@@ -252,8 +254,8 @@ def read_tests(
     """The newest capacity tests of every point, newest first, both directions."""
     start = now_ms - lookback_days * 86_400_000
     statement = (
-        f'SELECT "mbps" FROM "capacity" WHERE time > {start}ms GROUP BY "point", "direction"'
-        f" ORDER BY time DESC LIMIT {per_direction}"
+        f'SELECT "mbps" FROM "capacity" WHERE time > {start}ms AND time <= {now_ms}ms'
+        f' GROUP BY "point", "direction" ORDER BY time DESC LIMIT {per_direction}'
     )
     tests: dict[str, list[CapacityTest]] = {}
     for row in _rows(_run(influx, [statement])[0]):

@@ -24,7 +24,7 @@ from pantau.collector.noc.alerts import Engine, Notice
 from pantau.collector.noc.gather import CityView, gather
 from pantau.collector.noc.history import History
 from pantau.collector.noc.notify import Delivery
-from pantau.collector.noc.observe import STATE_CODES, PointState
+from pantau.collector.noc.observe import DOWN_STATES, STATE_CODES, PointState
 from pantau.collector.noc.reader import StateWatcher, first_after, newest_sample_ms
 from pantau.collector.noc.rules import CentralFacts, all_conditions, timings
 from pantau.shared.errors import PantauError
@@ -235,15 +235,14 @@ def status_lines(city: CityView) -> list[str]:
             row.tag(key, value)
         row.field("state", str(view.state))
         row.field("state_code", STATE_CODES[view.state])
-        row.field(
-            "down",
-            1
-            if view.state in (PointState.PROVIDER_DOWN, PointState.UNREACHABLE, PointState.SILENT)
-            else 0,
-        )
+        row.field("down", 1 if view.state in DOWN_STATES else 0)
         if p.lat is not None and p.lon is not None:
             row.field("lat", p.lat)
             row.field("lon", p.lon)
+        if view.committed_down_mbps is not None:
+            row.field("committed_down_mbps", float(view.committed_down_mbps))
+        if view.committed_up_mbps is not None:
+            row.field("committed_up_mbps", float(view.committed_up_mbps))
         if view.since_ms is not None:
             row.field("since_ms", view.since_ms)
         if view.last_seen_ms is not None:
