@@ -90,7 +90,12 @@ class Agent:
         for point in config.points:
             source = point.source.build(point.id, self.clock)
             publisher = PointPublisher(
-                point.id, self.boot, source.kind, self.spool, config.mqtt, config.publish
+                point.id,
+                self.boot,
+                source.kind,
+                self.spool,
+                config.mqtt.for_point(point.id),
+                config.publish,
             )
             self.publishers.append(publisher)
             self.samplers.append(

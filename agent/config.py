@@ -12,16 +12,18 @@ from pantau.agent.capacity.config import BurstConfig, CapacityConfig
 from pantau.agent.sources.linux import LinuxSourceConfig
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.simulated import SimulatedSourceConfig
-from pantau.shared.config import Section, load_config, resolve_secret
+from pantau.shared.config import Section, check_tls_files, load_config, resolve_secret
 from pantau.shared.wire import PointId
 
 
 class TlsConfig(Section):
     ca_file: str | None = Field(default=None, description="CA that signed the broker's certificate")
     cert_file: str | None = Field(
-        default=None, description="Client certificate (if the broker wants one)"
+        default=None, description="Client certificate (if the broker wants one); {point} allowed"
     )
-    key_file: str | None = Field(default=None, description="Client key, readable only by the agent")
+    key_file: str | None = Field(
+        default=None, description="Client key, mode 600; {point} is replaced by the point id"
+    )
     insecure: bool = Field(default=False, description="Skip hostname verification (testing only)")
 
 
@@ -30,7 +32,9 @@ class MqttConfig(Section):
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = Field(default=None, description="Defaults to the point id")
     password: SecretStr | None = Field(default=None, description="Prefer PANTAU_MQTT__PASSWORD")
-    password_file: str | None = Field(default=None, description="File with the password, mode 600")
+    password_file: str | None = Field(
+        default=None, description="File with the password, mode 600; {point} allowed"
+    )
     tls: TlsConfig | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     reconnect_min_s: float = Field(default=1.0, gt=0, le=60)
@@ -38,6 +42,22 @@ class MqttConfig(Section):
 
     def secret(self) -> SecretStr | None:
         return resolve_secret(self.password, self.password_file, "mqtt password")
+
+    def for_point(self, point: str) -> MqttConfig:
+        """One point's session settings. `{point}` in a file name becomes the point id, so an
+        agent of several points holds one credential per point (the broker lets each speak only
+        for itself). A client key others could read is refused here, at start-up."""
+
+        def fill(value: str | None) -> str | None:
+            return value.replace("{point}", point) if value else value
+
+        tls = self.tls
+        if tls is not None:
+            tls = tls.model_copy(
+                update={"cert_file": fill(tls.cert_file), "key_file": fill(tls.key_file)}
+            )
+            check_tls_files(tls.ca_file, tls.cert_file, tls.key_file)
+        return self.model_copy(update={"password_file": fill(self.password_file), "tls": tls})
 
 
 class SpoolConfig(Section):

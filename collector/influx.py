@@ -34,7 +34,8 @@ class Influx:
         self._v2_write = None
         if config.api == "v1":
             if config.username:
-                password = config.password.get_secret_value() if config.password else ""
+                secret = config.resolved_password()
+                password = secret.get_secret_value() if secret else ""
                 self._headers = urllib3.make_headers(basic_auth=f"{config.username}:{password}")
         else:
             token = config.resolved_token()

@@ -22,6 +22,7 @@ from pantau.collector.stats import Stats
 from pantau.collector.writer import OnWritten, Pending, Writer
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff
+from pantau.shared.config import check_tls_files
 from pantau.shared.logs import Once
 from pantau.shared.registry import Registry
 
@@ -67,6 +68,7 @@ class Collector:
         if cfg.username or secret is not None:
             client.username_pw_set(cfg.username, secret.get_secret_value() if secret else None)
         if cfg.tls is not None:
+            check_tls_files(cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file)
             client.tls_set(
                 ca_certs=cfg.tls.ca_file,
                 certfile=cfg.tls.cert_file,
@@ -170,6 +172,7 @@ class Collector:
             self.points,
             self.config.max_payload_bytes,
             now_ms,
+            self.config.limits,
         )
         mid, qos = message.mid, message.qos
 
@@ -179,6 +182,16 @@ class Collector:
 
         if isinstance(result, Accepted):
             self.stats.add("accepted")
+            for flag in result.flags:  # samples dropped or values nulled inside the message
+                self.stats.reject(flag.reason, flag.count)
+                if self._once.first(f"{flag.reason}:{result.point}"):
+                    log.warning(
+                        "refused %d value(s) on %s: %s: %s",
+                        flag.count,
+                        message.topic[:120],
+                        flag.reason,
+                        flag.detail,
+                    )
             self.stats.seen(result.point, now_ms)  # for /metrics (collector/noc/metrics.py)
             for boot, seq in result.seqs:
                 self.stats.observe_seq(result.point, boot, seq)

@@ -146,6 +146,12 @@ def mosquitto(workdir: Path, port: int | None = None, conf: str | None = None) -
     port = port or free_port()
     conf_path = workdir / "mosquitto.conf"
     conf_path.write_text(conf if conf is not None else mosquitto_conf(port, workdir))
+    return mosquitto_from(conf_path, port, workdir)
+
+
+def mosquitto_from(conf_path: Path, port: int, workdir: Path) -> Service:
+    """A broker from a config file written elsewhere (e.g. by `pantau broker config`); `port`
+    is the listener that tells it is up, `workdir` holds its log."""
     binary = find_binary(*MOSQUITTO_BINARIES)
     return Service("mosquitto", [binary, "-c", str(conf_path)], port, workdir, _tcp_ready)
 

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "speedtest-server": ("pantau.agent.capacity.server", "the NOC's iperf3 and HTTP test server"),
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
     "registry": ("pantau.collector.registry_cli", "generate or check a site registry"),
+    "pki": ("pantau.collector.security.pki_cli", "the project CA and per-agent credentials"),
+    "broker": ("pantau.collector.security.broker_cli", "write mosquitto's config, passwords, ACL"),
     "deploy": ("pantau.collector.deploy_inventory", "write an Ansible inventory from the registry"),
     "status": ("pantau.collector.noc.status", "live status of every kelurahan and point"),
     "alerts": ("pantau.collector.noc.alerts_cli", "evaluate alert rules, notify, keep history"),

@@ -117,3 +117,13 @@ def resolve_secret(value: SecretStr | None, file: str | None, what: str) -> Secr
     if file:
         return read_secret_file(file)
     return None
+
+
+def check_tls_files(ca_file: str | None, cert_file: str | None, key_file: str | None) -> None:
+    """TLS files are read by the MQTT client only when it connects: check them at start-up,
+    and refuse a private key that group or others could read, as for any secret."""
+    for what, name in (("CA", ca_file), ("certificate", cert_file)):
+        if name and not os.access(name, os.R_OK):
+            raise ConfigError(f"{name}: TLS {what} file cannot be read")
+    if key_file:
+        read_secret_file(key_file)
