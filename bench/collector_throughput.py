@@ -145,6 +145,7 @@ def main() -> int:
                 registry,
                 mqtt={"client_id": f"bench-collector-{index}", "share_group": "bench"},
                 state_dir=str(work / f"collector-state-{index}"),
+                limits={"max_age_s": 3650 * 86_400},  # T0_MS is fixed in the past
             )
             collectors.append(start_collector(config, work / f"collector-{index}.log"))
         db = influx(database.url, "bench")

@@ -52,6 +52,7 @@ class InfluxConfig(Section):
     retention_policy: str | None = None
     username: str | None = None
     password: SecretStr | None = Field(default=None, description="Prefer PANTAU_INFLUX__PASSWORD")
+    password_file: str | None = Field(default=None, description="File with the password, mode 600")
     token: SecretStr | None = Field(
         default=None, description="v2 token; prefer PANTAU_INFLUX__TOKEN"
     )
@@ -65,6 +66,9 @@ class InfluxConfig(Section):
         if self.api == "v2" and not self.bucket:
             raise ValueError("api v2 needs 'bucket' (and 'org' and a token)")
         return self
+
+    def resolved_password(self) -> SecretStr | None:
+        return resolve_secret(self.password, self.password_file, "influx password")
 
     def resolved_token(self) -> SecretStr | None:
         return resolve_secret(self.token, self.token_file, "influx token")
@@ -85,6 +89,25 @@ class RollupConfig(Section):
     enabled: bool = True
 
 
+class LimitsConfig(Section):
+    """What the collector will believe; anything beyond is refused or nulled, with a reason."""
+
+    max_future_s: float = Field(
+        default=300, ge=0, le=86_400, description="Refuse samples this far ahead of our clock"
+    )
+    max_age_s: float = Field(
+        default=15 * 86_400,
+        gt=0,
+        description="Refuse samples older than this (the agents' spool horizon)",
+    )
+    max_link_bps: float = Field(
+        default=10e9, gt=0, le=1e11, description="Fastest link a point can have (bits/s)"
+    )
+    max_clients: int = Field(
+        default=5_000, ge=1, le=100_000, description="Most clients one point can serve"
+    )
+
+
 class CollectorConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
@@ -95,6 +118,7 @@ class CollectorConfig(Section):
         default=Path("/var/lib/pantau-collector"), description="Disk buffer while InfluxDB is away"
     )
     max_payload_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     # NOC: the collector's /metrics endpoint and the rules of `pantau alerts` (collector/noc/)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

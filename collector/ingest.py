@@ -1,16 +1,46 @@
-"""One MQTT message in, line protocol out, or a reason it was refused. No I/O."""
+"""One MQTT message in, line protocol out, or a reason it was refused. No I/O.
+
+Beyond the wire contract's own bounds, the collector believes only what is plausible now
+(`limits`): a sample from the future or from before the agents' spool horizon is dropped, a rate
+above the fastest link or a client count above the ceiling is nulled, each with a counted reason.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from pantau.collector import lines
+from pantau.collector.config import LimitsConfig
 from pantau.shared import topics
 from pantau.shared.errors import PayloadError
 from pantau.shared.registry import Point
-from pantau.shared.wire import Event, State, Telemetry, decode
+from pantau.shared.wire import Event, Sample, State, Telemetry, decode
 
 HOUR_MS = 3_600_000
+DEFAULT_LIMITS = LimitsConfig()
+RATE_FIELDS = ("rx_bps", "tx_bps")
+CLIENT_FIELDS = ("clients_assoc", "clients_hotspot", "clients_dhcp")
+COUNTER_FIELDS = (
+    "rx_bytes",
+    "tx_bytes",
+    "rx_packets",
+    "tx_packets",
+    "rx_errors",
+    "tx_errors",
+    "link_downs",
+)
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Part of an accepted message was refused: `count` samples or values, for `reason`."""
+
+    reason: str
+    count: int
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -20,6 +50,7 @@ class Accepted:
     hours: frozenset[int] = frozenset()  # UTC hour starts (ms) whose telemetry changed
     seqs: tuple[tuple[str, int], ...] = ()  # (boot, seq) of each sample, for live counters
     kind: str = "telemetry"
+    flags: tuple[Flag, ...] = ()  # samples dropped or values nulled, by reason
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,7 @@ def ingest(
     registry: dict[str, Point],
     max_bytes: int,
     received_ms: int,
+    limits: LimitsConfig = DEFAULT_LIMITS,
 ) -> Accepted | Rejected:
     parsed = topics.parse_topic(topic)
     if parsed is None:
@@ -49,17 +81,108 @@ def ingest(
     except PayloadError as exc:
         return Rejected(exc.reason, exc.detail, topic_point)
     if isinstance(message, Telemetry):
-        return Accepted(
-            point=point.id,
-            lines=lines.telemetry_lines(message, point),
-            hours=frozenset(s.ts_ms - s.ts_ms % HOUR_MS for s in message.samples),
-            seqs=tuple((s.boot, s.seq) for s in message.samples),
-        )
+        return _telemetry(message, point, received_ms, limits)
     if isinstance(message, State):
         if retained:  # a retained state replayed on subscribe is old news, not a transition
             return Accepted(point=point.id, lines=[], kind="state")
+        late = None if message.ts_ms is None else _time_problem(message.ts_ms, received_ms, limits)
+        if late is not None:
+            return Rejected(late[0], f"state {late[1]}", point.id)
         return Accepted(
             point=point.id, lines=[lines.state_line(message, point, received_ms)], kind="state"
         )
     assert isinstance(message, Event)
+    problem = (
+        _time_problem(message.ts_ms, received_ms, limits)
+        or _data_problem(message)
+        or _capacity_problem(message, limits)
+    )
+    if problem is not None:
+        return Rejected(problem[0], f"{message.kind} event {problem[1]}", point.id)
     return Accepted(point=point.id, lines=lines.event_lines(message, point), kind="event")
+
+
+def _telemetry(
+    message: Telemetry, point: Point, received_ms: int, limits: LimitsConfig
+) -> Accepted | Rejected:
+    if message.dropped > INT64_MAX:
+        return Rejected("invalid", f"dropped {message.dropped} is out of range", point.id)
+    counts: Counter[str] = Counter()
+    details: dict[str, str] = {}
+    kept: list[Sample] = []
+    for sample in message.samples:
+        late = _time_problem(sample.ts_ms, received_ms, limits)
+        if late is not None:
+            counts[late[0]] += 1
+            details.setdefault(late[0], f"sample seq {sample.seq} {late[1]}")
+            continue
+        nulled: dict[str, None] = {}
+        for name, reason, detail in _absurd_values(sample, limits):
+            nulled[name] = None
+            counts[reason] += 1
+            details.setdefault(reason, f"sample seq {sample.seq} {detail}")
+        kept.append(sample.model_copy(update=nulled) if nulled else sample)
+    flags = tuple(Flag(reason, n, details[reason]) for reason, n in sorted(counts.items()))
+    if not kept:
+        first = flags[0]
+        return Rejected(
+            first.reason, f"all {len(message.samples)} sample(s): {first.detail}", point.id
+        )
+    if counts:
+        message = message.model_copy(update={"samples": kept})
+    return Accepted(
+        point=point.id,
+        lines=lines.telemetry_lines(message, point),
+        hours=frozenset(s.ts_ms - s.ts_ms % HOUR_MS for s in kept),
+        seqs=tuple((s.boot, s.seq) for s in kept),
+        flags=flags,
+    )
+
+
+def _absurd_values(sample: Sample, limits: LimitsConfig) -> list[tuple[str, str, str]]:
+    """(field, reason, detail) of each value no real point can report."""
+    found = []
+    for name in RATE_FIELDS:
+        value = getattr(sample, name)
+        if value is not None and value > limits.max_link_bps:
+            found.append(
+                (name, "rate_above_link", f"{name} {value:.4g} > {limits.max_link_bps:.4g}")
+            )
+    for name in CLIENT_FIELDS:
+        value = getattr(sample, name)
+        if value is not None and value > limits.max_clients:
+            found.append((name, "clients_above_ceiling", f"{name} {value} > {limits.max_clients}"))
+    for name in COUNTER_FIELDS:  # the wire allows 64-bit unsigned; InfluxDB stores signed
+        value = getattr(sample, name)
+        if value is not None and value > INT64_MAX:
+            found.append((name, "counter_out_of_range", f"{name} {value} > 2^63-1"))
+    return found
+
+
+def _time_problem(ts_ms: int, received_ms: int, limits: LimitsConfig) -> tuple[str, str] | None:
+    """A time we cannot place in the record: ahead of our clock, or beyond the spool horizon."""
+    ahead_ms = ts_ms - received_ms
+    if ahead_ms > limits.max_future_s * 1000:
+        return "ts_future", f"is {ahead_ms / 1000:.0f}s ahead of the collector's clock"
+    if -ahead_ms > limits.max_age_s * 1000:
+        return "ts_too_old", f"is {-ahead_ms / 86_400_000:.1f} days old"
+    return None
+
+
+def _capacity_problem(message: Event, limits: LimitsConfig) -> tuple[str, str] | None:
+    if message.kind != "capacity":
+        return None
+    for key in ("down_mbps", "up_mbps"):
+        value = message.data.get(key)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and value * 1e6 > limits.max_link_bps:  # type: ignore[operator]
+            return "rate_above_link", f"{key} {value:.4g} Mbps > {limits.max_link_bps / 1e6:.4g}"
+    return None
+
+
+def _data_problem(message: Event) -> tuple[str, str] | None:
+    """InfluxDB integers are signed 64-bit: a larger one would make the whole batch unparsable."""
+    for key, value in message.data.items():
+        if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+            return "invalid", f"data.{key[:40]} is out of the 64-bit range"
+    return None

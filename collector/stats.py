@@ -28,9 +28,9 @@ class Stats:
     _last_seq: dict[str, tuple[str, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, count: int = 1) -> None:
         with self._lock:
-            self.rejected[reason] += 1
+            self.rejected[reason] += count
 
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:

@@ -125,6 +125,7 @@ def _collector_config(out: Path, port: int, url: str, registry: Path) -> Path:
         "registry": str(registry),
         "state_dir": str(out / "collector-state"),
         "rollup": {"every_s": 15},
+        "limits": {"max_age_s": 400 * 86_400},  # the played month is older than the spool horizon
     }
     path = out / "collector.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -189,7 +189,14 @@ def report(tmp_path_factory: pytest.TempPathFactory, influxd: Service) -> dict[s
     broker = services.mosquitto(tmp / "mosquitto").start()
     database = "scenario_month"
     registry = registry_yaml(tmp / "registry.yaml")
-    config = collector_config(tmp / "collector.yaml", broker.port, influxd.url, database, registry)
+    config = collector_config(
+        tmp / "collector.yaml",
+        broker.port,
+        influxd.url,
+        database,
+        registry,
+        limits={"max_age_s": 3650 * 86_400},  # a past month, older than the spool horizon
+    )
     collector = start_collector(config, tmp / "collector.log")
     a, b = samples_a(), samples_b()
     events = [
