@@ -66,6 +66,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "day_axis": ("Tanggal", "Day"),
     "none": ("Tidak ada", "None"),
     "days": ("Hari aktif", "Active days"),
+    "longest_outages": ("gangguan terlama, urut waktu mulai", "longest outages, by start"),
     "hours_unit": ("jam", "h"),
     "samples": ("Sampel", "Samples"),
     "expected": ("Diharapkan", "Expected"),

@@ -27,7 +27,7 @@ h2 { font-size: 11.5pt; margin: 6mm 0 2mm; border-bottom: 1px solid #bbb; }
 .meta { color: #555; margin-bottom: 3mm; }
 table { border-collapse: collapse; width: 100%; margin: 2mm 0; font-size: 7.5pt; }
 th, td { padding: 0.6mm 1.2mm; border-bottom: 0.5px solid #ddd; text-align: right; }
-th:first-child, td:first-child, td.l, th.l { text-align: left; }
+td.l, th.l { text-align: left; }
 thead { display: table-header-group; }
 thead th { background: #eef2f6; }
 tr { page-break-inside: avoid; }
@@ -163,11 +163,24 @@ def _avail(f: Figures, lang: str) -> str:
     return text
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], total: Sequence[str] = ()) -> str:
-    """Cells are HTML already escaped by the caller (numbers, or escaped text)."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    foot = ('<tr class="sum">' + "".join(f"<td>{c}</td>" for c in total) + "</tr>") if total else ""
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    total: Sequence[str] = (),
+    text_columns: int = 1,
+) -> str:
+    """Cells are HTML already escaped by the caller (numbers, or escaped text). The first
+    `text_columns` columns are names, aligned left; the rest are figures, aligned right."""
+
+    def cells(row: Sequence[str], tag: str) -> str:
+        return "".join(
+            f'<{tag} class="l">{c}</{tag}>' if i < text_columns else f"<{tag}>{c}</{tag}>"
+            for i, c in enumerate(row)
+        )
+
+    head = cells([escape(h) for h in headers], "th")
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
+    foot = f'<tr class="sum">{cells(total, "td")}</tr>' if total else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}{foot}</tbody></table>"
 
 
@@ -213,6 +226,7 @@ def _availability(report: MonthReport, groups: Sequence[Figures], word: str, lan
         ],
         [row(g) for g in groups],
         row(report.total) if len(groups) > 1 else (),
+        text_columns=2,
     )
     return f"<section><h2>{escape(t('sec_availability'))}</h2>\n{chart}\n{table}</section>"
 
@@ -305,10 +319,11 @@ def _outages(report: MonthReport, lang: str) -> str:
             ]
             for o in listed
         ],
+        text_columns=2,
     )
     return (
         f'<section class="newpage"><h2>{escape(t("sec_outages"))}</h2>\n{chart}\n{note}\n'
-        f"{table}</section>"
+        f"<p><b>{len(listed)} {escape(t('longest_outages'))}</b></p>\n{table}</section>"
     )
 
 
@@ -337,6 +352,7 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
             str(f.points or 0),
             number(f.active_days, 1, lang),
             _avail(f, lang),
+            number(f.no_data_pct, 1, lang),
             number(f.deduction_pct, 1, lang),
             rupiah(f.fee_idr, lang),
             rupiah(f.deduction_idr, lang),
@@ -349,6 +365,7 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
         t("points"),
         t("days"),
         t("availability") + " %",
+        t("no_data") + " %",
         t("deduction") + " %",
         t("fee"),
         t("deduction"),
