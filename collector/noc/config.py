@@ -5,10 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pantau.shared.config import Section, read_secret_file
 from pantau.shared.errors import ConfigError
+
+RULE_NAMES = (
+    "provider_down",
+    "unreachable",
+    "silent",
+    "kelurahan_down",
+    "capacity_low",
+    "collector_behind",
+    "collector_buffer",
+    "collector_down",
+    "influx_unreachable",
+)
 
 
 class MetricsConfig(Section):
@@ -110,6 +122,14 @@ class AlertsConfig(Section):
     )
     rules: Rules = Field(default_factory=Rules)
 
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _plain_urls(cls, value: object) -> object:
+        """A target may be written as just its URL."""
+        if isinstance(value, list):
+            return [{"url": v} if isinstance(v, str) else v for v in value]
+        return value
+
     @model_validator(mode="after")
     def _known_rules(self) -> AlertsConfig:
         known = set(RULE_NAMES)
@@ -132,16 +152,3 @@ class AlertsConfig(Section):
                     raise ConfigError(f"{self.targets_file}: line {number} is not an apprise URL")
                 targets.append(Target(url=SecretStr(line)))
         return targets
-
-
-RULE_NAMES = (
-    "provider_down",
-    "unreachable",
-    "silent",
-    "kelurahan_down",
-    "capacity_low",
-    "collector_behind",
-    "collector_buffer",
-    "collector_down",
-    "influx_unreachable",
-)
