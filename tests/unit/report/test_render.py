@@ -123,3 +123,27 @@ def test_docs_list_every_column_in_order() -> None:
     text = (Path(__file__).resolve().parents[3] / "docs" / "sla.md").read_text()
     section = text.split("### Columns", 1)[1]
     assert tuple(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)) == COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--month", "2026-13"], "pantau report: month '2026-13': expected YYYY-MM, e.g. 2026-10"),
+        ([], "pantau report: InfluxDB unreachable: "),
+        (["--kelurahan", "Atlantis"], "pantau report: --kelurahan 'Atlantis': not in the registry"),
+    ],
+)
+def test_report_cli_errors_are_one_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from pantau.collector.services import free_port
+    from pantau.shared.cli import main
+
+    registry = Path(__file__).resolve().parents[3] / "examples" / "registry-cilegon.yaml"
+    base = ["report", "--month", "2026-10", "--registry", str(registry)]
+    base += ["--influx-url", f"http://127.0.0.1:{free_port()}"]
+    assert main(base + args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(message), err
