@@ -22,6 +22,7 @@ from pantau.shared.errors import ConfigError
 from pantau.shared.wire import PointId
 
 WIB = ZoneInfo("Asia/Jakarta")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class MaintenanceWindow(Section):
@@ -312,7 +313,7 @@ def load_registry(path: str | Path) -> Registry:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # the C loader: a city's registry is big
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
