@@ -65,7 +65,7 @@ class RawSample:
             ts_ms=int(ts),
             seq=int(seq) if seq is not None else None,
             interval_s=float(row.get("interval_s") or 60.0),
-            device_up=bool(row.get("device_up", True)),
+            device_up=row.get("device_up") is not False,  # absent: let wan_up decide
             wan_up=row.get("wan_up"),
             rtt_ms=row.get("rtt_ms"),
             loss_pct=row.get("loss_pct"),
