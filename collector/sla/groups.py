@@ -13,7 +13,7 @@ import numpy as np
 
 from pantau.collector.sla.capacity import group_capacity
 from pantau.collector.sla.figures import Figures
-from pantau.collector.sla.month import PointDetail, p95_mbps
+from pantau.collector.sla.month import PointDetail, array_median, p95_mbps
 
 _SUMMED = (
     "points",
@@ -91,15 +91,15 @@ def group_figures(level: str, name: str, details: Sequence[PointDetail]) -> Figu
     f.points_80to95_n = cap.points_80to95_n
     f.points_lt80_n = cap.points_lt80_n
 
-    rtt = [v for d in details for v in d.rtt_hour_medians]
-    loss = [v for d in details for v in d.loss_hour_medians]
-    f.rtt_median_ms = _median(rtt)
-    f.loss_median_pct = _median(loss)
+    rtt = _concat([d.rtt_hour_medians for d in details])
+    loss = _concat([d.loss_hour_medians for d in details])
+    f.rtt_median_ms = array_median(rtt)
+    f.loss_median_pct = array_median(loss)
     rtt_over = sum(d.rtt_over_hours for d in details)
     loss_over = sum(d.loss_over_hours for d in details)
-    f.rtt_over_threshold_hours_pct = 100.0 * rtt_over / len(rtt) if rtt else None
-    f.loss_over_threshold_hours_pct = 100.0 * loss_over / len(loss) if loss else None
-    f.jitter_median_ms = _median([v for d in details for v in d.jitter_hour_medians])
+    f.rtt_over_threshold_hours_pct = 100.0 * rtt_over / rtt.size if rtt.size else None
+    f.loss_over_threshold_hours_pct = 100.0 * loss_over / loss.size if loss.size else None
+    f.jitter_median_ms = array_median(_concat([d.jitter_hour_medians for d in details]))
 
     f.rx_p95_mbps = p95_mbps(_concat([d.rx_slots_kbps for d in details]))
     f.tx_p95_mbps = p95_mbps(_concat([d.tx_slots_kbps for d in details]))
@@ -124,9 +124,4 @@ def group_figures(level: str, name: str, details: Sequence[PointDetail]) -> Figu
 
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:
     arrays = [a for a in arrays if a.size]
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
-
-
-def _median(values: list[float]) -> float | None:
-    """The same median as stats.median, in numpy: groups pool hundreds of thousands."""
-    return float(np.median(np.asarray(values, dtype=np.float64))) if values else None
+    return np.concatenate(arrays) if arrays else np.zeros(0)

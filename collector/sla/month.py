@@ -110,9 +110,9 @@ class PointDetail:
     figures: Figures
     availability: Availability
     capacity: PointCapacity
-    rtt_hour_medians: list[float] = field(default_factory=list)
-    loss_hour_medians: list[float] = field(default_factory=list)
-    jitter_hour_medians: list[float] = field(default_factory=list)
+    rtt_hour_medians: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss_hour_medians: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    jitter_hour_medians: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rx_slots_kbps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tx_slots_kbps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     clients_by_hour_sum: list[int] = field(default_factory=lambda: [0] * 24)
@@ -313,11 +313,9 @@ def _hourly_figures(
     clients_sum = sum(detail.clients_by_hour_sum)
     clients_n = sum(detail.clients_by_hour_n)
     peaks = [r.clients_max for r in rows if r.clients_max is not None]
-    detail.rtt_hour_medians = [r.rtt_median_ms for r in rows if r.rtt_median_ms is not None]
-    detail.loss_hour_medians = [r.loss_median_pct for r in rows if r.loss_median_pct is not None]
-    detail.jitter_hour_medians = [
-        r.jitter_median_ms for r in rows if r.jitter_median_ms is not None
-    ]
+    detail.rtt_hour_medians = _column([r.rtt_median_ms for r in rows])
+    detail.loss_hour_medians = _column([r.loss_median_pct for r in rows])
+    detail.jitter_hour_medians = _column([r.jitter_median_ms for r in rows])
     detail.rx_slots_kbps = parse_slots([r.rx_kbps_5m for r in rows])
     detail.tx_slots_kbps = parse_slots([r.tx_kbps_5m for r in rows])
 
@@ -331,26 +329,32 @@ def _hourly_figures(
     f.clients_peak = max(peaks) if peaks else None
     f.clients_mean = clients_sum / clients_n if clients_n else None
     quality_figures(f, detail.rtt_hour_medians, detail.loss_hour_medians, plan.terms)
-    detail.rtt_over_hours = sum(
-        1 for v in detail.rtt_hour_medians if v > plan.terms.rtt_threshold_ms
-    )
-    detail.loss_over_hours = sum(
-        1 for v in detail.loss_hour_medians if v > plan.terms.loss_threshold_pct
-    )
-    f.jitter_median_ms = median(detail.jitter_hour_medians)
+    detail.rtt_over_hours = int((detail.rtt_hour_medians > plan.terms.rtt_threshold_ms).sum())
+    detail.loss_over_hours = int((detail.loss_hour_medians > plan.terms.loss_threshold_pct).sum())
+    f.jitter_median_ms = array_median(detail.jitter_hour_medians)
     utilisation_figures(f, detail.rx_slots_kbps, detail.tx_slots_kbps, plan.terms.down_mbps)
 
 
-def quality_figures(f: Figures, rtt: list[float], loss: list[float], terms: Terms) -> None:
+def quality_figures(f: Figures, rtt: np.ndarray, loss: np.ndarray, terms: Terms) -> None:
     """Median of hourly medians, and the share of hours whose median is over the threshold."""
-    f.rtt_median_ms = median(rtt)
-    f.loss_median_pct = median(loss)
+    f.rtt_median_ms = array_median(rtt)
+    f.loss_median_pct = array_median(loss)
     f.rtt_over_threshold_hours_pct = (
-        100.0 * sum(1 for v in rtt if v > terms.rtt_threshold_ms) / len(rtt) if rtt else None
+        100.0 * int((rtt > terms.rtt_threshold_ms).sum()) / rtt.size if rtt.size else None
     )
     f.loss_over_threshold_hours_pct = (
-        100.0 * sum(1 for v in loss if v > terms.loss_threshold_pct) / len(loss) if loss else None
+        100.0 * int((loss > terms.loss_threshold_pct).sum()) / loss.size if loss.size else None
     )
+
+
+def _column(values: list[float | None]) -> np.ndarray:
+    """The values that are present, as a float array."""
+    return np.array([v for v in values if v is not None], dtype=np.float64)
+
+
+def array_median(values: np.ndarray) -> float | None:
+    """The same median as stats.median (mean of the two middle values), in numpy."""
+    return float(np.median(values)) if values.size else None
 
 
 def utilisation_figures(f: Figures, rx: np.ndarray, tx: np.ndarray, committed: float) -> None:
