@@ -190,13 +190,6 @@ def encode_slots(values: Iterable[int | None]) -> str:
     return ",".join("" if v is None else str(v) for v in values)
 
 
-def decode_slots(text: Any) -> tuple[int | None, ...]:
-    if not text:
-        return (None,) * SLOTS_PER_HOUR
-    parts = str(text).split(",")
-    return tuple(int(p) if p else None for p in parts)
-
-
 def minute_state(votes: str) -> str:
     """One minute's letter from its samples' votes (see RawSample.vote).
 

@@ -52,12 +52,6 @@ class Period:
     def days(self) -> int:
         return (self.end_ms - self.start_ms) // DAY_MS
 
-    def first_day(self) -> dt.date:
-        return from_ms(self.start_ms).date()
-
-    def last_day(self) -> dt.date:
-        return from_ms(self.end_ms - 1).date()
-
 
 def month(label: str) -> Period:
     """'2026-10' → 1 Oct 00:00 WIB to 1 Nov 00:00 WIB."""

@@ -1,7 +1,7 @@
 """Order statistics with definitions simple enough to check by hand.
 
 - median: the middle value, or the mean of the two middle values.
-- percentile (nearest rank): the ⌈p·n/100⌉-th smallest value.
+- p95 (nearest rank, month.p95_mbps): the ⌈0.95·n⌉-th smallest value.
 - reached_by: the largest value that at least p % of the values reach (are ≥), i.e. the
   (n − ⌈p·n/100⌉ + 1)-th smallest. "80/80" is reached_by(80) applied twice.
 """
@@ -20,14 +20,6 @@ def _rank(n: int, pct: float) -> int:
     """⌈pct·n/100⌉ computed without float surprises (pct with up to 6 decimals)."""
     scaled = round(pct * 1_000_000)
     return max(1, -(-n * scaled // 100_000_000))
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered), _rank(len(ordered), pct)) - 1])
 
 
 def reached_by(values: Sequence[float], pct: float) -> float | None:

@@ -9,7 +9,7 @@ import pytest
 
 from pantau.collector.sla.capacity import CapacityTest, group_capacity, in_peak, point_capacity
 from pantau.collector.sla.month import p95_mbps
-from pantau.collector.sla.stats import median, percentile, reached_by, share_at_least
+from pantau.collector.sla.stats import median, reached_by, share_at_least
 from pantau.shared.registry import Terms
 from tests.unit.sla.helpers import wib
 
@@ -31,22 +31,22 @@ def test_reached_by(values: list[float], pct: float, expected: float | None) -> 
 
 
 @pytest.mark.parametrize(
-    ("values", "pct", "expected"),
+    ("kbps", "expected_mbps"),
     [
-        (list(range(1, 21)), 95, 19),  # ⌈19⌉ = 19th
-        (list(range(1, 101)), 95, 95),
-        ([7, 3], 95, 7),
-        ([], 95, None),
+        (list(range(1000, 21000, 1000)), 19.0),  # 20 values: the ⌈19⌉-th = 19 000 kbit/s
+        (list(range(1, 101)), 0.095),  # 100 values: the 95th
+        ([7000, 3000], 7.0),  # ⌈1.9⌉ = 2nd
+        ([5000], 5.0),
+        ([], None),
     ],
 )
-def test_percentile_nearest_rank(values: list[float], pct: float, expected: float | None) -> None:
-    assert percentile(values, pct) == expected
+def test_p95_nearest_rank(kbps: list[int], expected_mbps: float | None) -> None:
+    assert p95_mbps(np.array(kbps, dtype=np.int64)) == expected_mbps
 
 
 def test_median_and_share() -> None:
     assert median([4, 1, 3, 2]) == 2.5
     assert share_at_least([10, 40, 50, 60], 40) == 75.0
-    assert p95_mbps(np.array(list(range(1000, 21000, 1000)))) == 19.0
 
 
 def test_peak_window() -> None:
