@@ -30,6 +30,25 @@ from pantau.shared.wire import State, decode
 log = logging.getLogger(__name__)
 
 STATEMENTS_PER_REQUEST = 200
+STATE_WINDOW_S = 3600  # state changes are scanned over the last hour for every point ...
+GAP_WINDOW_S = 1800  # ... and data gaps over the last half hour
+RESUMED_SLACK_MS = 120_000  # a first sample this far into the hour: the point began reporting
+LATEST_FIELDS = (
+    "device_up",
+    "wan_up",
+    "clients_hotspot",
+    "clients_assoc",
+    "clients_dhcp",
+    "rx_bps",
+    "tx_bps",
+    "rtt_ms",
+    "loss_pct",
+)
+OTHER_THAN = {  # a sample in another state than this one (null WAN counts as up: not matched)
+    PointState.UP: '("wan_up" = false OR "device_up" = false)',
+    PointState.PROVIDER_DOWN: '("wan_up" = true OR "device_up" = false)',
+    PointState.UNREACHABLE: '"device_up" = true',
+}
 
 
 class StateWatcher:
@@ -160,25 +179,34 @@ def read_telemetry(
     exact: Collection[str] = (),
 ) -> Telemetry:
     """The newest sample of every point, when it was last seen in each state and when its
-    current state began. `exact` names points whose start must be exact even when up (the
-    NOC needs those for recoveries); for other up points it is given only when it is free."""
+    current state began.
+
+    Scans over every point are kept to the last hour (state changes) and half hour (data
+    gaps); a point whose current state is older than that is followed further back on its own
+    series, which is cheap. `exact` names up points whose start must be known (the NOC needs
+    those for recoveries); for other points that have been up all hour it is left open.
+    """
     start = now_ms - int(lookback_s * 1000)
+    short = max(start, now_ms - STATE_WINDOW_S * 1000)
+    gaps_from = max(start, now_ms - GAP_WINDOW_S * 1000)
     recent = now_ms - int(max(gap_s, 60) * 1000) - 60_000
-    window = f"time > {start}ms AND time <= {now_ms}ms"
+    until = f"time <= {now_ms}ms"
+    hour = f"time > {short}ms AND {until}"
+    fields = ", ".join(f'"{f}"' for f in LATEST_FIELDS)
     statements = [
-        f'SELECT * FROM "telemetry" WHERE time > {recent}ms AND time <= {now_ms}ms'
+        f'SELECT {fields} FROM "telemetry" WHERE time > {recent}ms AND {until}'
         ' GROUP BY "point" ORDER BY time DESC LIMIT 1',
-        f'SELECT last("seq") FROM "telemetry" WHERE {window} GROUP BY "point"',
-        f'SELECT first("seq") FROM "telemetry" WHERE {window} GROUP BY "point"',
-        f'SELECT last("seq") FROM "telemetry" WHERE {window} AND "device_up" = true'
+        f'SELECT last("seq") FROM "telemetry" WHERE time > {start}ms AND {until} GROUP BY "point"',
+        f'SELECT first("seq") FROM "telemetry" WHERE {hour} GROUP BY "point"',
+        f'SELECT last("seq") FROM "telemetry" WHERE {hour} AND "device_up" = true'
         ' AND "wan_up" = true GROUP BY "point"',
-        f'SELECT last("seq") FROM "telemetry" WHERE {window} AND "device_up" = true'
+        f'SELECT last("seq") FROM "telemetry" WHERE {hour} AND "device_up" = true'
         ' AND "wan_up" = false GROUP BY "point"',
-        f'SELECT last("seq") FROM "telemetry" WHERE {window} AND "device_up" = false'
+        f'SELECT last("seq") FROM "telemetry" WHERE {hour} AND "device_up" = false'
         ' GROUP BY "point"',
         'SELECT last("gap_ms") FROM (SELECT elapsed("seq", 1ms) AS gap_ms FROM "telemetry"'
-        f' WHERE {window} GROUP BY "point") WHERE "gap_ms" > {int(gap_s * 1000)}'
-        ' GROUP BY "point"',
+        f' WHERE time > {gaps_from}ms AND {until} GROUP BY "point")'
+        f' WHERE "gap_ms" > {int(gap_s * 1000)} GROUP BY "point"',
     ]
     results = _run(influx, statements)
     out = Telemetry()
@@ -195,56 +223,73 @@ def read_telemetry(
         if "point" in row and row.get("last") is not None:
             out.gap_end[row["point"]] = int(row["time"])
             out.gap_start[row["point"]] = int(row["time"]) - int(row["last"])
-    _run_starts(influx, out, exact, start, now_ms)
+    _run_starts(influx, out, exact, start, short, now_ms)
     return out
 
 
 def _run_starts(
-    influx: Influx, out: Telemetry, exact: Collection[str], start: int, now_ms: int
+    influx: Influx,
+    out: Telemetry,
+    exact: Collection[str],
+    start: int,
+    short: int,
+    now_ms: int,
 ) -> None:
     """The first sample of each point's current state (since its latest gap)."""
-    queries: list[tuple[str, str]] = []
+    after: dict[str, int] = {}  # point -> the last sample in another state
+    further: list[str] = []  # points whose state began before the short window
     for point, latest in out.latest.items():
         state = latest.state
         others = [t.get(point) for s, t in out.last_in.items() if s != state]
         other = max((t for t in others if t is not None), default=None)
         gap = out.gap_end.get(point)
+        wanted = state != PointState.UP or point in exact
         if gap is not None and (other is None or gap > other):
             out.run_start[point] = gap
-        elif other is None:
-            if point in out.first_seen:
-                out.run_start[point] = out.first_seen[point]
-        elif state != PointState.UP or point in exact:
-            queries.append(
-                (
-                    point,
-                    f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\''
-                    f" AND time > {max(other, start)}ms AND time <= {now_ms}ms",
-                )
+        elif other is not None:
+            if wanted:
+                after[point] = other
+        elif out.first_seen.get(point, short) > short + RESUMED_SLACK_MS:
+            out.run_start[point] = out.first_seen[point]  # began reporting inside the window
+        elif wanted:
+            further.append(point)
+    if further:
+        statements = []
+        for point in further:
+            state = out.latest[point].state
+            statements.append(
+                f'SELECT last("seq") FROM "telemetry" WHERE "point" = \'{point}\''
+                f" AND time > {start}ms AND time <= {short}ms AND {OTHER_THAN[state]}"
             )
-    for i in range(0, len(queries), STATEMENTS_PER_REQUEST):
-        chunk = queries[i : i + STATEMENTS_PER_REQUEST]
-        results = _run(influx, [q for _, q in chunk])
-        for (point, _), result in zip(chunk, results, strict=True):
-            rows = _rows(result)
-            if rows:
-                out.run_start[point] = int(rows[0]["time"])
+            statements.append(
+                f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\''
+                f" AND time > {start}ms AND time <= {now_ms}ms"
+            )
+        results = _run_chunked(influx, statements)
+        for index, point in enumerate(further):
+            other_rows, first_rows = _rows(results[2 * index]), _rows(results[2 * index + 1])
+            if other_rows:
+                after[point] = int(other_rows[0]["time"])
+            elif first_rows:
+                out.run_start[point] = int(first_rows[0]["time"])
+    out.run_start |= first_after(influx, after, now_ms)
 
 
-def first_after(influx: Influx, after_ms: dict[str, int]) -> dict[str, int]:
+def first_after(
+    influx: Influx, after_ms: dict[str, int], until_ms: int | None = None
+) -> dict[str, int]:
     """For each point, the time of its first sample after the given moment."""
     items = sorted(after_ms.items())
+    bound = f" AND time <= {until_ms}ms" if until_ms is not None else ""
+    statements = [
+        f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\' AND time > {ms}ms{bound}'
+        for point, ms in items
+    ]
     found: dict[str, int] = {}
-    for i in range(0, len(items), STATEMENTS_PER_REQUEST):
-        chunk = items[i : i + STATEMENTS_PER_REQUEST]
-        statements = [
-            f'SELECT first("seq") FROM "telemetry" WHERE "point" = \'{point}\' AND time > {ms}ms'
-            for point, ms in chunk
-        ]
-        for (point, _), result in zip(chunk, _run(influx, statements), strict=True):
-            rows = _rows(result)
-            if rows:
-                found[point] = int(rows[0]["time"])
+    for (point, _), result in zip(items, _run_chunked(influx, statements), strict=True):
+        rows = _rows(result)
+        if rows:
+            found[point] = int(rows[0]["time"])
     return found
 
 
@@ -287,6 +332,13 @@ def facts_for(
         )
         for point in points
     }
+
+
+def _run_chunked(influx: Influx, statements: list[str]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for i in range(0, len(statements), STATEMENTS_PER_REQUEST):
+        results += _run(influx, statements[i : i + STATEMENTS_PER_REQUEST])
+    return results
 
 
 def _run(influx: Influx, statements: list[str]) -> list[dict[str, Any]]:
