@@ -8,6 +8,7 @@ Target URLs carry tokens and passwords: they are never logged, only their positi
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -19,8 +20,24 @@ from pantau.collector.noc.messages import Message, render
 from pantau.shared.errors import ConfigError
 
 log = logging.getLogger(__name__)
-# apprise's own debug lines can print a target's URL; keep it to warnings and worse.
-logging.getLogger("apprise").setLevel(logging.WARNING)
+APPRISE_LOG = logging.getLogger("apprise")
+APPRISE_LOG.setLevel(logging.WARNING)  # its debug lines print whole URLs
+
+
+class _Redact(logging.Filter):
+    """Blanks every part of a target URL (tokens, passwords, chat ids) in apprise's messages."""
+
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__("apprise")
+        parts = {urls_part for url in urls for urls_part in re.split(r"[/:@?&=#,]+", url)}
+        self.parts = sorted((p for p in parts if len(p) >= 4), key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        for part in self.parts:
+            text = text.replace(part, "***")
+        record.msg, record.args = text, None
+        return True
 
 
 @dataclass
@@ -35,6 +52,8 @@ class Delivery:
         self.targets = targets
         self.retry_for_s = retry_for_s
         self._apprise: list[apprise.Apprise] = []
+        self._redact = _Redact([t.url.get_secret_value() for t in targets])
+        APPRISE_LOG.addFilter(self._redact)
         for index, target in enumerate(targets):
             obj = apprise.Apprise()
             if not obj.add(target.url.get_secret_value()):
@@ -66,6 +85,9 @@ class Delivery:
                 log.error(
                     "gave up delivering %r to alert target %d", item.message.title, item.target + 1
                 )
+
+    def close(self) -> None:
+        APPRISE_LOG.removeFilter(self._redact)
 
     @property
     def waiting(self) -> int:

@@ -68,6 +68,7 @@ class AlertRunner:
             self.watcher.stop()
             self.history.flush()
             self.influx.close()
+            self.delivery.close()
 
     def round(self, now_ms: int) -> list[Notice]:
         """One look at the city: conditions → notices → delivery and history."""

@@ -106,11 +106,16 @@ def test_bad_settings_are_one_clear_line(tmp_path: Path, alerts: str, message: s
     assert message in text and "\n" not in text
 
 
-def test_an_invalid_target_url_is_named_by_position_not_by_content() -> None:
+def test_an_invalid_target_url_is_named_by_position_not_by_content(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
     config = AlertsConfig(targets=["json://127.0.0.1:9/ok", "nonsense-secret-token"])
     with pytest.raises(ConfigError) as caught:
         Delivery(config.all_targets(), 60, "collector.yaml")
     assert str(caught.value) == "collector.yaml: alerts target 2 is not a valid apprise URL"
+    assert "Unsupported URL" in caplog.text  # apprise said why, without the URL
+    assert "nonsense" not in caplog.text and "secret-token" not in caplog.text
 
 
 def notice(rule: str, kelurahan: str | None) -> Notice:
