@@ -14,7 +14,7 @@ in, is reported apart). The simulators' own CPU is reported beside it, never in 
 Last line: one JSON object.
 
     .venv/bin/python bench/routeros_poll.py [--routers 500,750,1000,1500] [--ticks 3] [--tls]
-        [--switch-interval 0.05]
+        [--switch-interval 0.005] [--simulators 2]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pantau.agent.cli import THREAD_SWITCH_INTERVAL_S  # noqa: E402
 from pantau.agent.clock import RealClock, next_tick  # noqa: E402
 from pantau.agent.routeros_sim.certs import make_certs  # noqa: E402
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig  # noqa: E402
@@ -59,7 +60,8 @@ def start_simulators(routers: int, tls_dir: Path | None, ports_file: Path) -> su
         "--hotspot", "120", "--associated", "60", "--dhcp", "150",
     ]  # fmt: skip
     if tls_dir is not None:
-        command += ["--tls-port", "0", "--tls-dir", str(tls_dir)]
+        command += ["--tls-port", "0", "--tls-cert", str(tls_dir / "router.pem"),
+                    "--tls-key", str(tls_dir / "router.key")]  # fmt: skip
     sim = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -143,10 +145,12 @@ def run_fleet(routers: int, args: argparse.Namespace, tmp_path: Path) -> dict[st
     tls_dir = tmp_path / "tls" if args.tls else None
     if tls_dir is not None and not (tls_dir / "ca.pem").exists():
         make_certs(tls_dir)
-    ports = tmp_path / f"ports-{routers}.json"
-    sim = start_simulators(routers, tls_dir, ports)
+    shares = [routers // args.simulators + (i < routers % args.simulators)
+              for i in range(args.simulators)]  # fmt: skip
+    files = [tmp_path / f"ports-{routers}-{i}.json" for i in range(args.simulators)]
+    sims = [start_simulators(n, tls_dir, f) for n, f in zip(shares, files, strict=True) if n]
     try:
-        sources = build_sources(ports, tls_dir, args.timeout)
+        sources = [s for f in files[: len(sims)] for s in build_sources(f, tls_dir, args.timeout)]
         first = next_tick(time.time() + 2.0, args.interval)
         ticks = [first + i * args.interval for i in range(args.ticks)]
         pollers = [Poller(source, ticks) for source in sources]
@@ -155,15 +159,17 @@ def run_fleet(routers: int, args: argparse.Namespace, tmp_path: Path) -> dict[st
         cpu_start = cpu_s()
         # Between the first (connecting) tick and the steady ones.
         time.sleep(max(0.0, ticks[1] - 0.05 - time.time()))
-        cpu_mid, sim_mid = cpu_s(), process_cpu_s(sim.pid)
+        cpu_mid, sim_mid = cpu_s(), sum(process_cpu_s(sim.pid) for sim in sims)
         for poller in pollers:
             poller.join(args.interval * (args.ticks + 2))
-        cpu_end, sim_end = cpu_s(), process_cpu_s(sim.pid)
+        cpu_end, sim_end = cpu_s(), sum(process_cpu_s(sim.pid) for sim in sims)
         for source in sources:
             source.close()
     finally:
-        sim.terminate()
-        sim.wait(30)
+        for sim in sims:
+            sim.terminate()
+        for sim in sims:
+            sim.wait(30)
 
     steady = args.ticks - 1
     window_s = steady * args.interval
@@ -216,9 +222,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=5.0, help="Per-poll budget (timeout_s)")
     parser.add_argument("--tls", action="store_true", help="Poll over api-ssl")
     parser.add_argument(
+        "--simulators", type=int, default=2, help="Simulator processes to spread routers over"
+    )
+    parser.add_argument(
         "--switch-interval",
         type=float,
-        help="sys.setswitchinterval for this process (default: Python's, as the agent runs)",
+        default=THREAD_SWITCH_INTERVAL_S,
+        help="GIL switch interval of this process (default: the agent's own setting)",
     )
     args = parser.parse_args()
     sizes = sorted({int(n) for n in args.routers.split(",")})
@@ -227,8 +237,7 @@ def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     threading.stack_size(256 * 1024)
-    if args.switch_interval is not None:
-        sys.setswitchinterval(args.switch_interval)
+    sys.setswitchinterval(args.switch_interval)
 
     runs = []
     with tempfile.TemporaryDirectory(prefix="pantau-bench-") as tmp:
@@ -243,6 +252,7 @@ def main() -> None:
         "target": 500,
         "interval_s": args.interval,
         "tls": args.tls,
+        "simulator_processes": args.simulators,
         "switch_interval_s": sys.getswitchinterval(),
         "cpu_ms_per_poll": summary["cpu_ms_per_poll"],
         "cpu_ms_first_poll": summary["cpu_ms_first_poll"],

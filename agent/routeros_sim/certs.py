@@ -36,7 +36,8 @@ def make_certs(directory: Path, names: tuple[str, ...] = ("127.0.0.1", "localhos
     ext = directory / "router.ext"
     alt = ",".join(f"IP:{n}" if _is_ip(n) else f"DNS:{n}" for n in names)
     ext.write_text(f"subjectAltName={alt}\nbasicConstraints=CA:FALSE\n")
-    new_key = ["-newkey", "rsa:2048", "-nodes"]
+    # P-256 keys (RouterOS 7: key-type=ec): handshakes cheap enough for a fleet in one process
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     _openssl("req", "-x509", *new_key, "-days", 3650, "-subj", "/CN=pantau-sim-ca",
              "-keyout", ca_key, "-out", ca_cert)  # fmt: skip
     _openssl("req", *new_key, "-subj", f"/CN={names[0]}", "-keyout", key, "-out", csr)
