@@ -6,8 +6,10 @@ listening port each; each `SimRouter` can be rebooted, lose its WAN, hang, drop 
 while the fleet runs.
 """
 
-from pantau.agent.routeros_sim import admin  # noqa: F401 - registers /user, /ip/service, ...
-from pantau.agent.routeros_sim import bandwidth  # noqa: F401 - registers the capacity tests
+from pantau.agent.routeros_sim import (
+    admin,  # noqa: F401 - registers /user, /ip/service, ...
+    bandwidth,  # noqa: F401 - registers the capacity tests
+)
 from pantau.agent.routeros_sim.router import RouterSpec, SimRouter
 from pantau.agent.routeros_sim.server import SimFleet
 
