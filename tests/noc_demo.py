@@ -4,7 +4,7 @@ Telemetry, state and event rows come from collector/lines.py (the collector's se
 `sla_hourly` from collector/rollup.py, and `point_status` and `alert` rows from real rounds of
 the alert runner. The story it tells, ending now: one point provider-down for 20 minutes with
 three slow capacity tests, one router unreachable for 15 minutes, one agent silent for 15
-minutes, the rest up.
+minutes, the rest up. Also: capacity results published over MQTT like an agent's.
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
 from pantau.collector import lines, rollup
 from pantau.collector.config import CollectorConfig
 from pantau.collector.influx import Influx
 from pantau.collector.noc.runner import AlertRunner
+from pantau.shared import topics
 from pantau.shared.registry import Point, Registry
-from pantau.shared.wire import Event, Sample, State, Telemetry
+from pantau.shared.wire import Event, Sample, State, Telemetry, encode
 
 MINUTE_MS = 60_000
 PROVIDER_DOWN = "cibeber-01"
@@ -134,3 +138,25 @@ def _tests(point: Point, start: int, now_ms: int, rng: random.Random) -> list[st
 
 def registry_path() -> Path:
     return Path(__file__).resolve().parents[1] / "examples" / "registry-cilegon.yaml"
+
+
+def publish_capacity(broker: int, point: str, tests: list[tuple[int, float]]) -> None:
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"capacity-{point}",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.connect("127.0.0.1", broker)
+    client.loop_start()
+    try:
+        for ts_ms, mbps in tests:
+            event = Event(
+                point=point,
+                ts_ms=ts_ms,
+                kind="capacity",
+                data={"method": "http", "down_mbps": mbps},
+            )
+            client.publish(topics.event_topic(point), encode(event), qos=1).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()

@@ -15,14 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-
 from pantau.collector.influx import Influx
 from pantau.collector.noc.messages import duration
 from pantau.collector.services import Service, free_port
-from pantau.shared import topics
-from pantau.shared.wire import Event, encode
+from tests.noc_demo import publish_capacity
 from tests.pipeline import (
     Proc,
     agent_config,
@@ -88,28 +84,6 @@ def alert_settings(target: str) -> dict[str, Any]:
             "kelurahan_down": {"after_s": 4, "share_pct": 30},
         },
     }
-
-
-def publish_capacity(broker: int, point: str, tests: list[tuple[int, float]]) -> None:
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"capacity-{point}",
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
-    client.connect("127.0.0.1", broker)
-    client.loop_start()
-    try:
-        for ts_ms, mbps in tests:
-            event = Event(
-                point=point,
-                ts_ms=ts_ms,
-                kind="capacity",
-                data={"method": "http", "down_mbps": mbps},
-            )
-            client.publish(topics.event_topic(point), encode(event), qos=1).wait_for_publish(5)
-    finally:
-        client.loop_stop()
-        client.disconnect()
 
 
 def first_after(db: Influx, point: str, after_ms: int, where: str = "") -> int:

@@ -15,7 +15,7 @@ import pytest
 
 from pantau.collector.services import Service
 from pantau.shared.cli import main
-from tests.integration.test_alerts import publish_capacity
+from tests.noc_demo import publish_capacity
 from tests.pipeline import (
     PANTAU,
     agent_config,
