@@ -111,7 +111,9 @@ class SimulatedSource:
         rx_bps, tx_bps = self._rates(t, clients, down)
         if self._last_t is not None:
             # The agent divides by the monotonic delta, so integrate over the same clock.
-            elapsed = max(0.0, at_s - self._last_at) if self._last_at is not None else t - self._last_t
+            elapsed = (
+                max(0.0, at_s - self._last_at) if self._last_at is not None else t - self._last_t
+            )
             self._rx += rx_bps * elapsed / 8
             self._tx += tx_bps * elapsed / 8
         self._last_t = t

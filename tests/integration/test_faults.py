@@ -188,7 +188,7 @@ def test_agent_killed_during_writes(
             agent = rig.agent(interval_s=0.01)
             time.sleep(1.5 + 0.37 * round_)
             agent.kill()  # SIGKILL at an arbitrary moment, mid-commit or mid-publish
-        agent = rig.agent(interval_s=0.01)
+        agent = rig.agent(interval_s=0.01).wait_log("connected to broker")
         time.sleep(1.5)
         agent.stop()
         assert spooled(rig.state()) == 0
