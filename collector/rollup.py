@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from influxdb_client import Point as InfluxPoint
@@ -18,6 +18,7 @@ from influxdb_client import WritePrecision
 
 from pantau.collector.sla.hourly import HourRollup, RawSample, hours_touched, rollup_hour
 from pantau.collector.sla.periods import HOUR_MS
+from pantau.shared.errors import SinkError
 from pantau.shared.wire import Sample
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class InfluxLike(Protocol):
     """The two calls this module needs (collector.influx.Influx has them)."""
 
     def query(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]: ...
+
+    def query_raw(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]: ...
 
     def write(self, lines: list[str]) -> None: ...
 
@@ -111,14 +114,32 @@ def _read(
 ) -> dict[str, list[dict[str, Any]]]:
     """Raw rows of these points in [start_ms, end_ms + 1 h), by point."""
     match = "|".join(points)  # point ids are [a-z0-9-]: nothing to escape
-    rows = influx.query(
+    answer = influx.query_raw(
         f'SELECT * FROM "{TELEMETRY}" WHERE "point" =~ /^({match})$/'
         f" AND time >= {start_ms}ms AND time < {end_ms + HOUR_MS}ms"
     )
     by_point: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_point[str(row.get("point"))].append(row)
+    for series in whole_series(answer):
+        columns = series["columns"]
+        point_at = columns.index("point")
+        for values in series["values"]:
+            by_point[str(values[point_at])].append(dict(zip(columns, values, strict=True)))
     return by_point
+
+
+def whole_series(results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The series of an InfluxQL answer; an error or a truncated answer raises, because a report
+    computed from part of the rows would be wrong without saying so."""
+    for result in results:
+        if "error" in result:
+            raise SinkError(f"InfluxQL error: {result['error']}", retryable=False)
+        for series in result.get("series", []):
+            if series.get("partial") or result.get("partial"):
+                raise SinkError(
+                    "InfluxDB returned a truncated answer: set [http] max-row-limit = 0",
+                    retryable=False,
+                )
+            yield series
 
 
 def _rollup_lines(

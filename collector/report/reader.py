@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from pantau.collector.influx import Influx
-from pantau.collector.rollup import SLA_HOURLY
+from pantau.collector.rollup import SLA_HOURLY, whole_series
 from pantau.collector.sla.capacity import CapacityTest
 from pantau.collector.sla.hourly import HourRollup
 from pantau.shared.errors import SinkError
@@ -77,19 +77,16 @@ class InfluxSource:
     def _rollup_rows(self, query: str) -> Rollups:
         """Build rows positionally: the SELECT lists HourRollup's fields in its own order."""
         found: Rollups = {}
-        for result in self.influx.query_raw(query):
-            if "error" in result:
-                raise SinkError(f"InfluxQL error: {result['error']}", retryable=False)
-            for series in result.get("series", []):
-                if tuple(series["columns"]) != _COLUMNS:
-                    raise SinkError(f"unexpected columns {series['columns']}", retryable=False)
-                point = series.get("tags", {}).get("point", "")
-                rows = found.setdefault(point, {})
-                for values in series["values"]:
-                    if values[1] is not None:  # a row without states is not a rollup
-                        if len(values[1]) == 1:
-                            values[1] *= 60  # stored compact: see hourly.compact_states
-                        rows[values[0]] = HourRollup(*values)
+        for series in whole_series(self.influx.query_raw(query)):
+            if tuple(series["columns"]) != _COLUMNS:
+                raise SinkError(f"unexpected columns {series['columns']}", retryable=False)
+            point = series.get("tags", {}).get("point", "")
+            rows = found.setdefault(point, {})
+            for values in series["values"]:
+                if values[1] is not None:  # a row without states is not a rollup
+                    if len(values[1]) == 1:
+                        values[1] *= 60  # stored compact: see hourly.compact_states
+                    rows[values[0]] = HourRollup(*values)
         return found
 
     def capacity(self, points: Sequence[str], start_ms: int, end_ms: int) -> Tests:
@@ -110,19 +107,16 @@ class InfluxSource:
 
     def _capacity_rows(self, query: str) -> Tests:
         found: Tests = defaultdict(list)
-        for result in self.influx.query_raw(query):
-            if "error" in result:
-                raise SinkError(f"InfluxQL error: {result['error']}", retryable=False)
-            for series in result.get("series", []):
-                tags = series.get("tags", {})
-                direction, method = tags.get("direction", ""), tags.get("method", "")
-                if direction not in ("down", "up"):
-                    continue
-                found[tags.get("point", "")].extend(
-                    CapacityTest(ts, direction, float(mbps), method)
-                    for ts, mbps in series["values"]
-                    if _number(mbps)
-                )
+        for series in whole_series(self.influx.query_raw(query)):
+            tags = series.get("tags", {})
+            direction, method = tags.get("direction", ""), tags.get("method", "")
+            if direction not in ("down", "up"):
+                continue
+            found[tags.get("point", "")].extend(
+                CapacityTest(ts, direction, float(mbps), method)
+                for ts, mbps in series["values"]
+                if _number(mbps)
+            )
         return found
 
 

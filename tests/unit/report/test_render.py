@@ -147,3 +147,15 @@ def test_report_cli_errors_are_one_line(
     assert main(base + args) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and err.startswith(message), err
+
+
+def test_a_truncated_or_failed_influx_answer_raises() -> None:
+    from pantau.collector.rollup import whole_series
+    from pantau.shared.errors import SinkError
+
+    series = {"name": "sla_hourly", "columns": ["time"], "values": [[1]]}
+    assert list(whole_series([{"series": [series]}])) == [series]
+    with pytest.raises(SinkError, match="truncated answer: set \\[http\\] max-row-limit = 0"):
+        list(whole_series([{"series": [series | {"partial": True}]}]))
+    with pytest.raises(SinkError, match="InfluxQL error: database not found"):
+        list(whole_series([{"error": "database not found"}]))
