@@ -30,6 +30,7 @@ COUNTER_FIELDS = (
     "tx_errors",
     "link_downs",
 )
+TAG_DATA = ("path", "method")  # event data that becomes a tag value (collector/lines.py)
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 
@@ -79,7 +80,7 @@ def ingest(
     try:
         message = decode(kind, payload, topic_point, max_bytes)
     except PayloadError as exc:
-        return Rejected(exc.reason, exc.detail, topic_point)
+        return Rejected(exc.reason, printable(exc.detail), topic_point)
     if isinstance(message, Telemetry):
         return _telemetry(message, point, received_ms, limits)
     if isinstance(message, State):
@@ -88,6 +89,9 @@ def ingest(
         late = None if message.ts_ms is None else _time_problem(message.ts_ms, received_ms, limits)
         if late is not None:
             return Rejected(late[0], f"state {late[1]}", point.id)
+        bad = _facts_problem(message)
+        if bad is not None:
+            return Rejected(bad[0], bad[1], point.id)
         return Accepted(
             point=point.id, lines=[lines.state_line(message, point, received_ms)], kind="state"
         )
@@ -181,8 +185,40 @@ def _capacity_problem(message: Event, limits: LimitsConfig) -> tuple[str, str] |
 
 
 def _data_problem(message: Event) -> tuple[str, str] | None:
-    """InfluxDB integers are signed 64-bit: a larger one would make the whole batch unparsable."""
+    """What would make a line InfluxDB cannot parse, and with it the whole batch of lines:
+    integers beyond signed 64 bits, field keys that are empty, `time`, or hold a backslash
+    (which escapes the delimiter after it), and the same backslash in a tag value."""
     for key, value in message.data.items():
+        problem = _key_problem(key)
+        if problem is not None:
+            return "invalid", f"data key {key[:40]!r} {problem}"
         if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
             return "invalid", f"data.{key[:40]} is out of the 64-bit range"
+    for tag in TAG_DATA:
+        if "\\" in str(message.data.get(tag) or ""):
+            return "invalid", f"data.{tag} holds a backslash"
     return None
+
+
+def _facts_problem(message: State) -> tuple[str, str] | None:
+    for key in message.facts:
+        problem = _key_problem(key)
+        if problem is not None:
+            return "invalid", f"facts key {key[:40]!r} {problem}"
+    return None
+
+
+def _key_problem(key: str) -> str | None:
+    if not key or key == "time":
+        return "is not a usable name"
+    if "\\" in key:
+        return "holds a backslash"
+    return None
+
+
+def printable(text: str, limit: int = 300) -> str:
+    """A detail fit for one log line: payload text may carry line breaks to forge log lines."""
+    text = text[:limit]
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

@@ -186,7 +186,7 @@ class Collector:
                 self.stats.reject(flag.reason, flag.count)
                 if self._once.first(f"{flag.reason}:{result.point}"):
                     log.warning(
-                        "refused %d value(s) on %s: %s: %s",
+                        "refused %d value(s) on %r: %s: %s",
                         flag.count,
                         message.topic[:120],
                         flag.reason,
@@ -200,6 +200,6 @@ class Collector:
         self.stats.reject(result.reason)
         if self._once.first(f"{result.reason}:{result.point}"):
             log.warning(
-                "rejected message on %s: %s: %s", message.topic[:120], result.reason, result.detail
+                "rejected message on %r: %s: %s", message.topic[:120], result.reason, result.detail
             )
         self.writer.submit(Pending([], ack))

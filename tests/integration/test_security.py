@@ -18,6 +18,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from hypothesis import HealthCheck, given, settings
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from pantau.collector.security.pki import Pki
@@ -26,6 +27,7 @@ from pantau.collector.services import Service
 from pantau.shared import topics
 from pantau.shared.wire import Sample, Telemetry, encode
 from tests.netns import Netns, needs_netns
+from tests.payloads import NOW_MS, REGISTRY, messages
 from tests.pipeline import (
     PANTAU,
     agent_config,
@@ -38,6 +40,7 @@ from tests.pipeline import (
     taken_samples,
     wait_all_stored,
     wait_for,
+    write_yaml,
 )
 
 POINTS = ["cit-01", "cit-02", "cit-03"]
@@ -399,3 +402,89 @@ def test_plaintext_listener_is_loopback_only(tmp_path: Path) -> None:
             broker.service.stop()
     finally:
         ns.remove()
+
+
+def storm_messages(count: int) -> list[tuple[str, list[bytes], bool]]:
+    """The unit fuzz test's messages, drawn deterministically, to throw at real processes."""
+    drawn: list[tuple[str, list[bytes], bool]] = []
+
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(messages())
+    def collect(message: tuple[str, list[bytes], bool]) -> None:
+        drawn.append(message)
+
+    collect()
+    return drawn[:count]
+
+
+def sendable(topic: str) -> bool:
+    """Topics MQTT itself forbids never reach the collector: the broker drops the client."""
+    return (
+        bool(topic)
+        and not set(topic) & {"+", "#"}
+        and all(0x20 <= ord(c) < 0x7F or 0x9F < ord(c) < 0xFFFE for c in topic)
+    )
+
+
+def test_a_storm_through_the_real_collector(
+    tmp_path: Path, mosquitto: Service, influxd: Service, database: str
+) -> None:
+    """Garbage, near misses and valid messages through mosquitto into a real collector and
+    InfluxDB: it keeps running, InfluxDB refuses none of its lines, a valid message lands."""
+    registry = write_yaml(
+        tmp_path / "registry.yaml",
+        {
+            "contracts": [{"provider": p.provider} for p in REGISTRY.values()],
+            "points": [p.model_dump(exclude_none=True) for p in REGISTRY.values()],
+        },
+    )
+    config = collector_config(
+        tmp_path / "collector.yaml",
+        mosquitto.port,
+        influxd.url,
+        database,
+        registry,
+        limits={"max_age_s": 3650 * 86_400, "max_future_s": 86_400},  # NOW_MS is fixed
+    )
+    collector = start_collector(config, tmp_path / "collector.log")
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id="storm",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.connect("127.0.0.1", mosquitto.port)
+    client.loop_start()
+    delivered = 0
+    try:
+        for topic, payloads, retained in storm_messages(150):
+            if not sendable(topic):
+                continue
+            for payload in payloads:
+                client.publish(topic, payload, qos=1, retain=retained).wait_for_publish(10)
+                delivered += any(mqtt.topic_matches_sub(f, topic) for f in topics.subscriptions())
+        valid = Telemetry(point="cit-02", samples=[sample(424_242, NOW_MS, 3.5e7)])
+        client.publish(topics.telemetry_topic("cit-02"), encode(valid), qos=1).wait_for_publish(5)
+        db = influx(influxd.url, database)
+        wait_for(
+            lambda: db.query('SELECT "rx_bps" FROM "telemetry" WHERE "seq" = 424242'),
+            20,
+            "the valid message after the storm",
+        )
+        assert collector.alive(), collector.log()[-2000:]
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        collector.stop()
+    stats = json.loads(collector.log().splitlines()[-1].split("stats ", 1)[1])
+    assert delivered > 300
+    assert stats["received"] == delivered + 1
+    assert stats["accepted"] + sum(stats["rejected"].values()) >= stats["received"]
+    assert stats["lines_refused"] == 0  # InfluxDB parsed every line the collector wrote
+    rows = db.query('SELECT "point", "rx_bps" FROM "telemetry" WHERE "seq" = 424242')
+    assert [(r["point"], r["rx_bps"]) for r in rows] == [("cit-02", 3.5e7)]
