@@ -12,7 +12,6 @@ import threading
 import uuid
 
 from pantau.agent import __version__
-from pantau.agent.capacity.worker import CapacityWorkers
 from pantau.agent.clock import Clock, CompressedClock, RealClock
 from pantau.agent.config import AgentConfig, load_agent_config
 from pantau.agent.publisher import PointPublisher
@@ -110,9 +109,14 @@ class Agent:
                     point, config.interval_s, source, self.spool, publisher, self.clock, self.boot
                 )
             )
-        self.capacity = CapacityWorkers.build(
-            config, self.samplers, self.publishers, self.spool, self.clock
-        )
+        self.capacity = None
+        if any(p.capacity is not None or p.bursts is not None for p in config.points):
+            # Imported only when used: speed tests pull in more than a plain agent needs.
+            from pantau.agent.capacity.worker import CapacityWorkers
+
+            self.capacity = CapacityWorkers.build(
+                config, self.samplers, self.publishers, self.spool, self.clock
+            )
 
     def run(self, stop: threading.Event) -> None:
         log.info(
@@ -127,10 +131,12 @@ class Agent:
             publisher.start()
         for sampler in self.samplers:
             sampler.start()
-        self.capacity.start()
+        if self.capacity is not None:
+            self.capacity.start()
         stop.wait()
         log.info("stopping: %d sample(s) still in the spool", self.spool.count())
-        self.capacity.stop()
+        if self.capacity is not None:
+            self.capacity.stop()
         for sampler in self.samplers:
             sampler.stop()
         for sampler in self.samplers:
