@@ -229,3 +229,61 @@ def test_missing_rollup_hours_are_no_sample() -> None:
     del rows[wib(2026, 10, 7, 3, 0)]
     figures = point_month(plan, OCT, rows, []).figures
     assert (figures.minutes_no_sample, figures.minutes_up) == (60, M - 60)
+
+
+def _contract_registry(contracts: list[dict[str, Any]]) -> Any:
+    from pantau.shared.registry import parse_registry
+
+    point = {"id": "masigit-01", "kelurahan": "Masigit", "kecamatan": "Jombang"}
+    return parse_registry(
+        {"contracts": contracts, "points": [point | {"provider": "Awinet"}]}, "test"
+    )
+
+
+@pytest.mark.parametrize(
+    ("contracts", "expected"),
+    [
+        (  # the contract ends on 20 Oct (inclusive): 20 days billed and judged
+            [{"provider": "Awinet", "valid_until": "2026-10-20"}],
+            {"minutes_active": 20 * 1440, "fee_idr": 322_581},  # 500 000 × 20 / 31
+        ),
+        (  # a kelurahan override: Masigit pays Rp300.000 for 20 Mbit/s
+            [
+                {
+                    "provider": "Awinet",
+                    "kelurahan": {"Masigit": {"fee_idr": 300_000, "down_mbps": 20}},
+                }
+            ],
+            {"fee_idr": 300_000, "committed_down_mbps": 20, "committed_up_mbps": 50},
+        ),
+        (  # back-to-back contracts: the month is judged by the one in force on its first day
+            [
+                {"provider": "Awinet", "valid_until": "2026-10-15", "terms": {"fee_idr": 400_000}},
+                {"provider": "Awinet", "valid_from": "2026-10-16", "terms": {"fee_idr": 600_000}},
+            ],
+            {"minutes_active": 44_640, "fee_idr": 400_000},
+        ),
+    ],
+)
+def test_contract_periods_and_overrides(contracts: list[dict[str, Any]], expected: dict) -> None:
+    reg = _contract_registry(contracts)
+    plan = plan_point(reg, reg.points[0], OCT)
+    assert plan is not None
+    figures = point_month(plan, OCT, rollups(OCT, []), []).figures
+    assert {key: getattr(figures, key) for key in expected} == expected
+
+
+def test_capacity_against_an_overridden_commitment() -> None:
+    from pantau.collector.sla.capacity import CapacityTest
+
+    reg = _contract_registry([{"provider": "Awinet", "kelurahan": {"Masigit": {"down_mbps": 20}}}])
+    plan = plan_point(reg, reg.points[0], OCT)
+    assert plan is not None
+    tests = [CapacityTest(wib(2026, 10, 3, h, 0), "down", v) for h, v in ((9, 18.0), (20, 16.0))]
+    figures = point_month(plan, OCT, rollups(OCT, []), tests).figures
+    assert (figures.down_median_mbps, figures.down_median_pct, figures.speed_class) == (
+        17.0,
+        85.0,
+        "80to95",
+    )
+    assert figures.idr_per_mbps == pytest.approx(500_000 / 17)
