@@ -1,0 +1,563 @@
+"""deploy/ansible, for real: ansible-lint (production profile), a syntax check of every playbook,
+and site.yml run twice against this machine (connection local, no systemd) under a temporary
+prefix and on free ports.
+
+The run configures the RouterOS simulator through community.routeros (read-only group and user,
+api-ssl, API address limits), then installs and starts the broker, InfluxDB, the collector, the
+speed test server and an agent that polls the simulated router with the user the run created.
+Its samples must reach InfluxDB, and the second run must change nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import librouteros
+import pytest
+import yaml
+
+from pantau.agent.routeros_sim.certs import make_certs
+from pantau.collector import deploy_secrets
+from pantau.collector.influx import Influx
+from pantau.collector.services import free_port
+from pantau.shared import topics
+from tests.pipeline import influx, registry_file, wait_for
+
+pytestmark = pytest.mark.timeout(600)
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSIBLE_DIR = ROOT / "deploy" / "ansible"
+BIN = Path(sys.executable).parent
+PLAYBOOKS = ["site.yml", "central.yml", "agents.yml", "routers.yml"]
+SERVICES = [
+    "pantau-mosquitto",
+    "pantau-influxdb",
+    "pantau-collector",
+    "pantau-speedtest-server",
+    "pantau-agent",
+]
+POINT = "citangkil-01"
+HOTSPOT_SESSIONS = 17  # what the simulated router reports, to recognise its samples
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+
+
+def ansible_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "ANSIBLE_HOME": str(home),
+            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+        }
+    )
+    return env
+
+
+def run(
+    argv: list[str],
+    env: dict[str, str],
+    timeout_s: float,
+    cwd: Path = ANSIBLE_DIR,
+    log: Path | None = None,
+) -> str:
+    """Run a command to the end (output kept in `log`); fail with the end of its output if it
+    fails or outlives timeout_s."""
+    if log is None:
+        log = Path(env.get("ANSIBLE_HOME", cwd)) / f"run-{time.monotonic_ns()}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            code = process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+            code = None
+    text = log.read_text(errors="replace")
+    if code != 0:
+        what = "timed out" if code is None else f"exited {code}"
+        pytest.fail(f"{' '.join(argv[:3])} {what}:\n{text[-6000:]}")
+    return text
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    rows = {}
+    for line in output.splitlines():
+        match = RECAP.match(line)
+        if match:
+            host, ok, changed, unreachable, failed = match.groups()
+            rows[host] = {
+                "ok": int(ok),
+                "changed": int(changed),
+                "unreachable": int(unreachable),
+                "failed": int(failed),
+            }
+    return rows
+
+
+# --- the site the playbooks run against ----------------------------------------------------
+
+
+@dataclass
+class Site:
+    root: Path
+    prefix: Path
+    inventory: Path
+    vault_password: Path
+    env: dict[str, str]
+    ports: dict[str, int]
+    secrets: dict[str, str]
+    sim: subprocess.Popen[str] | None = None
+    outputs: list[str] = field(default_factory=list)
+    pids_after_first: dict[str, int] = field(default_factory=dict)
+
+    def playbook(self, name: str = "site.yml") -> str:
+        argv = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), name]
+        argv += ["--vault-password-file", str(self.vault_password)]
+        log = self.root / f"playbook-{len(self.outputs) + 1}.log"
+        return run(argv, self.env, timeout_s=300, log=log)
+
+    def pids(self) -> dict[str, int]:
+        found = {}
+        for name in SERVICES:
+            pidfile = self.prefix / "run" / "pantau" / f"{name}.pid"
+            if pidfile.exists():
+                found[name] = int(pidfile.read_text().strip())
+        return found
+
+    def influx(self) -> Influx:
+        return influx(f"http://127.0.0.1:{self.ports['influx']}", "pantau")
+
+    def router(self, username: str, password: str) -> Any:
+        return librouteros.connect(
+            host="127.0.0.1", port=self.ports["router"], username=username, password=password
+        )
+
+
+def copy_source(root: Path) -> Path:
+    """This checkout's package sources, so building a wheel leaves the work tree alone."""
+    source = root / "src"
+    for name in ("agent", "collector", "shared"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, source / name)
+    return source
+
+
+def dependency_wheels(source: Path) -> Path:
+    """Wheels of pantau's dependencies and of its build backend, fetched once per pyproject.toml
+    and kept in the user's cache: later runs build and install with no index at all."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    cache = cache_home / "pantau-tests" / f"wheels-{digest}"
+    if cache.is_dir():
+        return cache
+    staging = cache.with_name(f"{cache.name}.{os.getpid()}")
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(staging)]
+    run([*pip, "setuptools>=68", "wheel"], dict(os.environ), timeout_s=400, cwd=source.parent)
+    run([*pip, f"{source}[collector]"], dict(os.environ), timeout_s=400, cwd=source.parent)
+    for built in staging.glob("pantau-*.whl"):
+        built.unlink()
+    with contextlib.suppress(OSError):  # another run may have finished first
+        staging.rename(cache)
+    shutil.rmtree(staging, ignore_errors=True)
+    return cache
+
+
+def build_wheelhouse(root: Path) -> Path:
+    """pantau built from this checkout (never fetched), beside its dependencies' wheels."""
+    source = copy_source(root)
+    deps = dependency_wheels(source)
+    wheels = root / "wheels"
+    wheels.mkdir()
+    for wheel in deps.glob("*.whl"):
+        shutil.copy(wheel, wheels)
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index"]
+    run([*pip, "--find-links", str(deps), "-w", str(wheels), str(source)], dict(os.environ),
+        timeout_s=300, cwd=root)  # fmt: skip
+    return wheels
+
+
+def broker_files(directory: Path, users: dict[str, str]) -> Path:
+    """The files `pantau broker config` hands the mosquitto role: TLS, password file and ACL."""
+    certs = make_certs(directory / "pki", names=("127.0.0.1", "localhost"))
+    tls = directory / "broker" / "tls"
+    tls.mkdir(parents=True)
+    shutil.copy(certs.ca_cert, tls / "ca.pem")
+    shutil.copy(certs.cert, tls / "broker.pem")
+    shutil.copy(certs.key, tls / "broker.key")
+    passwd = directory / "broker" / "passwd"
+    for user, password in users.items():
+        subprocess.run(
+            [
+                "mosquitto_passwd",
+                "-b",
+                *([] if passwd.exists() else ["-c"]),
+                str(passwd),
+                user,
+                password,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+    kinds = (topics.TELEMETRY, topics.STATE, topics.EVENT)
+    acl = [f"user {POINT}", *(f"topic write {topics.PREFIX}/{POINT}/{k}" for k in kinds), ""]
+    acl += ["user collector", f"topic read {topics.PREFIX}/#", ""]
+    (directory / "broker" / "acl").write_text("\n".join(acl))
+    return directory / "broker"
+
+
+def start_simulator(root: Path, admin_password: str) -> tuple[subprocess.Popen[str], int]:
+    secret = root / "router-admin.pw"
+    secret.write_text(admin_password)
+    secret.chmod(0o600)
+    ports_file = root / "router-ports.json"
+    argv = [str(BIN / "pantau"), "routeros-sim", "--username", "admin"]
+    argv += ["--password-file", str(secret), "--port", "0", "--ports-file", str(ports_file)]
+    argv += ["--hotspot", str(HOTSPOT_SESSIONS)]
+    sim = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(ports_file.exists, 30, "the RouterOS simulator's ports file")
+    listing = yaml.safe_load(ports_file.read_text())
+    return sim, int(listing["routers"][0]["port"])
+
+
+def write_site(root: Path, wheels: Path, broker: Path, sim_port: int) -> Site:
+    home = root / "ansible-home"
+    (home / "tmp").mkdir(parents=True)
+    env = ansible_env(home)
+    inventory = root / "inventory"
+    vault_password = root / "vault-password"
+    vault_password.write_text("a vault password for this test only\n")
+    vault_password.chmod(0o600)
+    registry = registry_file(root / "registry.yaml", [POINT])
+    # The points, their groups and their secrets, as an operator makes them.
+    run(
+        [
+            *(str(BIN / "pantau"), "deploy", "inventory", "--registry", str(registry)),
+            *("--out", str(inventory / "points.yml"), "--router-host", "127.0.0.1"),
+            *(
+                "--central",
+                "noc",
+                "--secrets-out",
+                str(inventory / "group_vars/all/points.vault.yml"),
+            ),
+            *("--vault-password-file", str(vault_password)),
+        ],
+        env,
+        timeout_s=60,
+    )
+    point_secrets = deploy_secrets.read_vault(
+        inventory / "group_vars/all/points.vault.yml", vault_password
+    )[POINT]
+    ports = {
+        "mqtt_tls": free_port(),
+        "mqtt_plain": free_port(),
+        "influx": free_port(),
+        "influx_rpc": free_port(),
+        "metrics": free_port(),
+        "speedtest": free_port(),
+        "iperf3": free_port(),
+        "router": sim_port,
+    }
+    prefix = root / "root"
+    secrets = {
+        "collector": "collector-secret-for-this-test",
+        "admin": "router-admin-secret-for-this-test",
+        "mqtt": point_secrets["mqtt_password"],
+        "router": point_secrets["router_password"],
+    }
+    central_vault = inventory / "group_vars" / "all" / "central.vault.yml"
+    central_vault.write_text(
+        yaml.safe_dump(
+            {
+                "vault_collector_mqtt_password": secrets["collector"],
+                "vault_router_admin_password": secrets["admin"],
+            }
+        )
+    )
+    run(
+        [
+            *(str(BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_password)),
+            str(central_vault),
+        ],
+        env,
+        timeout_s=60,
+    )
+    root_user = {f"{role}_{kind}": "root" for role in ("mosquitto", "influxdb", "collector",
+                 "agent", "speedtest_server") for kind in ("user", "group")}  # fmt: skip
+    settings: dict[str, Any] = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "pantau_become": False,
+        "pantau_prefix": str(prefix),
+        "pantau_service_manager": "none",
+        "pantau_manage_users": False,
+        "pantau_wheelhouse_dir": str(wheels),
+        **root_user,
+        "mosquitto_files_src": str(broker),
+        "mosquitto_cert_port": None,
+        "mosquitto_password_port": ports["mqtt_tls"],
+        "mosquitto_plain_port": ports["mqtt_plain"],
+        "influxdb_http_port": ports["influx"],
+        "influxdb_rpc_port": ports["influx_rpc"],
+        "collector_registry_src": str(registry),
+        "collector_mqtt_password": "{{ vault_collector_mqtt_password }}",
+        "collector_config_extra": {"metrics": {"port": ports["metrics"]}},
+        "speedtest_server_bind": "127.0.0.1",
+        "speedtest_server_http_port": ports["speedtest"],
+        "speedtest_server_iperf3_ports": f"{ports['iperf3']}-{ports['iperf3']}",
+        "pantau_mqtt_host": "127.0.0.1",
+        "agent_mqtt_port": ports["mqtt_tls"],
+        "agent_mqtt_ca_src": str(broker / "tls" / "ca.pem"),
+        "agent_router_port": sim_port,
+        "agent_interval_s": 1,
+        "agent_ping_targets": ["192.0.2.1"],  # pinged by the simulated router: no traffic
+        "pantau_router_admin_password": "{{ vault_router_admin_password }}",
+        "routeros_port": sim_port,
+        "pantau_agent_address": "127.0.0.1",
+        "routeros_manage_addresses": ["127.0.0.2/32"],
+        "routeros_fingerprint_dir": str(root / "fingerprints"),
+    }
+    (root / "fingerprints").mkdir()
+    (inventory / "group_vars" / "all" / "main.yml").write_text(yaml.safe_dump(settings))
+    return Site(root, prefix, inventory, vault_password, env, ports, secrets)
+
+
+def stop_everything(site: Site) -> None:
+    """End the processes this test started: the supervisors (which stop their service), then
+    anything still running from the temporary prefix, then the simulator."""
+    for pid in site.pids().values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and leftovers(site.prefix):
+        time.sleep(0.2)
+    for pid in leftovers(site.prefix):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if site.sim is not None and site.sim.poll() is None:
+        site.sim.terminate()
+        try:
+            site.sim.wait(10)
+        except subprocess.TimeoutExpired:
+            site.sim.kill()
+            site.sim.wait(10)
+
+
+def leftovers(prefix: Path) -> list[int]:
+    """Processes whose command line names our prefix (services, supervisors, iperf3)."""
+    found = []
+    marker = str(prefix).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("ansible-site")
+    wheels = build_wheelhouse(root)
+    collector_pw = "collector-secret-for-this-test"
+    sim, sim_port = start_simulator(root, "router-admin-secret-for-this-test")
+    the_site: Site | None = None
+    try:
+        # The agent's MQTT password is the one `pantau deploy inventory` put in the vault.
+        staged = write_site(root, wheels, root / "broker", sim_port)
+        the_site = staged
+        staged.sim = sim
+        broker_files(root, {POINT: staged.secrets["mqtt"], "collector": collector_pw})
+        staged.outputs.append(staged.playbook())
+        wait_for(
+            lambda: samples(staged) >= 3, 90, "three samples of the simulated router in InfluxDB"
+        )
+        staged.pids_after_first = staged.pids()
+        staged.outputs.append(staged.playbook())
+        yield staged
+    finally:
+        if the_site is not None:
+            stop_everything(the_site)
+        elif sim.poll() is None:
+            sim.terminate()
+            sim.wait(10)
+
+
+def samples(site: Site) -> int:
+    rows = site.influx().query(
+        f"SELECT count(clients_hotspot) FROM telemetry WHERE point = '{POINT}'"
+    )
+    return int(rows[0]["count"]) if rows else 0
+
+
+# --- static checks ---------------------------------------------------------------------------
+
+
+def test_lint_production_profile(tmp_path: Path) -> None:
+    out = run(
+        [str(BIN / "ansible-lint"), "--offline", "--profile", "production", "."],
+        ansible_env(tmp_path),
+        timeout_s=300,
+    )
+    assert "Profile 'production' was required, and it passed" in out
+
+
+def test_syntax_check_every_playbook(tmp_path: Path) -> None:
+    out = run(
+        [str(BIN / "ansible-playbook"), "--syntax-check", "-i", "inventory/example", *PLAYBOOKS],
+        ansible_env(tmp_path),
+        timeout_s=120,
+    )
+    assert [line for line in out.splitlines() if line.startswith("playbook:")] == [
+        f"playbook: {name}" for name in PLAYBOOKS
+    ]
+
+
+# --- the real run --------------------------------------------------------------------------
+
+
+def test_first_run_starts_every_service(site: Site) -> None:
+    first = recap(site.outputs[0])
+    assert set(first) == {"noc", POINT}
+    assert all(
+        r["failed"] == 0 and r["unreachable"] == 0 and r["changed"] > 0 for r in first.values()
+    )
+    pids = site.pids_after_first
+    assert sorted(pids) == sorted(SERVICES)
+    for name, pid in pids.items():
+        assert Path(f"/proc/{pid}").exists(), f"{name} (pid {pid}) is not running"
+
+
+def test_samples_of_the_router_land_in_influxdb(site: Site) -> None:
+    rows = site.influx().query(
+        "SELECT clients_hotspot, device_up, wan_up, kelurahan, kecamatan, provider FROM telemetry"
+        f" WHERE point = '{POINT}' ORDER BY time DESC LIMIT 3"
+    )
+    assert len(rows) == 3
+    for row in rows:
+        assert row["clients_hotspot"] == HOTSPOT_SESSIONS
+        assert row["device_up"] is True and row["wan_up"] is True
+        assert (row["kelurahan"], row["kecamatan"], row["provider"]) == (
+            "Citangkil",
+            "Citangkil",
+            "Awinet",
+        )
+
+
+def test_second_run_changes_nothing(site: Site) -> None:
+    second = recap(site.outputs[1])
+    assert set(second) == {"noc", POINT}
+    assert {host: (r["changed"], r["failed"]) for host, r in second.items()} == {
+        "noc": (0, 0),
+        POINT: (0, 0),
+    }
+    assert site.pids() == site.pids_after_first  # nothing was restarted
+
+
+def test_database_has_its_retention_policy(site: Site) -> None:
+    rows = site.influx().query("SHOW RETENTION POLICIES ON pantau")
+    two_years = [r for r in rows if r["name"] == "two_years"]
+    assert len(two_years) == 1
+    assert (two_years[0]["duration"], two_years[0]["default"]) == ("17520h0m0s", True)
+
+
+def test_router_holds_the_group_and_user(site: Site) -> None:
+    api = site.router("admin", site.secrets["admin"])
+    try:
+        group = [g for g in api.path("user", "group") if g["name"] == "pantau-ro"]
+        users = {u["name"]: u for u in api.path("user")}
+        services = {s["name"]: s for s in api.path("ip", "service")}
+        certs = {c["name"]: c for c in api.path("certificate")}
+    finally:
+        api.close()
+    assert len(group) == 1
+    granted = [p for p in group[0]["policy"].split(",") if not p.startswith("!")]
+    assert granted == ["read", "test", "api"]
+    assert (users["pantau"]["group"], users["pantau"]["address"]) == ("pantau-ro", "127.0.0.1/32")
+    ssl, plain = services["api-ssl"], services["api"]
+    assert (ssl["disabled"], ssl["certificate"]) == (False, "pantau-api")
+    assert ssl["address"] == plain["address"] == "127.0.0.1/32,127.0.0.2/32"
+    fingerprint = (site.root / "fingerprints" / f"{POINT}.sha256").read_text().strip()
+    assert fingerprint == certs["pantau-api"]["fingerprint"]
+    # The agent's user logs in with the password from the vault.
+    agent = site.router("pantau", site.secrets["router"])
+    try:
+        assert next(iter(agent.path("system", "identity")))["name"] == "r001"
+    finally:
+        agent.close()
+
+
+def test_units_are_hardened_and_valid(site: Site) -> None:
+    units = sorted((site.prefix / "etc" / "systemd" / "system").glob("*.service"))
+    assert [u.stem for u in units] == sorted(SERVICES)
+    for unit in units:
+        text = unit.read_text()
+        for line in (
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "PrivateTmp=yes",
+            "ProtectHome=yes",
+            "Restart=always",
+        ):
+            assert line in text.splitlines(), f"{unit.name} lacks {line}"
+        user = re.search(r"^User=(.+)$", text, re.M)
+        assert user is not None and user.group(1) == "root"  # the test runs them as root
+        writable = re.search(r"^ReadWritePaths=(.*)$", text, re.M)
+        assert writable is not None
+        for path in writable.group(1).split():
+            assert path.startswith(str(site.prefix)) and Path(path).is_dir()
+    done = subprocess.run(
+        ["systemd-analyze", "verify", *map(str, units)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and "Unknown" not in done.stderr, done.stderr
+
+
+def test_secrets_stay_in_the_vault_and_secret_files(site: Site) -> None:
+    inventory = site.inventory
+    for vault in (inventory / "group_vars" / "all").glob("*.vault.yml"):
+        assert vault.read_text().startswith("$ANSIBLE_VAULT;1.1;AES256")
+    clear = [
+        (inventory / "points.yml").read_text(),
+        (site.prefix / "etc/pantau/agent/agent.yaml").read_text(),
+        (site.prefix / "etc/pantau/collector/collector.yaml").read_text(),
+        *site.outputs,
+        *(p.read_text(errors="replace") for p in (site.prefix / "var/log/pantau").glob("*.log")),
+    ]
+    for secret in site.secrets.values():
+        assert all(secret not in text for text in clear)
+    secret_dir = site.prefix / "etc" / "pantau" / "secrets"
+    files = {p.name: p for p in secret_dir.iterdir()}
+    assert sorted(files) == ["agent-mqtt.pw", "collector-mqtt.pw", f"router-{POINT}.pw"]
+    for path in files.values():
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert files[f"router-{POINT}.pw"].read_text().strip() == site.secrets["router"]
