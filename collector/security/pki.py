@@ -98,8 +98,10 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read, atomically (never a moment of wider mode)."""
+def write_private(path: Path, data: bytes, sync: bool = True) -> None:
+    """Write a file only its owner can read, atomically (never a moment of wider mode).
+
+    `sync=False` skips the fsync for files that can be made again (an issued bundle)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -107,7 +109,8 @@ def write_private(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -115,9 +118,9 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def write_public(path: Path, data: bytes) -> None:
+def write_public(path: Path, data: bytes, sync: bool = True) -> None:
     """Certificates and CRLs are public: mode 644, written atomically."""
-    write_private(path, data)
+    write_private(path, data, sync)
     path.chmod(0o644)
 
 
@@ -299,10 +302,10 @@ class Pki:
                         to_hash[name] = given[name]
                     else:
                         to_hash[name] = secrets.token_urlsafe(24)
-                        write_private(bundle / "password", to_hash[name].encode() + b"\n")
+                        write_private(bundle / "password", to_hash[name].encode() + b"\n", False)
                     issued.created.append("password")
             if issued.created:
-                write_public(bundle / "ca.pem", self.ca_cert_path.read_bytes())
+                write_public(bundle / "ca.pem", self.ca_cert_path.read_bytes(), sync=False)
             identity.status = "active"
             identity.revoked_at = None
             index.identities[name] = identity
@@ -378,8 +381,8 @@ class Pki:
             .add_extension(_aki(ca_cert), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
-        write_private(bundle / "key.pem", _key_pem(key))
-        write_public(bundle / "cert.pem", cert.public_bytes(serialization.Encoding.PEM))
+        write_private(bundle / "key.pem", _key_pem(key), sync=False)
+        write_public(bundle / "cert.pem", cert.public_bytes(serialization.Encoding.PEM), False)
         return format(cert.serial_number, "x")
 
     def _builder(
