@@ -20,6 +20,7 @@ from pantau.shared.errors import ConfigError
 
 ENV_PREFIX = "PANTAU_"
 ENV_NESTING = "__"
+SECRET_WORDS = ("password", "token", "secret", "key")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,7 +72,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         what = "is not a known setting (typo?)"
     else:
         got = err.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None else f", got {got!r}"
+        secret = any(word in field.lower() for word in SECRET_WORDS)  # never echo a secret
+        shown = "" if isinstance(got, dict | list) or got is None or secret else f", got {got!r}"
         what = f"{err['msg'].lower()}{shown}"
     more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
     return f"field '{field}' {what}{more}"

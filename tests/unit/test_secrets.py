@@ -83,3 +83,15 @@ def test_influx_secrets_from_environment_or_file(tmp_path: Path) -> None:
     file.chmod(0o644)
     with pytest.raises(ConfigError, match="readable by group or others"):
         InfluxConfig(password_file=str(file)).resolved_password()
+
+
+def test_a_mistyped_secret_is_not_echoed_in_the_error(tmp_path: Path) -> None:
+    from pantau.collector.config import CollectorConfig
+    from pantau.shared.config import validate
+
+    with pytest.raises(ConfigError) as caught:
+        validate({"registry": "r.yaml", "mqtt": {"password": 7_319_204_555}}, CollectorConfig, "c")
+    assert str(caught.value) == "c: field 'mqtt.password' input should be a valid string"
+    with pytest.raises(ConfigError) as port:
+        validate({"registry": "r.yaml", "mqtt": {"port": "x"}}, CollectorConfig, "c")
+    assert str(port.value).endswith(", got 'x'")  # ordinary values are still shown
