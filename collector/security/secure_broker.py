@@ -56,7 +56,7 @@ class SecureBroker:
     def agent_mqtt(self, method: Literal["password", "cert"] = "password") -> dict[str, Any]:
         """The `mqtt` section of an agent config for any number of the prepared points:
         `{point}` in the file names gives each point's session its own credential."""
-        bundle = self.pki.dir / "issued" / "{point}"
+        bundle = self.pki.bundle_dir("{point}")
         section: dict[str, Any] = {"host": HOST, "tls": {"ca_file": str(self.pki.ca_cert_path)}}
         if method == "cert":
             section["port"] = self.cert_port
