@@ -28,11 +28,9 @@ import librouteros
 import pytest
 import yaml
 
-from pantau.agent.routeros_sim.certs import make_certs
 from pantau.collector import deploy_secrets
 from pantau.collector.influx import Influx
 from pantau.collector.services import free_port
-from pantau.shared import topics
 from tests.pipeline import influx, registry_file, wait_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -49,6 +47,7 @@ SERVICES = [
     "pantau-agent",
 ]
 POINT = "citangkil-01"
+ADMIN_PASSWORD = "router-admin-secret-for-this-test"
 HOTSPOT_SESSIONS = 17  # what the simulated router reports, to recognise its samples
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
@@ -195,34 +194,20 @@ def build_wheelhouse(root: Path) -> Path:
     return wheels
 
 
-def broker_files(directory: Path, users: dict[str, str]) -> Path:
-    """The files `pantau broker config` hands the mosquitto role: TLS, password file and ACL."""
-    certs = make_certs(directory / "pki", names=("127.0.0.1", "localhost"))
-    tls = directory / "broker" / "tls"
-    tls.mkdir(parents=True)
-    shutil.copy(certs.ca_cert, tls / "ca.pem")
-    shutil.copy(certs.cert, tls / "broker.pem")
-    shutil.copy(certs.key, tls / "broker.key")
-    passwd = directory / "broker" / "passwd"
-    for user, password in users.items():
-        subprocess.run(
-            [
-                "mosquitto_passwd",
-                "-b",
-                *([] if passwd.exists() else ["-c"]),
-                str(passwd),
-                user,
-                password,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-    kinds = (topics.TELEMETRY, topics.STATE, topics.EVENT)
-    acl = [f"user {POINT}", *(f"topic write {topics.PREFIX}/{POINT}/{k}" for k in kinds), ""]
-    acl += ["user collector", f"topic read {topics.PREFIX}/#", ""]
-    (directory / "broker" / "acl").write_text("\n".join(acl))
-    return directory / "broker"
+def make_pki(root: Path, registry: Path, env: dict[str, str], ports: dict[str, int]) -> None:
+    """The project CA, the collector's and the point's identities, and the broker's files, made
+    with `pantau pki` and `pantau broker config` as an operator makes them."""
+    pantau = [str(BIN / "pantau")]
+    pki = ["--dir", str(root / "pki")]
+    run([*pantau, "pki", "init", *pki, "--host", "127.0.0.1"], env, 60, cwd=root)
+    collector = ["pantau-collector", "--role", "collector", "--method", "password"]
+    run([*pantau, "pki", "issue", *pki, *collector], env, 60, cwd=root)
+    point = [POINT, "--method", "password", "--registry", str(registry)]
+    run([*pantau, "pki", "issue", *pki, *point], env, 60, cwd=root)
+    listeners = ["--cert-port", "0", "--password-port", str(ports["mqtt_tls"])]
+    listeners += ["--plain-port", str(ports["mqtt_plain"]), "--run-as", "root"]
+    out = ["--registry", str(registry), "--out", str(root / "broker")]
+    run([*pantau, "broker", "config", *pki, *out, *listeners], env, 60, cwd=root)
 
 
 def start_simulator(root: Path, admin_password: str) -> tuple[subprocess.Popen[str], int]:
@@ -245,7 +230,7 @@ def start_simulator(root: Path, admin_password: str) -> tuple[subprocess.Popen[s
     return sim, int(listing["routers"][0]["port"])
 
 
-def write_site(root: Path, wheels: Path, broker: Path, sim_port: int) -> Site:
+def write_site(root: Path, wheels: Path, sim_port: int) -> Site:
     home = root / "ansible-home"
     (home / "tmp").mkdir(parents=True)
     env = ansible_env(home)
@@ -254,25 +239,6 @@ def write_site(root: Path, wheels: Path, broker: Path, sim_port: int) -> Site:
     vault_password.write_text("a vault password for this test only\n")
     vault_password.chmod(0o600)
     registry = registry_file(root / "registry.yaml", [POINT])
-    # The points, their groups and their secrets, as an operator makes them.
-    run(
-        [
-            *(str(BIN / "pantau"), "deploy", "inventory", "--registry", str(registry)),
-            *("--out", str(inventory / "points.yml"), "--router-host", "127.0.0.1"),
-            *(
-                "--central",
-                "noc",
-                "--secrets-out",
-                str(inventory / "group_vars/all/points.vault.yml"),
-            ),
-            *("--vault-password-file", str(vault_password)),
-        ],
-        env,
-        timeout_s=60,
-    )
-    point_secrets = deploy_secrets.read_vault(
-        inventory / "group_vars/all/points.vault.yml", vault_password
-    )[POINT]
     ports = {
         "mqtt_tls": free_port(),
         "mqtt_plain": free_port(),
@@ -283,11 +249,33 @@ def write_site(root: Path, wheels: Path, broker: Path, sim_port: int) -> Site:
         "iperf3": free_port(),
         "router": sim_port,
     }
+    make_pki(root, registry, env, ports)
+    # The points, their groups and their secrets (the MQTT password the PKI issued).
+    run(
+        [
+            *(str(BIN / "pantau"), "deploy", "inventory", "--registry", str(registry)),
+            *("--out", str(inventory / "points.yml"), "--router-host", "127.0.0.1"),
+            *(
+                "--central",
+                "noc",
+                "--secrets-out",
+                str(inventory / "group_vars/all/points.vault.yml"),
+            ),
+            *("--vault-password-file", str(vault_password), "--pki", str(root / "pki")),
+        ],
+        env,
+        timeout_s=60,
+    )
+    point_secrets = deploy_secrets.read_vault(
+        inventory / "group_vars/all/points.vault.yml", vault_password
+    )[POINT]
     prefix = root / "root"
+    issued = root / "pki" / "issued"
     secrets = {
-        "collector": "collector-secret-for-this-test",
-        "admin": "router-admin-secret-for-this-test",
+        "collector": (issued / "pantau-collector" / "password").read_text().strip(),
+        "admin": ADMIN_PASSWORD,
         "mqtt": point_secrets["mqtt_password"],
+        "issued": (issued / POINT / "password").read_text().strip(),
         "router": point_secrets["router_password"],
     }
     central_vault = inventory / "group_vars" / "all" / "central.vault.yml"
@@ -318,7 +306,8 @@ def write_site(root: Path, wheels: Path, broker: Path, sim_port: int) -> Site:
         "pantau_manage_users": False,
         "pantau_wheelhouse_dir": str(wheels),
         **root_user,
-        "mosquitto_files_src": str(broker),
+        "pantau_pki_dir": str(root / "pki"),
+        "pantau_broker_dir": str(root / "broker"),
         "mosquitto_cert_port": None,
         "mosquitto_password_port": ports["mqtt_tls"],
         "mosquitto_plain_port": ports["mqtt_plain"],
@@ -332,7 +321,6 @@ def write_site(root: Path, wheels: Path, broker: Path, sim_port: int) -> Site:
         "speedtest_server_iperf3_ports": f"{ports['iperf3']}-{ports['iperf3']}",
         "pantau_mqtt_host": "127.0.0.1",
         "agent_mqtt_port": ports["mqtt_tls"],
-        "agent_mqtt_ca_src": str(broker / "tls" / "ca.pem"),
         "agent_router_port": sim_port,
         "agent_interval_s": 1,
         "agent_ping_targets": ["192.0.2.1"],  # pinged by the simulated router: no traffic
@@ -385,22 +373,17 @@ def leftovers(prefix: Path) -> list[int]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("ansible-site")
     wheels = build_wheelhouse(root)
-    collector_pw = "collector-secret-for-this-test"
-    sim, sim_port = start_simulator(root, "router-admin-secret-for-this-test")
+    sim, sim_port = start_simulator(root, ADMIN_PASSWORD)
     the_site: Site | None = None
     try:
-        # The agent's MQTT password is the one `pantau deploy inventory` put in the vault.
-        staged = write_site(root, wheels, root / "broker", sim_port)
-        the_site = staged
-        staged.sim = sim
-        broker_files(root, {POINT: staged.secrets["mqtt"], "collector": collector_pw})
-        staged.outputs.append(staged.playbook())
-        wait_for(
-            lambda: samples(staged) >= 3, 90, "three samples of the simulated router in InfluxDB"
-        )
-        staged.pids_after_first = staged.pids()
-        staged.outputs.append(staged.playbook())
-        yield staged
+        the_site = write_site(root, wheels, sim_port)
+        the_site.sim = sim
+        the_site.outputs.append(the_site.playbook())
+        ready = the_site
+        wait_for(lambda: samples(ready) >= 3, 90, "three samples of the router in InfluxDB")
+        the_site.pids_after_first = the_site.pids()
+        the_site.outputs.append(the_site.playbook())
+        yield the_site
     finally:
         if the_site is not None:
             stop_everything(the_site)
@@ -557,7 +540,9 @@ def test_secrets_stay_in_the_vault_and_secret_files(site: Site) -> None:
         assert all(secret not in text for text in clear)
     secret_dir = site.prefix / "etc" / "pantau" / "secrets"
     files = {p.name: p for p in secret_dir.iterdir()}
-    assert sorted(files) == ["agent-mqtt.pw", "collector-mqtt.pw", f"router-{POINT}.pw"]
+    assert sorted(files) == ["collector-mqtt.pw", f"mqtt-{POINT}.pw", f"router-{POINT}.pw"]
     for path in files.values():
         assert path.stat().st_mode & 0o777 == 0o600
     assert files[f"router-{POINT}.pw"].read_text().strip() == site.secrets["router"]
+    # The vault holds the very password `pantau pki` issued, so the broker knows it.
+    assert files[f"mqtt-{POINT}.pw"].read_text().strip() == site.secrets["issued"]
