@@ -160,19 +160,31 @@ class Spool:
         return row is not None
 
     def remove(self, point: str, rows: list[Row]) -> None:
-        """Forget rows the broker acknowledged."""
+        """Forget rows the broker acknowledged (one peek's batch: consecutive for this point)."""
         if not rows:
             return
         samples = sum(1 for r in rows if r.kind == "telemetry")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM outbox WHERE id = ?", [(r.id,) for r in rows])
+            self._db.execute(
+                "DELETE FROM outbox WHERE point = ? AND id BETWEEN ? AND ?",
+                (point, rows[0].id, rows[-1].id),
+            )
             self._db.execute(
                 "UPDATE points SET held = MAX(0, held - ?) WHERE point = ?", (samples, point)
             )
             self._db.execute("COMMIT")
             if point in self._counters:
                 self._counters[point][1] = max(0, self._counters[point][1] - samples)
+
+    def empty(self) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone() is None
+
+    def pending_samples(self) -> int:
+        """Samples waiting for the broker, all points (cheap: kept per point)."""
+        with self._lock:
+            return self._db.execute("SELECT COALESCE(SUM(held), 0) FROM points").fetchone()[0]
 
     def dropped(self, point: str) -> int:
         with self._lock:

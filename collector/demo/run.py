@@ -35,6 +35,7 @@ from pantau.collector.config import InfluxConfig
 from pantau.collector.demo import scenario
 from pantau.collector.influx import Influx
 from pantau.collector.registry_cli import dump, generate, read_kelurahan_csv
+from pantau.collector.security.secure_broker import SecureBroker, prepare_secure_broker
 from pantau.shared.registry import load_registry
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--days", type=int, default=None, help="play only the first N days")
     parser.add_argument(
-        "--interval", type=float, default=900.0, help="sampling interval in the played month (s)"
+        "--interval", type=float, default=1800.0, help="sampling interval in the played month (s)"
     )
     parser.add_argument("--lang", choices=["id", "en"], default="id")
     parser.add_argument("--keep", action="store_true", help="keep broker and InfluxDB running")
@@ -68,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     console.rule(f"[bold]Pantau demo: Kota Cilegon, {month}")
     registry_path = _registry(out, args.kelurahan)
     registry = load_registry(registry_path)
-    broker = services.mosquitto(out / "mosquitto")
+    console.print("issuing a CA, the broker certificate and per-agent credentials ...")
+    secure = prepare_secure_broker(out / "security", registry_path)
+    broker = secure.service
     database = services.influxd(out / "influxd")
     started = time.monotonic()
     collector = None
@@ -76,17 +79,23 @@ def run(args: argparse.Namespace) -> int:
         console.print("starting mosquitto and influxd on free loopback ports ...")
         broker.start()
         database.start()
-        console.print(f"  mosquitto 127.0.0.1:{broker.port}, influxd {database.url}, data in {out}")
-        collector_yaml = _collector_config(out, broker.port, database.url, registry_path)
+        console.print(
+            f"  mosquitto with TLS on 127.0.0.1:{secure.cert_port} (client certificates) and"
+            f" :{secure.password_port} (passwords), no anonymous access, an ACL per point;"
+            f" influxd {database.url}; data in {out}"
+        )
+        collector_mqtt = secure.collector_mqtt("cert") | {"client_id": "pantau-demo-collector"}
+        collector_yaml = _collector_config(out, collector_mqtt, database.url, registry_path)
         collector = _start(["collector", "--config", str(collector_yaml)], out / "collector.log")
         _wait_for_log(out / "collector.log", "subscribed", 30)
         db = Influx(InfluxConfig(url=database.url, database=DATABASE))
 
         live_points = [p.id for p in registry.points[:6]]
-        _live(console, out, broker.port, db, live_points, args.live_seconds)
+        _live(console, out, secure, db, live_points, args.live_seconds)
 
         points = [(p.id, p.kelurahan) for p in registry.points]
-        taken = _month(console, out, broker.port, db, month, points, args.days, args.interval)
+        agent_mqtt = secure.agent_mqtt("password")
+        taken = _month(console, out, agent_mqtt, db, month, points, args.days, args.interval)
         collector.send_signal(15)  # a clean stop computes the last rollups
         collector.wait(300)
         collector = None
@@ -118,9 +127,9 @@ def _registry(out: Path, kelurahan: int) -> Path:
     return path
 
 
-def _collector_config(out: Path, port: int, url: str, registry: Path) -> Path:
+def _collector_config(out: Path, mqtt: dict[str, Any], url: str, registry: Path) -> Path:
     config = {
-        "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "pantau-demo-collector"},
+        "mqtt": mqtt,
         "influx": {"api": "v1", "url": url, "database": DATABASE},
         "registry": str(registry),
         "state_dir": str(out / "collector-state"),
@@ -160,16 +169,15 @@ def _wan_interface() -> str:
 
 
 def _live(
-    console: Console, out: Path, port: int, db: Influx, points: list[str], seconds: float
+    console: Console, out: Path, secure: SecureBroker, db: Influx, points: list[str], seconds: float
 ) -> None:
     console.rule("1. live: this host and simulated points, through the real pipeline")
     host, simulated = points[0], points[1:]
-    mqtt = {"host": "127.0.0.1", "port": port}
     wan = _wan_interface()
     host_config = {
         "interval_s": 2,
         "state_dir": str(out / "agent-host"),
-        "mqtt": mqtt,
+        "mqtt": secure.agent_mqtt("password"),
         "points": [
             {
                 "id": host,
@@ -178,14 +186,16 @@ def _live(
                     "wan_interface": wan,
                     "clients": {"kind": "neighbours", "interface": wan},
                 },
-                "probes": {"targets": [{"kind": "tcp", "host": "127.0.0.1", "port": port}]},
+                "probes": {
+                    "targets": [{"kind": "tcp", "host": "127.0.0.1", "port": secure.cert_port}]
+                },
             }
         ],
     }
     sim_config = {
         "interval_s": 2,
         "state_dir": str(out / "agent-sim"),
-        "mqtt": mqtt,
+        "mqtt": secure.agent_mqtt("cert"),
         "points": [
             {"id": p, "source": {"kind": "simulated", "seed": i, "peak_clients": 40}}
             for i, p in enumerate(simulated)
@@ -196,7 +206,10 @@ def _live(
         path = out / f"{name}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         agents.append(_start(["agent", "--config", str(path)], out / f"{name}.log"))
-    console.print(f"  agent reading this host ({wan}) as {host}; simulated: {', '.join(simulated)}")
+    console.print(
+        f"  agent reading this host ({wan}) as {host} (password over TLS);"
+        f" simulated, with client certificates: {', '.join(simulated)}"
+    )
     since_ms = int(time.time() * 1000)
     with Progress(TextColumn("  live"), BarColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("live", total=seconds)
@@ -260,7 +273,7 @@ def _share(samples: list[dict[str, Any]]) -> str:
 def _month(
     console: Console,
     out: Path,
-    port: int,
+    mqtt: dict[str, Any],
     db: Influx,
     month: str,
     points: list[tuple[str, str]],
@@ -290,7 +303,7 @@ def _month(
                 target=_replay_worker,
                 args=(
                     state,
-                    port,
+                    mqtt,
                     [(p.point, p.source()) for p in share],
                     start.timestamp(),
                     ticks,
@@ -315,12 +328,18 @@ def _month(
             f"time >= {int(start.timestamp() * 1000)}ms AND time < {int(end.timestamp() * 1000)}ms"
         )
         rows = 0
+        said = time.monotonic()
         while rows < total:
             taken, waiting = _spool_progress(states)
             bar.update(sampled, completed=taken)
             bar.update(published, completed=taken - waiting)
             rows = _count(db, where)
             bar.update(stored, completed=rows)
+            if not console.is_terminal and time.monotonic() - said >= 15:
+                said = time.monotonic()  # a log file gets a line now and then instead of bars
+                console.print(
+                    f"  sampled {taken:,}, acknowledged {taken - waiting:,}, stored {rows:,} of {total:,}"
+                )
             if all(not p.is_alive() for p in procs) and any(p.exitcode for p in procs):
                 raise RuntimeError("a month replay worker failed; see the logs in " + str(out))
             time.sleep(1)
@@ -331,7 +350,7 @@ def _month(
 
 def _replay_worker(
     state: Path,
-    port: int,
+    mqtt: dict[str, Any],
     points: list[tuple[str, dict[str, Any]]],
     start_s: float,
     ticks: int,
@@ -360,13 +379,6 @@ def _replay_worker(
                 config, interval_s, config.source.build(point, clock), spool, None, clock, boot
             )
         )
-    mqtt_config = MqttConfig(host="127.0.0.1", port=port)
-    publish = PublishConfig(batch_max=1000, inflight_max=4, drain_msgs_per_s=1000, linger_s=1.0)
-    publishers = [
-        PointPublisher(p, boot, "simulated", spool, mqtt_config, publish) for p, _ in points
-    ]
-    for publisher in publishers:
-        publisher.start()
     end_s = start_s + ticks * interval_s
     tests: dict[int, list[tuple[PointSampler, float]]] = defaultdict(list)
     for sampler in samplers:
@@ -386,13 +398,19 @@ def _replay_worker(
                 clock.set(moment)
                 _speed_test(sampler, moment)
                 clock.set(start_s + k * interval_s)
-        if k % 48 == 0:
-            for publisher in publishers:
-                publisher.notify()
-    while spool.count() > 0:
+    # The month is in the spool: now the publishers drain it, as after a long outage.
+    mqtt_config = MqttConfig.model_validate(mqtt)
+    publish = PublishConfig(batch_max=2000, inflight_max=4, drain_msgs_per_s=1000)
+    publishers = [
+        PointPublisher(p, boot, "simulated", spool, mqtt_config.for_point(p), publish)
+        for p, _ in points
+    ]
+    for publisher in publishers:
+        publisher.start()
+    while not spool.empty():
         for publisher in publishers:
             publisher.notify()
-        time.sleep(0.2)
+        time.sleep(0.5)
     for publisher in publishers:
         publisher.stop()
     spool.close()
@@ -442,7 +460,7 @@ def _spool_progress(states: list[Path]) -> tuple[int, int]:
         try:
             db = sqlite3.connect(path, timeout=1)
             taken += db.execute("SELECT COALESCE(SUM(next_seq), 0) FROM points").fetchone()[0]
-            waiting += db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            waiting += db.execute("SELECT COALESCE(SUM(held), 0) FROM points").fetchone()[0]
             db.close()
         except sqlite3.Error:
             pass

@@ -76,7 +76,7 @@ def build(points: list[tuple[str, str]], month: str, seed: int = 2026) -> list[P
         for _ in range(rng.randint(1, 4)):
             begin = start + dt.timedelta(hours=rng.uniform(0, span_h - 10))
             scenario.wan_down.append(
-                Window(begin, begin + dt.timedelta(minutes=rng.choice([20, 45, 90, 180, 480])))
+                Window(begin, begin + dt.timedelta(minutes=rng.choice([30, 60, 120, 240, 480])))
             )
     for scenario in rng.sample(scenarios, k=min(3, len(scenarios))):
         begin = start + dt.timedelta(days=rng.uniform(2, 20))
