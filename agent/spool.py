@@ -1,7 +1,8 @@
 """The agent's on-disk outbox: every sample and event is here until the broker acknowledged it.
 
 SQLite in WAL mode with synchronous=FULL: a SIGKILL or a power cut at any moment leaves either
-the whole row or none of it. `seq` is assigned here, in the same transaction as the row, so it is
+the whole row or none of it. Rows are clustered by point, so draining one point's backlog reads
+consecutive pages even when hundreds of points were spooled side by side. `seq` is assigned here, in the same transaction as the row, so it is
 monotonic per point and survives restarts.
 """
 
@@ -19,13 +20,13 @@ log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    id    INTEGER PRIMARY KEY AUTOINCREMENT,
     point TEXT NOT NULL,
+    id    INTEGER NOT NULL,
     kind  TEXT NOT NULL CHECK (kind IN ('telemetry', 'event')),
     seq   INTEGER,
-    body  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_point ON outbox (point, id);
+    body  TEXT NOT NULL,
+    PRIMARY KEY (point, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS points (
     point    TEXT PRIMARY KEY,
     next_seq INTEGER NOT NULL DEFAULT 0,
@@ -72,6 +73,8 @@ class Spool:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA cache_size=-512")  # KiB: the spool is read in order, rarely twice
         self._db.executescript(SCHEMA)
+        (last_id,) = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()
+        self._next_id = last_id + 1  # order of arrival across points; restarts when empty
         self._page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
 
     def close(self) -> None:
@@ -105,8 +108,9 @@ class Spool:
                 counters = self._point_counters(point)
                 seq = counters[0]
                 self._db.execute(
-                    "INSERT INTO outbox (point, kind, seq, body) VALUES (?, 'telemetry', ?, ?)",
-                    (point, seq, make_body(seq)),
+                    "INSERT INTO outbox (point, id, kind, seq, body)"
+                    " VALUES (?, ?, 'telemetry', ?, ?)",
+                    (point, self._take_id(), seq, make_body(seq)),
                 )
                 self._db.execute(
                     "UPDATE points SET next_seq = ?, held = ? WHERE point = ?",
@@ -129,7 +133,8 @@ class Spool:
         with self._lock:
             try:
                 self._db.execute(
-                    "INSERT INTO outbox (point, kind, body) VALUES (?, 'event', ?)", (point, body)
+                    "INSERT INTO outbox (point, id, kind, body) VALUES (?, ?, 'event', ?)",
+                    (point, self._take_id(), body),
                 )
             except sqlite3.Error as exc:
                 if _is_full(exc):
@@ -234,9 +239,9 @@ class Spool:
         if excess <= 0:
             return
         self._db.execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE point = ?"
+            "DELETE FROM outbox WHERE point = ? AND id IN (SELECT id FROM outbox WHERE point = ?"
             " AND kind = 'telemetry' ORDER BY id LIMIT ?)",
-            (point, excess),
+            (point, point, excess),
         )
         self._db.execute(
             "UPDATE points SET dropped = dropped + ?, held = held - ? WHERE point = ?",
@@ -249,6 +254,11 @@ class Spool:
         (pages,) = self._db.execute("PRAGMA page_count").fetchone()
         (free,) = self._db.execute("PRAGMA freelist_count").fetchone()
         return (pages - free) * self._page_size
+
+    def _take_id(self) -> int:
+        taken = self._next_id
+        self._next_id += 1
+        return taken
 
     def _point_counters(self, point: str) -> list[int]:
         counters = self._counters.get(point)

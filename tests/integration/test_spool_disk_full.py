@@ -77,7 +77,7 @@ def test_spool_survives_reopen_after_kill_mid_transaction(tmp_path: Path) -> Non
         "import os, sqlite3, sys\n"
         f"db = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
         "db.execute('BEGIN IMMEDIATE')\n"
-        "db.execute(\"INSERT INTO outbox (point, kind, seq, body) VALUES ('a-01', 'telemetry', 99, 'half')\")\n"
+        "db.execute(\"INSERT INTO outbox (point, id, kind, seq, body) VALUES ('a-01', 99, 'telemetry', 99, 'half')\")\n"
         "os.kill(os.getpid(), 9)\n"
     )
     subprocess.run(["python3", "-c", script], check=False)
