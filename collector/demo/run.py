@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "cilegon_kelurahan.csv"
 PANTAU = [sys.executable, "-m", "pantau.shared.cli"]
 DATABASE = "pantau"
+DRAIN_WAVE = 12  # points draining their replayed month at once, per worker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--days", type=int, default=None, help="play only the first N days")
     parser.add_argument(
-        "--interval", type=float, default=1800.0, help="sampling interval in the played month (s)"
+        "--interval", type=float, default=3600.0, help="sampling interval in the played month (s)"
     )
     parser.add_argument("--lang", choices=["id", "en"], default="id")
     parser.add_argument("--keep", action="store_true", help="keep broker and InfluxDB running")
@@ -133,7 +134,7 @@ def _collector_config(out: Path, mqtt: dict[str, Any], url: str, registry: Path)
         "influx": {"api": "v1", "url": url, "database": DATABASE},
         "registry": str(registry),
         "state_dir": str(out / "collector-state"),
-        "rollup": {"every_s": 15},
+        "rollup": {"every_s": 60},
         "limits": {"max_age_s": 400 * 86_400},  # the played month is older than the spool horizon
     }
     path = out / "collector.yaml"
@@ -401,18 +402,21 @@ def _replay_worker(
     # The month is in the spool: now the publishers drain it, as after a long outage.
     mqtt_config = MqttConfig.model_validate(mqtt)
     publish = PublishConfig(batch_max=2000, inflight_max=4, drain_msgs_per_s=1000)
-    publishers = [
-        PointPublisher(p, boot, "simulated", spool, mqtt_config.for_point(p), publish)
-        for p, _ in points
-    ]
-    for publisher in publishers:
-        publisher.start()
-    while not spool.empty():
-        for publisher in publishers:
-            publisher.notify()
-        time.sleep(0.5)
-    for publisher in publishers:
-        publisher.stop()
+    names = [p for p, _ in points]
+    for first in range(0, len(names), DRAIN_WAVE):
+        # A few points at a time: hundreds of publishers on one spool would mostly wait for it.
+        wave = [
+            PointPublisher(p, boot, "simulated", spool, mqtt_config.for_point(p), publish)
+            for p in names[first : first + DRAIN_WAVE]
+        ]
+        for publisher in wave:
+            publisher.start()
+        while any(spool.has_after(p.point, 0) for p in wave):
+            for publisher in wave:
+                publisher.notify()
+            time.sleep(0.1)
+        for publisher in wave:
+            publisher.stop()
     spool.close()
 
 
