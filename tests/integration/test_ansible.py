@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -165,7 +166,8 @@ def dependency_wheels(source: Path) -> Path:
     """Wheels of pantau's dependencies and of its build backend, fetched once per set of
     requirements and kept in the user's cache: later runs build and install with no index."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [project["dependencies"], project["optional-dependencies"], sys.version_info[:2]]
+    extras = project["optional-dependencies"]
+    wanted = [project["dependencies"], extras["agent"], extras["collector"], sys.version_info[:2]]
     digest = hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]
     cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     cache = cache_home / "pantau-tests" / f"wheels-{digest}"
@@ -568,6 +570,40 @@ def test_secrets_stay_in_the_vault_and_secret_files(site: Site) -> None:
     assert files[f"router-{POINT}.pw"].read_text().strip() == site.secrets["router"]
     # The vault holds the very password `pantau pki` issued, so the broker knows it.
     assert files[f"mqtt-{POINT}.pw"].read_text().strip() == site.secrets["issued"]
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def test_supervisor_passes_reload_on_and_restarts_a_dead_service(site: Site) -> None:
+    """Without systemd the supervisor stands in for it: SIGHUP reaches the broker (which re-reads
+    its password file and ACL, as after `pantau pki issue`), a killed broker comes back."""
+    supervisor = site.pids()["pantau-mosquitto"]
+    (broker,) = children(supervisor)
+    log = site.prefix / "var" / "log" / "pantau" / "pantau-mosquitto.log"
+    os.kill(supervisor, signal.SIGHUP)
+    wait_for(lambda: "Reloading config" in log.read_text(), 10, "the broker to reload")
+    assert children(supervisor) == [broker]
+    os.kill(broker, signal.SIGKILL)
+    restarted = wait_for(lambda: [p for p in children(supervisor) if p != broker], 15, "restart")
+    assert len(restarted) == 1
+    port = site.ports["mqtt_plain"]
+    wait_for(lambda: port_open(port), 15, "the restarted broker to listen")
+    assert "exited" in log.read_text()
+
+
+def port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+        return True
+    return False
 
 
 def test_lint_production_profile(lint: Lint) -> None:
