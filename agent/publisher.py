@@ -244,26 +244,34 @@ class PointPublisher:
             if not rows:
                 return
             self._dirty.set()  # there may be more behind this batch
-            rows, payload, dropped = self._message(rows)
-            kind = topics.TELEMETRY if rows[0].kind == "telemetry" else topics.EVENT
-            topic = f"{topics.PREFIX}/{self.point}/{kind}"
-            info = self._client.publish(topic, payload, qos=1)
-            self._inflight[info.mid] = _InFlight(rows, dropped)
+            rows = _fit(rows)
+            samples = [r for r in rows if r.kind == "telemetry"]
+            for event in (r for r in rows if r.kind == "event"):
+                info = self._client.publish(
+                    topics.event_topic(self.point), event.body.encode(), qos=1
+                )
+                self._inflight[info.mid] = _InFlight([event], 0)
+            if samples:
+                payload, dropped = self._telemetry(samples)
+                info = self._client.publish(topics.telemetry_topic(self.point), payload, qos=1)
+                self._inflight[info.mid] = _InFlight(samples, dropped)
             self._last_sent_id = rows[-1].id
             if linger and not self.spool.has_after(self.point, self._last_sent_id):
                 self._next_publish_at = time.monotonic() + linger  # caught up: gather a while
 
-    def _message(self, rows: list[Row]) -> tuple[list[Row], bytes, int]:
-        if rows[0].kind == "event":
-            return rows[:1], rows[0].body.encode(), 0
-        taken: list[Row] = []
-        size = 0
-        for row in rows:
-            if taken and size + len(row.body) > MAX_MESSAGE_BYTES:
-                break
-            taken.append(row)
-            size += len(row.body) + 1
+    def _telemetry(self, samples: list[Row]) -> tuple[bytes, int]:
         dropped = self.spool.dropped(self.point)
-        body = ",".join(r.body for r in taken)
+        body = ",".join(r.body for r in samples)
         payload = f'{{"v":1,"point":"{self.point}","dropped":{dropped},"samples":[{body}]}}'
-        return taken, payload.encode(), dropped
+        return payload.encode(), dropped
+
+
+def _fit(rows: list[Row]) -> list[Row]:
+    """The leading rows whose samples fit one message; events travel beside it, each alone."""
+    size = 0
+    for index, row in enumerate(rows):
+        if row.kind == "telemetry":
+            size += len(row.body) + 1
+            if index and size > MAX_MESSAGE_BYTES:
+                return rows[:index]
+    return rows

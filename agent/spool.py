@@ -142,20 +142,14 @@ class Spool:
                 raise
 
     def peek(self, point: str, after_id: int, limit: int) -> list[Row]:
-        """The oldest rows of a point after `after_id`: a run of samples, or one event."""
+        """The oldest rows of a point after `after_id`, samples and events in their order."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, kind, seq, body FROM outbox WHERE point = ? AND id > ?"
                 " ORDER BY id LIMIT ?",
                 (point, after_id, limit),
             ).fetchall()
-        batch: list[Row] = []
-        for row in rows:
-            item = Row(*row)
-            if item.kind == "event":
-                return batch or [item]
-            batch.append(item)
-        return batch
+        return [Row(*row) for row in rows]
 
     def has_after(self, point: str, after_id: int) -> bool:
         with self._lock:
@@ -165,15 +159,14 @@ class Spool:
         return row is not None
 
     def remove(self, point: str, rows: list[Row]) -> None:
-        """Forget rows the broker acknowledged (one peek's batch: consecutive for this point)."""
+        """Forget rows the broker acknowledged."""
         if not rows:
             return
         samples = sum(1 for r in rows if r.kind == "telemetry")
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "DELETE FROM outbox WHERE point = ? AND id BETWEEN ? AND ?",
-                (point, rows[0].id, rows[-1].id),
+            self._db.executemany(
+                "DELETE FROM outbox WHERE point = ? AND id = ?", [(point, r.id) for r in rows]
             )
             self._db.execute(
                 "UPDATE points SET held = MAX(0, held - ?) WHERE point = ?", (samples, point)

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "cilegon_kelurahan.csv"
 PANTAU = [sys.executable, "-m", "pantau.shared.cli"]
 DATABASE = "pantau"
-DRAIN_WAVE = 12  # points draining their replayed month at once, per worker
+DRAIN_WAVE = 24  # points draining their replayed month at once, per worker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -134,7 +134,9 @@ def _collector_config(out: Path, mqtt: dict[str, Any], url: str, registry: Path)
         "influx": {"api": "v1", "url": url, "database": DATABASE},
         "registry": str(registry),
         "state_dir": str(out / "collector-state"),
-        "rollup": {"every_s": 60},
+        # A replayed month touches every hour at once: recompute them once, at the clean stop,
+        # rather than again and again while the month streams in.
+        "rollup": {"every_s": 3600},
         "limits": {"max_age_s": 400 * 86_400},  # the played month is older than the spool horizon
     }
     path = out / "collector.yaml"

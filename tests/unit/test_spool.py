@@ -35,17 +35,29 @@ def test_rows_leave_only_when_removed(tmp_path: Path) -> None:
     assert spool.count("a-01") == 3
 
 
-def test_events_travel_alone_in_order(tmp_path: Path) -> None:
+def test_events_and_samples_come_in_order_and_leave_by_id(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.sqlite", max_samples_per_point=1000)
     spool.append_sample("a-01", body)
     spool.append_event("a-01", '{"kind": "reboot"}')
     spool.append_sample("a-01", body)
     batch = spool.peek("a-01", 0, 10)
-    assert [r.kind for r in batch] == ["telemetry"]
-    batch = spool.peek("a-01", batch[-1].id, 10)
-    assert [r.kind for r in batch] == ["event"]
-    batch = spool.peek("a-01", batch[-1].id, 10)
-    assert [(r.kind, r.seq) for r in batch] == [("telemetry", 1)]
+    assert [(r.kind, r.seq) for r in batch] == [("telemetry", 0), ("event", None), ("telemetry", 1)]
+    samples = [r for r in batch if r.kind == "telemetry"]
+    spool.remove("a-01", samples)  # the event between them stays until its own PUBACK
+    assert [r.kind for r in spool.peek("a-01", 0, 10)] == ["event"]
+    assert spool.pending_samples() == 0 and not spool.empty()
+
+
+def test_a_message_takes_what_fits(tmp_path: Path) -> None:
+    from pantau.agent.publisher import MAX_MESSAGE_BYTES, _fit
+
+    spool = Spool(tmp_path / "s.sqlite", max_samples_per_point=10_000)
+    big = "x" * 100_000
+    for _ in range(8):
+        spool.append_sample("a-01", lambda seq: big)
+    rows = spool.peek("a-01", 0, 100)
+    fitted = _fit(rows)
+    assert len(fitted) == MAX_MESSAGE_BYTES // 100_001 == 5
 
 
 def test_full_spool_drops_oldest_and_counts_them(tmp_path: Path) -> None:
