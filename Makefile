@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client victoria-metrics iperf3 \
-	iputils-ping iproute2 chromium nftables openssl
+	iputils-ping iproute2 chromium nftables openssl python3-venv
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
 .PHONY: setup system-packages venv test lint demo bench clean
