@@ -4,9 +4,10 @@ afterwards is still taken."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from pantau.collector.ingest import Accepted, Rejected, ingest
 from pantau.shared.wire import MAX_TS_MS, MIN_TS_MS, Sample, Telemetry, encode
@@ -57,6 +58,57 @@ def check_lines(result: Accepted) -> None:
         assert MIN_TS_MS <= stamp <= MAX_TS_MS or stamp == NOW_MS, line
 
 
+def _sample(seq: int, **extra: object) -> dict[str, object]:
+    return {
+        "ts_ms": NOW_MS - 60_000 + seq,
+        "seq": seq,
+        "boot": "b",
+        "interval_s": 10,
+        "device_up": True,
+    } | extra
+
+
+def _telemetry(*samples: dict[str, object]) -> bytes:
+    return json.dumps({"v": 1, "point": "cit-02", "samples": list(samples)}).encode()
+
+
+# Inputs the storm always includes, so that every refusal and every flag is met on every run,
+# whatever the generator happens to draw; the generated thousands come on top of them.
+RARE = [
+    (
+        "pantau/v1/cit-02/event",
+        [
+            json.dumps(
+                {
+                    "v": 1,
+                    "point": "cit-02",
+                    "ts_ms": NOW_MS - 60_000,
+                    "kind": "capacity",
+                    "data": {"down_mbps": 5e7},
+                }
+            ).encode()
+        ],
+        False,
+    ),
+    ("pantau/v1/cit-02/telemetry", [_telemetry(_sample(1, ts_ms=NOW_MS + 3_600_000))], False),
+    ("pantau/v1/cit-02/telemetry", [_telemetry(_sample(1, ts_ms=NOW_MS - 40 * 86_400_000))], False),
+    (
+        "pantau/v1/cit-02/telemetry",
+        [
+            _telemetry(
+                _sample(1),
+                _sample(2, ts_ms=NOW_MS + 3_600_000),
+                _sample(3, ts_ms=NOW_MS - 40 * 86_400_000),
+                _sample(4, rx_bps=5e10),
+                _sample(5, clients_dhcp=9000),
+                _sample(6, rx_bytes=2**63 + 5),
+            )
+        ],
+        False,
+    ),
+]
+
+
 def test_ingest_survives_a_storm() -> None:
     seen: Counter[str] = Counter()
 
@@ -68,6 +120,10 @@ def test_ingest_survives_a_storm() -> None:
         suppress_health_check=list(HealthCheck),
     )
     @given(messages())
+    @example(RARE[0])
+    @example(RARE[1])
+    @example(RARE[2])
+    @example(RARE[3])
     def storm(message: tuple[str, list[bytes], bool]) -> None:
         topic, payloads, retained = message
         for payload in payloads:
@@ -86,7 +142,11 @@ def test_ingest_survives_a_storm() -> None:
 
     storm()
     # The storm reached every refusal and the accepting path, with partial refusals too.
-    assert seen["payloads"] == 4000 and seen["accepted"] > 100 and seen["lines"] > 100, seen
+    assert (
+        seen["payloads"] == 4000 + sum(len(p) for _, p, _ in RARE)
+        and seen["accepted"] > 100
+        and seen["lines"] > 100
+    ), seen
     assert {r for r in REASONS - FLAG_ONLY if seen[r] == 0} == set(), seen
     assert {r for r in FLAGS if seen[f"flag:{r}"] == 0} == set(), seen
 
