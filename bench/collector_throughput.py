@@ -105,12 +105,18 @@ def raw_ingest_rate(db_url: str, points: int, per_point: int) -> float:
         }
     ).by_id()
     lines: list[str] = []
+    received_ms = T0_MS + per_point * 10_000  # as if they arrived just after the last sample
     for seq in range(per_point):
         for point in point_ids(points):
             result = ingest(
-                f"pantau/v1/{point}/telemetry", payload(point, seq), False, registry, 1 << 20, 0
+                f"pantau/v1/{point}/telemetry",
+                payload(point, seq),
+                False,
+                registry,
+                1 << 20,
+                received_ms,
             )
-            assert isinstance(result, Accepted)
+            assert isinstance(result, Accepted), result
             lines += result.lines
     db = influx(db_url, "raw")
     db.query_raw('CREATE DATABASE "raw"')
