@@ -82,7 +82,14 @@ def main() -> int:
         points = ["citangkil-01", *point_ids(100)]
         registry = registry_file(work / "registry.yaml", points)
         collector = start_collector(
-            collector_config(work / "collector.yaml", broker.port, database.url, "drain", registry),
+            collector_config(
+                work / "collector.yaml",
+                broker.port,
+                database.url,
+                "drain",
+                registry,
+                limits={"max_age_s": 400 * 86_400},  # the replay phase publishes fixed old times
+            ),
             work / "collector.log",
         )
         broker.stop()
