@@ -34,6 +34,17 @@ class Section(BaseModel):
 def load_config(path: str | Path, model: type[M], env: Mapping[str, str] | None = None) -> M:
     """Read, override from the environment, validate. Raises ConfigError with one line."""
     path = Path(path)
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    apply_env_overrides(data, os.environ if env is None else env)
+    return validate(data, model, source=str(path))
+
+
+def read_yaml(path: Path, loader: Any = yaml.SafeLoader) -> Any:
+    """Parse a YAML file; any failure is one ConfigError line naming the file (and the line)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -41,18 +52,12 @@ def load_config(path: str | Path, model: type[M], env: Mapping[str, str] | None 
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}:{where}: {problem}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    apply_env_overrides(data, os.environ if env is None else env)
-    return validate(data, model, source=str(path))
 
 
 def validate(data: Any, model: type[M], source: str) -> M:

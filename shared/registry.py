@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pantau.shared.config import Section
+from pantau.shared.config import Section, read_yaml
 from pantau.shared.errors import ConfigError
 from pantau.shared.wire import PointId
 
@@ -306,17 +306,5 @@ def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
 def load_registry(path: str | Path) -> Registry:
     """Read and check a registry file. Raises ConfigError with one line naming row and problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    try:
-        data = yaml.load(text, Loader=_LOADER)  # the C loader: a city's registry is big
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}:{where}: {problem}") from exc
+    data = read_yaml(path, _LOADER)  # the C loader: a city's registry is big
     return parse_registry(data, str(path))
