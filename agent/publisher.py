@@ -23,6 +23,7 @@ from pantau.agent.spool import Row, Spool
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
 from pantau.shared.logs import PointLogger
+from pantau.shared.mqtt_auth import apply_credentials
 from pantau.shared.wire import State, encode
 
 log = logging.getLogger(__name__)
@@ -102,18 +103,8 @@ class PointPublisher:
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         secret = cfg.secret()
-        if secret is not None or cfg.username:
-            client.username_pw_set(
-                cfg.username or self.point, secret.get_secret_value() if secret else None
-            )
-        if cfg.tls is not None:
-            client.tls_set(
-                ca_certs=cfg.tls.ca_file,
-                certfile=cfg.tls.cert_file,
-                keyfile=cfg.tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(cfg.tls.insecure)
+        username = (cfg.username or self.point) if secret is not None or cfg.username else None
+        apply_credentials(client, username, secret, cfg.tls)
         client.will_set(topics.state_topic(self.point), self._state("offline"), qos=1, retain=True)
         client.max_inflight_messages_set(self.publish_config.inflight_max)
         client.on_connect = self._on_connect

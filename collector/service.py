@@ -24,6 +24,7 @@ from pantau.shared import topics
 from pantau.shared.backoff import Backoff
 from pantau.shared.config import check_tls_files
 from pantau.shared.logs import Once
+from pantau.shared.mqtt_auth import apply_credentials
 from pantau.shared.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -64,18 +65,9 @@ class Collector:
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
-        secret = cfg.secret()
-        if cfg.username or secret is not None:
-            client.username_pw_set(cfg.username, secret.get_secret_value() if secret else None)
         if cfg.tls is not None:
             check_tls_files(cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file)
-            client.tls_set(
-                ca_certs=cfg.tls.ca_file,
-                certfile=cfg.tls.cert_file,
-                keyfile=cfg.tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(cfg.tls.insecure)
+        apply_credentials(client, cfg.username, cfg.secret(), cfg.tls)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
