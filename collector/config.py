@@ -87,6 +87,13 @@ class RollupConfig(Section):
         description="How often touched hours get their rollup recomputed",
     )
     enabled: bool = True
+    drain_on_stop_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=86_400,
+        description="How long a clean stop keeps computing waiting rollups (the rest wait on"
+        " disk for the next start)",
+    )
 
 
 class LimitsConfig(Section):

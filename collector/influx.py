@@ -19,6 +19,8 @@ from pantau.shared.errors import SinkError
 
 log = logging.getLogger(__name__)
 
+CHUNK_ROWS = 10_000  # rows per chunk of a query answer
+
 
 class Influx:
     def __init__(self, config: InfluxConfig) -> None:
@@ -66,7 +68,9 @@ class Influx:
         try:
             response = self._http.request("POST", url, body=body, headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
-            raise SinkError(f"InfluxDB unreachable: {type(exc).__name__}", retryable=True) from exc
+            raise SinkError(
+                f"InfluxDB {self.config.url} unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
         _check(response.status, response.data)
 
     def _write_v2(self, lines: list[str]) -> None:
@@ -95,7 +99,9 @@ class Influx:
         except ApiException as exc:
             _check(exc.status or 0, (exc.body or "").encode() if isinstance(exc.body, str) else b"")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise SinkError(f"InfluxDB unreachable: {type(exc).__name__}", retryable=True) from exc
+            raise SinkError(
+                f"InfluxDB {self.config.url} unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
 
     # -- reads ---------------------------------------------------------------------------------
     def query(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]:
@@ -116,7 +122,18 @@ class Influx:
         return rows
 
     def query_raw(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]:
-        params = {"q": influxql, "db": database or self.config.database, "epoch": "ms"}
+        """Run InfluxQL as a chunked query and return the whole answer, chunks joined.
+
+        Chunked answers are never cut by a server's row limit, and each piece says whether more
+        follows; an answer that ends while still announcing more raises instead of being used.
+        """
+        params = {
+            "q": influxql,
+            "db": database or self.config.database,
+            "epoch": "ms",
+            "chunked": "true",
+            "chunk_size": str(CHUNK_ROWS),
+        }
         if self.config.retention_policy:
             params["rp"] = self.config.retention_policy
         url = f"{self.config.url.rstrip('/')}/query"
@@ -125,9 +142,11 @@ class Influx:
                 "POST", url, fields=params, headers=self._headers, encode_multipart=False
             )
         except urllib3.exceptions.HTTPError as exc:
-            raise SinkError(f"InfluxDB unreachable: {type(exc).__name__}", retryable=True) from exc
+            raise SinkError(
+                f"InfluxDB {self.config.url} unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
         _check(response.status, response.data)
-        return json.loads(response.data or b"{}").get("results", [])
+        return join_chunks(response.data or b"")
 
     def ensure_database(self) -> None:
         """1.x only: CREATE DATABASE is idempotent. 2.x/3.x buckets are made by their admins."""
@@ -140,6 +159,59 @@ class Influx:
         except urllib3.exceptions.HTTPError:
             return False
         return response.status in (200, 204)
+
+
+def join_chunks(body: bytes) -> list[dict[str, Any]]:
+    """One answer from a chunked /query response (one JSON object per line; a server that
+    ignores `chunked` sends one object, which is the same case with one line).
+
+    A series flagged `partial` continues in the next chunk; a result flagged `partial` has more
+    series to come. Whatever is still flagged when the body ends was cut short: that raises,
+    because figures computed from part of the rows would be wrong without saying so.
+    """
+    results: dict[int, dict[str, Any]] = {}
+    open_series: dict[int, dict[str, Any]] = {}  # statement -> series that continues
+    cut: set[int] = set()
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            chunk = json.loads(line)
+        except ValueError as exc:
+            raise SinkError(f"InfluxDB sent an unreadable answer: {exc}", retryable=True) from exc
+        if "error" in chunk and "results" not in chunk:
+            raise SinkError(f"InfluxQL error: {chunk['error']}", retryable=False)
+        for piece in chunk.get("results", []):
+            statement = int(piece.get("statement_id", 0))
+            result = results.setdefault(statement, {"statement_id": statement})
+            if "error" in piece:
+                result["error"] = piece["error"]
+            for raw in piece.get("series", []):
+                before = open_series.pop(statement, None)
+                if before is not None and _same_series(before, raw):
+                    before["values"].extend(raw.get("values", []))
+                    merged = before
+                else:
+                    merged = {k: v for k, v in raw.items() if k != "partial"}
+                    merged["values"] = list(raw.get("values", []))
+                    result.setdefault("series", []).append(merged)
+                if raw.get("partial"):
+                    open_series[statement] = merged
+            if piece.get("partial") or statement in open_series:
+                cut.add(statement)
+            else:
+                cut.discard(statement)
+    if cut:
+        raise SinkError(
+            f"InfluxDB ended its answer while announcing more rows (statement {min(cut)}):"
+            " refusing a truncated answer",
+            retryable=True,
+        )
+    return [results[k] for k in sorted(results)]
+
+
+def _same_series(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("name") == b.get("name") and a.get("tags") == b.get("tags")
 
 
 def _check(status: int, body: bytes) -> None:

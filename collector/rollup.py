@@ -4,13 +4,25 @@ a write touched, from that hour's raw rows.
 Recomputing reads the stored rows, never the batch just written, so it is idempotent and late
 data (a backlog after an outage) simply recomputes the hours it lands in: the new row has the
 same series and timestamp and overwrites the old one.
+
+Reads are sized from the data, not assumed: a cheap count per (point, hour) comes first, then
+the raw rows are read in pieces of at most `ROWS_PER_READ` rows (whole hours, several points per
+query where they fit), so the same code serves 1-s samples and 3600-s samples, ten points or
+five thousand. Every answer is a chunked one, joined and checked whole by `Influx.query_raw`.
+
+Evidence bookkeeping: beside every telemetry write the collector writes a mark on the hour's
+`sla_hourly` row (`marked_ms` = when, `rolled_ms` = 0); every rollup carries `rolled_ms`, the
+time just before it read the raw rows. A row with `marked_ms > rolled_ms` has raw data its
+rollup does not reflect yet, which the report can see without reading raw data.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from influxdb_client import Point as InfluxPoint
@@ -26,19 +38,45 @@ log = logging.getLogger(__name__)
 TELEMETRY = "telemetry"
 SLA_HOURLY = "sla_hourly"
 TAG_KEYS = ("point", "kelurahan", "kecamatan", "provider")
-POINTS_PER_QUERY = 50
-HOURS_PER_QUERY = 24
+ROWS_PER_READ = 20_000  # raw rows one read may return: bounds memory and time per piece
+POINTS_PER_PLAN = 200  # points whose hours one count query plans
 LINES_PER_WRITE = 5_000
+COUNTED_FIELD = "seq"  # present in every telemetry row (the wire contract requires it)
+
+TagsFor = Callable[[str], Mapping[str, str]]
 
 
 class InfluxLike(Protocol):
-    """The two calls this module needs (collector.influx.Influx has them)."""
-
-    def query(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]: ...
+    """The calls this module needs (collector.influx.Influx has them)."""
 
     def query_raw(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]: ...
 
     def write(self, lines: list[str]) -> None: ...
+
+
+@dataclass
+class RollupStats:
+    """What recomputing cost, for /metrics and the benchmark."""
+
+    rows_written: int = 0
+    rows_read: int = 0
+    reads: int = 0
+    largest_read: int = 0  # most raw rows any one read returned
+
+    def read(self, rows: int) -> None:
+        self.reads += 1
+        self.rows_read += rows
+        self.largest_read = max(self.largest_read, rows)
+
+
+@dataclass(frozen=True)
+class Read:
+    """One bounded read: these points' raw rows in [start_ms, end_ms)."""
+
+    points: tuple[str, ...]
+    start_ms: int
+    end_ms: int
+    rows: int  # expected, from the count
 
 
 def touched(point: str, samples: Iterable[Sample | RawSample]) -> set[tuple[str, int]]:
@@ -47,40 +85,57 @@ def touched(point: str, samples: Iterable[Sample | RawSample]) -> set[tuple[str,
     return {(point, hour) for hour in hours_touched(raw)}
 
 
+def mark_lines(pairs: Iterable[tuple[str, int]], tags_for: TagsFor, now_ms: int) -> list[str]:
+    """Lines that record, on each hour's `sla_hourly` row, that raw data arrived at now_ms and
+    the rollup no longer reflects it (written in the same request as that raw data)."""
+    lines = []
+    for point, hour in sorted(pairs):
+        hour -= hour % HOUR_MS
+        record = InfluxPoint(SLA_HOURLY)
+        for key, value in sorted(_tags(point, tags_for(point)).items()):
+            record.tag(key, value)
+        record.field("marked_ms", int(now_ms)).field("rolled_ms", 0)
+        lines.append(record.time(hour, WritePrecision.MS).to_line_protocol())
+    return lines
+
+
 def recompute(
     influx: InfluxLike,
     pairs: Iterable[tuple[str, int]],
-    tags_for: Callable[[str], Mapping[str, str]] | None = None,
+    tags_for: TagsFor | None = None,
+    stats: RollupStats | None = None,
 ) -> int:
     """Recompute and write the rollups of these (point, hour_ms) pairs and of the hour after
     each; return rows written.
 
     Tags come from `tags_for(point)` (the registry) when given, else from the raw rows.
     """
+    stats = stats if stats is not None else RollupStats()
+    rolled_ms = int(time.time() * 1000)  # before any read: a later mark shows as newer
     by_point: dict[str, set[int]] = defaultdict(set)
     for point, hour in pairs:
         hour -= hour % HOUR_MS
         # a sample's interval may reach into the next hour: recompute that one too (it gets
         # no row unless something covers it)
         by_point[point].update((hour, hour + HOUR_MS))
-    names = sorted(by_point)
     lines: list[str] = []
     written = 0
-    for i in range(0, len(names), POINTS_PER_QUERY):
-        chunk = names[i : i + POINTS_PER_QUERY]
-        hours = sorted(set().union(*(by_point[p] for p in chunk)))
-        for window in _windows(hours):
-            rows = _read(influx, chunk, window[0] - HOUR_MS, window[-1] + HOUR_MS)
-            for point in chunk:
-                wanted = [h for h in window if h in by_point[point]]
-                lines += _rollup_lines(point, wanted, rows.get(point, []), tags_for)
-            if len(lines) >= LINES_PER_WRITE:
-                influx.write(lines)
-                written += len(lines)
-                lines = []
+    for run, points in _runs(by_point).items():
+        for i in range(0, len(points), POINTS_PER_PLAN):
+            group = points[i : i + POINTS_PER_PLAN]
+            counts = count_rows(influx, group, run[0] - HOUR_MS, run[1])
+            for piece in plan_reads(group, run, counts, ROWS_PER_READ):
+                rows = _read(influx, piece, stats)
+                for point in piece.points:
+                    lines += _rollup_lines(point, piece, rows.get(point, []), tags_for, rolled_ms)
+                if len(lines) >= LINES_PER_WRITE:
+                    influx.write(lines)
+                    written += len(lines)
+                    lines = []
     if lines:
         influx.write(lines)
         written += len(lines)
+    stats.rows_written += written
     return written
 
 
@@ -89,42 +144,128 @@ def rebuild(
     start_ms: int,
     end_ms: int,
     points: Iterable[str],
-    tags_for: Callable[[str], Mapping[str, str]] | None = None,
+    tags_for: TagsFor | None = None,
+    stats: RollupStats | None = None,
 ) -> int:
     """Recompute every hour of [start_ms, end_ms) for these points (after an import, or when
     the rollup format changes). Hours without any sample get no row."""
     first = start_ms - start_ms % HOUR_MS
     pairs = [(p, h) for p in points for h in range(first, end_ms, HOUR_MS)]
-    return recompute(influx, pairs, tags_for)
+    return recompute(influx, pairs, tags_for, stats)
 
 
-def _windows(hours: list[int]) -> list[list[int]]:
-    """Split sorted hours into runs spanning at most HOURS_PER_QUERY hours."""
-    windows: list[list[int]] = []
-    for hour in hours:
-        if windows and hour - windows[-1][0] < HOURS_PER_QUERY * HOUR_MS:
-            windows[-1].append(hour)
-        else:
-            windows.append([hour])
-    return windows
-
-
-def _read(
+def stale_hours(
     influx: InfluxLike, points: list[str], start_ms: int, end_ms: int
-) -> dict[str, list[dict[str, Any]]]:
-    """Raw rows of these points in [start_ms, end_ms + 1 h), by point."""
-    match = "|".join(points)  # point ids are [a-z0-9-]: nothing to escape
+) -> set[tuple[str, int]]:
+    """(point, hour) pairs whose raw data is newer than their rollup (or has none yet)."""
+    found: set[tuple[str, int]] = set()
+    for i in range(0, len(points), POINTS_PER_PLAN):
+        answer = influx.query_raw(
+            f'SELECT "marked_ms" FROM "{SLA_HOURLY}" WHERE {_points_where(points[i : i + POINTS_PER_PLAN])}'
+            f' AND "marked_ms" > "rolled_ms" AND time >= {start_ms}ms AND time < {end_ms}ms'
+            ' GROUP BY "point"'
+        )
+        for series in whole_series(answer):
+            point = series.get("tags", {}).get("point", "")
+            found.update((point, int(values[0])) for values in series["values"])
+    return found
+
+
+def _runs(by_point: Mapping[str, set[int]]) -> dict[tuple[int, int], list[str]]:
+    """Points by the [start, end) runs of consecutive hours they need: points needing the same
+    hours (the usual case: every point, the current hour) share queries."""
+    runs: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for point in sorted(by_point):
+        hours = sorted(by_point[point])
+        start = previous = hours[0]
+        for hour in hours[1:]:
+            if hour != previous + HOUR_MS:
+                runs[(start, previous + HOUR_MS)].append(point)
+                start = hour
+            previous = hour
+        runs[(start, previous + HOUR_MS)].append(point)
+    return runs
+
+
+def count_rows(
+    influx: InfluxLike, points: list[str], start_ms: int, end_ms: int
+) -> dict[tuple[str, int], int]:
+    """Raw rows per (point, hour) in [start_ms, end_ms); hours without rows are absent."""
     answer = influx.query_raw(
-        f'SELECT * FROM "{TELEMETRY}" WHERE "point" =~ /^({match})$/'
-        f" AND time >= {start_ms}ms AND time < {end_ms + HOUR_MS}ms"
+        f'SELECT COUNT("{COUNTED_FIELD}") FROM "{TELEMETRY}" WHERE {_points_where(points)}'
+        f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY time(1h), "point" fill(none)'
     )
-    by_point: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    counts: dict[tuple[str, int], int] = {}
     for series in whole_series(answer):
-        columns = series["columns"]
-        point_at = columns.index("point")
-        for values in series["values"]:
-            by_point[str(values[point_at])].append(dict(zip(columns, values, strict=True)))
+        point = series.get("tags", {}).get("point", "")
+        for hour, count in series["values"]:
+            if count:
+                counts[(point, int(hour))] = int(count)
+    return counts
+
+
+def plan_reads(
+    points: list[str],
+    run: tuple[int, int],
+    counts: Mapping[tuple[str, int], int],
+    budget: int,
+) -> list[Read]:
+    """Pieces that read the run's hours for these points, each expected to hold at most
+    `budget` rows (a single point-hour denser than that is read alone). Pure.
+
+    Hours split into spans every point can share: as many whole hours as the densest point fits
+    in the budget. Within a span, points are packed while their rows fit. A point with no row in
+    a span and none in the hour before it has nothing to roll up there and is not read.
+    """
+    start, end = run
+    hours = list(range(start, end, HOUR_MS))
+    densest = max((counts.get((p, h), 0) for p in points for h in hours), default=0)
+    per_span = max(1, budget // densest) if densest else len(hours)
+    reads: list[Read] = []
+    for i in range(0, len(hours), per_span):
+        span = hours[i : i + per_span]
+        lo, hi = span[0], span[-1] + HOUR_MS
+        batch: list[str] = []
+        batch_rows = 0
+        for point in points:
+            rows = sum(counts.get((point, h), 0) for h in span)
+            if rows == 0 and counts.get((point, lo - HOUR_MS), 0) == 0:
+                continue
+            if batch and batch_rows + rows > budget:
+                reads.append(Read(tuple(batch), lo, hi, batch_rows))
+                batch, batch_rows = [], 0
+            batch.append(point)
+            batch_rows += rows
+        if batch:
+            reads.append(Read(tuple(batch), lo, hi, batch_rows))
+    return reads
+
+
+def _read(influx: InfluxLike, piece: Read, stats: RollupStats) -> dict[str, list[dict[str, Any]]]:
+    """The piece's raw rows by point, plus the samples of the hour before it whose interval
+    reaches into it (only samples longer than a minute can: see RawSample.covered_minutes)."""
+    where = _points_where(list(piece.points))
+    by_point: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for influxql in (
+        f'SELECT * FROM "{TELEMETRY}" WHERE {where} AND "interval_s" > 60'
+        f" AND time >= {piece.start_ms - HOUR_MS}ms AND time < {piece.start_ms}ms",
+        f'SELECT * FROM "{TELEMETRY}" WHERE {where}'
+        f" AND time >= {piece.start_ms}ms AND time < {piece.end_ms}ms",
+    ):
+        rows = 0
+        for series in whole_series(influx.query_raw(influxql)):
+            columns = series["columns"]
+            point_at = columns.index("point")
+            for values in series["values"]:
+                by_point[str(values[point_at])].append(dict(zip(columns, values, strict=True)))
+            rows += len(series["values"])
+        stats.read(rows)
     return by_point
+
+
+def _points_where(points: list[str]) -> str:
+    """Point ids are [a-z0-9-] (the wire contract): nothing in them needs escaping."""
+    return '"point" =~ /^(' + "|".join(points) + ")$/"
 
 
 def whole_series(results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -136,19 +277,20 @@ def whole_series(results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for series in result.get("series", []):
             if series.get("partial") or result.get("partial"):
                 raise SinkError(
-                    "InfluxDB returned a truncated answer: set [http] max-row-limit = 0",
-                    retryable=False,
+                    "InfluxDB returned a truncated answer (flagged partial): refusing it",
+                    retryable=True,
                 )
             yield series
 
 
 def _rollup_lines(
     point: str,
-    hours: list[int],
+    piece: Read,
     rows: list[dict[str, Any]],
-    tags_for: Callable[[str], Mapping[str, str]] | None,
+    tags_for: TagsFor | None,
+    rolled_ms: int,
 ) -> list[str]:
-    if not hours or not rows:
+    if not rows:
         return []
     buckets: dict[int, list[RawSample]] = defaultdict(list)
     last_row: dict[int, dict[str, Any]] = {}
@@ -162,18 +304,23 @@ def _rollup_lines(
         buckets[hour].append(sample)
         last_row[hour] = row
     lines = []
-    for hour in hours:
+    for hour in range(piece.start_ms, piece.end_ms, HOUR_MS):
         rollup = rollup_hour(buckets.get(hour - HOUR_MS, []) + buckets.get(hour, []), hour)
         if rollup is None:
             continue
         source = last_row.get(hour) or last_row.get(hour - HOUR_MS) or rows[-1]
         tags = dict(tags_for(point)) if tags_for else {k: source.get(k) for k in TAG_KEYS}
-        tags["point"] = point
-        lines.append(rollup_line(rollup, tags))
+        lines.append(rollup_line(rollup, _tags(point, tags), rolled_ms))
     return lines
 
 
-def rollup_line(rollup: HourRollup, tags: Mapping[str, Any]) -> str:
+def _tags(point: str, tags: Mapping[str, Any]) -> dict[str, str]:
+    found = {key: str(tags[key]) for key in TAG_KEYS if tags.get(key)}
+    found["point"] = point
+    return found
+
+
+def rollup_line(rollup: HourRollup, tags: Mapping[str, Any], rolled_ms: int | None = None) -> str:
     record = InfluxPoint(SLA_HOURLY)
     for key in TAG_KEYS:
         value = tags.get(key)
@@ -181,5 +328,7 @@ def rollup_line(rollup: HourRollup, tags: Mapping[str, Any]) -> str:
             record.tag(key, str(value))
     for key, value in rollup.to_fields().items():
         record.field(key, value)
+    if rolled_ms is not None:
+        record.field("rolled_ms", int(rolled_ms))
     record.time(rollup.hour_ms, WritePrecision.MS)
     return record.to_line_protocol()

@@ -1,20 +1,37 @@
-"""Which hours need their `sla_hourly` rollup recomputed, and when to do it.
+"""Which hours need their `sla_hourly` rollup recomputed, kept on disk until they are done.
 
-Writes mark (point, hour) pairs; every `every_s` the marked hours are recomputed from their raw
-rows (collector/rollup.py). Late data, such as a backlog replayed after an outage, marks old
-hours, which are then recomputed like any other: the rollup row overwrites itself.
+Writes mark (point, hour) pairs before their messages are acknowledged; every `every_s` the
+marked hours are recomputed from their raw rows (collector/rollup.py), at most `max_pairs` per
+round so the ingest loop is never held long, and a round that leaves work behind is followed by
+another a second later. The marks live in SQLite beside the collector's disk buffer, so a
+SIGKILL or a restart loses none of them. The table holds one row per (point, hour): it cannot
+grow past registry points × the hours the collector accepts samples for.
+
+Falling behind is said once when it starts and once when it ends, never every round.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
-from pantau.collector.rollup import InfluxLike, recompute
+from pantau.collector.rollup import InfluxLike, RollupStats, recompute
 from pantau.shared.errors import SinkError
 
 log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    point TEXT NOT NULL, hour_ms INTEGER NOT NULL, marked_ms INTEGER NOT NULL,
+    PRIMARY KEY (point, hour_ms)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pending_by_age ON pending (marked_ms);
+"""
+MAX_PAIRS_PER_ROUND = 5_000
+FOLLOW_UP_S = 1.0  # pause between rounds while a backlog remains
+RETRY_MAX_S = 300.0
 
 
 class RollupQueue:
@@ -23,29 +40,117 @@ class RollupQueue:
         influx: InfluxLike,
         tags_for: Callable[[str], Mapping[str, str]],
         every_s: float,
+        path: Path,
+        max_pairs: int = MAX_PAIRS_PER_ROUND,
+        behind_after_s: float | None = None,
     ) -> None:
         self.influx = influx
         self.tags_for = tags_for
         self.every_s = every_s
-        self._pending: set[tuple[str, int]] = set()
-        self._due_at = time.monotonic() + every_s
-        self.rows_written = 0
+        self.max_pairs = max_pairs
+        # a mark normally waits up to one round; three rounds (at least ten minutes) is late
+        self.behind_after_s = behind_after_s or max(600.0, 3 * every_s)
+        self.stats = RollupStats()
+        self.errors = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process
+        self._db.executescript(SCHEMA)
+        self._pending = self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+        self._due_at = time.monotonic() + (FOLLOW_UP_S if self._pending else every_s)
+        self._retry_s = FOLLOW_UP_S
+        self._behind = False
+        self._failing: str | None = None
+        if self._pending:
+            log.info("rollups: %d point-hour(s) left from the last run", self._pending)
 
     def mark(self, pairs: Iterable[tuple[str, int]]) -> None:
-        self._pending.update(pairs)
+        """Durable once this returns (the caller acknowledges the data afterwards)."""
+        now_ms = int(time.time() * 1000)
+        rows = [(point, hour - hour % 3_600_000, now_ms) for point, hour in pairs]
+        if not rows:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO pending (point, hour_ms, marked_ms) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                rows,
+            )
+        self._pending = self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Point-hours waiting for their rollup."""
+        return self._pending
 
-    def poll(self, force: bool = False) -> None:
+    def lag_s(self) -> float:
+        """How long the oldest waiting mark has waited; 0 when nothing waits."""
+        oldest = self._db.execute("SELECT MIN(marked_ms) FROM pending").fetchone()[0]
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest / 1000)
+
+    def poll(self, force: bool = False, can_write: bool = True) -> None:
+        """One round when due (or forced): the oldest marks first."""
         now = time.monotonic()
         if not self._pending or (not force and now < self._due_at):
             return
-        self._due_at = now + self.every_s
-        pairs, self._pending = self._pending, set()
+        if not can_write:  # InfluxDB away: the writer says so; just watch the lag
+            self._due_at = now + self.every_s
+            self._watch_lag()
+            return
+        taken = self._db.execute(
+            "SELECT point, hour_ms FROM pending ORDER BY marked_ms, point, hour_ms LIMIT ?",
+            (self.max_pairs,),
+        ).fetchall()
         try:
-            self.rows_written += recompute(self.influx, pairs, self.tags_for)
+            recompute(self.influx, taken, self.tags_for, self.stats)
         except SinkError as exc:
-            self._pending |= pairs  # InfluxDB away: try these hours again next time
-            log.warning("rollups postponed (%d point-hours): %s", len(pairs), exc)
+            self.errors += 1
+            self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
+            self._due_at = time.monotonic() + self._retry_s
+            if self._failing != str(exc):
+                self._failing = str(exc)
+                log.warning(
+                    "rollups failing (%d point-hour(s) kept, retrying): %s", self._pending, exc
+                )
+            self._watch_lag()
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "DELETE FROM pending WHERE point = ? AND hour_ms = ?", [tuple(t) for t in taken]
+            )
+        self._pending = self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+        if self._failing is not None:
+            log.info("rollups working again")
+            self._failing = None
+        self._retry_s = FOLLOW_UP_S
+        self._due_at = time.monotonic() + (FOLLOW_UP_S if self._pending else self.every_s)
+        self._watch_lag()
+
+    def drain(self, deadline_s: float) -> bool:
+        """Rounds back to back until nothing waits or the deadline passes; True when empty."""
+        end = time.monotonic() + deadline_s
+        while self._pending and time.monotonic() < end:
+            before = self.errors
+            self.poll(force=True)
+            if self.errors != before:
+                return False
+        return not self._pending
+
+    def _watch_lag(self) -> None:
+        lag = self.lag_s()
+        if not self._behind and lag > self.behind_after_s:
+            self._behind = True
+            log.warning(
+                "rollups falling behind: %d point-hour(s) waiting, oldest for %.0f s",
+                self._pending,
+                lag,
+            )
+        elif self._behind and lag <= self.behind_after_s:
+            self._behind = False
+            log.info("rollups caught up: %d point-hour(s) waiting", self._pending)
+
+    def close(self) -> None:
+        self._db.close()

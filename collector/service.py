@@ -17,6 +17,7 @@ from pantau.collector.buffer import DiskBuffer
 from pantau.collector.config import CollectorConfig
 from pantau.collector.influx import Influx
 from pantau.collector.ingest import Accepted, ingest
+from pantau.collector.rollup import mark_lines
 from pantau.collector.rollup_queue import RollupQueue
 from pantau.collector.stats import Stats
 from pantau.collector.writer import OnWritten, Pending, Writer
@@ -41,7 +42,10 @@ class Collector:
         on_written: OnWritten | None = None
         if config.rollup.enabled:
             self.rollups = RollupQueue(
-                self.influx, lambda point: self.points[point].tags(), config.rollup.every_s
+                self.influx,
+                self._tags,
+                config.rollup.every_s,
+                config.state_dir / "rollups.sqlite",
             )
             on_written = self.rollups.mark
         self.writer = Writer(
@@ -51,6 +55,7 @@ class Collector:
             config.batch.max_lines,
             config.batch.max_delay_s,
             on_written,
+            self._mark_lines if self.rollups is not None else None,
         )
         self._once = Once()
         self._connected = threading.Event()
@@ -108,8 +113,8 @@ class Collector:
                 rc = self.client.loop(timeout=0.05)
                 idle = self.stats.received == before
                 self.writer.poll(idle=idle)
-                if self.rollups is not None and self.writer.influx_available:
-                    self.rollups.poll()  # cheap unless due
+                if self.rollups is not None:
+                    self.rollups.poll(can_write=self.writer.influx_available)  # cheap unless due
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             self._connected.clear()
@@ -117,13 +122,24 @@ class Collector:
                 log.warning("lost the broker (%s); reconnecting", rc)
                 stop.wait(self._backoff.next_delay())
         self.writer.flush()  # everything taken in is durable and acknowledged before we go
-        if self.rollups is not None and self.writer.influx_available:
-            self.rollups.poll(force=True)
+        if self.rollups is not None:
+            if self.writer.influx_available and self.rollups.pending:
+                log.info("computing %d waiting rollup(s) before stopping", self.rollups.pending)
+                self.rollups.drain(self.config.rollup.drain_on_stop_s)
+            if self.rollups.pending:
+                log.info("%d rollup(s) wait on disk for the next start", self.rollups.pending)
+            self.rollups.close()
         for _ in range(10):
             self.client.loop(timeout=0.02)
         self.client.disconnect()
         self.influx.close()
         self.buffer.close()
+
+    def _tags(self, point: str) -> dict[str, str]:
+        return self.points[point].tags()
+
+    def _mark_lines(self, pairs: set[tuple[str, int]]) -> list[str]:
+        return mark_lines(pairs, self._tags, int(time.time() * 1000))
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)

@@ -156,7 +156,8 @@ def mosquitto_from(conf_path: Path, port: int, workdir: Path) -> Service:
     return Service("mosquitto", [binary, "-c", str(conf_path)], port, workdir, _tcp_ready)
 
 
-def influxd(workdir: Path, port: int | None = None) -> Service:
+def influxd(workdir: Path, port: int | None = None, max_row_limit: int = 0) -> Service:
+    """`max_row_limit` > 0 plays a server that cuts non-chunked answers at that many rows."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     rpc_port = free_port()
@@ -179,6 +180,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   bind-address = "127.0.0.1:{port}"
   log-enabled = false
   max-body-size = 0
+  max-row-limit = {max_row_limit}
 [continuous_queries]
   enabled = false
 [shard-precreation]

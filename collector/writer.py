@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[[], None]
 OnWritten = Callable[[set[tuple[str, int]]], None]
+MarkLines = Callable[[set[tuple[str, int]]], list[str]]
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Writer:
         max_lines: int,
         max_delay_s: float,
         on_written: OnWritten | None = None,
+        mark_lines: MarkLines | None = None,
     ) -> None:
         self.influx = influx
         self.buffer = buffer
@@ -50,6 +52,7 @@ class Writer:
         self.max_lines = max_lines
         self.max_delay_s = max_delay_s
         self.on_written = on_written
+        self.mark_lines = mark_lines
         self._pending: list[Pending] = []
         self._pending_lines = 0
         self._oldest_at = 0.0
@@ -86,17 +89,21 @@ class Writer:
             self._replay(max_batches=1)
 
     def flush(self) -> None:
+        """Store the batch, note the hours it touched, then acknowledge: in that order, so a
+        crash at any point leaves the data redelivered or its rollup work on disk."""
         batch, self._pending, self._pending_lines = self._pending, [], 0
         if not batch:
             return
         all_lines = [line for p in batch for line in p.lines]
+        touched = {(p.point, h) for p in batch if p.point for h in p.hours}
+        if touched and self.mark_lines is not None:
+            all_lines += self.mark_lines(touched)  # same request as the raw rows they describe
         if all_lines:
             self._store(all_lines)
+        if touched and self.on_written is not None:
+            self._notify(touched)
         for pending in batch:
             pending.ack()
-        touched = {(p.point, h) for p in batch if p.point for h in p.hours}
-        if touched and self.on_written is not None and self.influx_available:
-            self._notify(touched)
 
     def _store(self, lines: list[str]) -> None:
         if time.monotonic() >= self._influx_down_until:

@@ -26,6 +26,7 @@ from pantau.collector.noc.config import MetricsConfig
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
+    from pantau.collector.rollup_queue import RollupQueue
     from pantau.collector.service import Collector
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,31 @@ class CollectorMetrics(PromCollector):
             ages.add_metric([point], max(0.0, (now_ms - seen) / 1000))
         yield ages
         yield _gauge("registry_points", "Points in the registry", len(c.points))
+        if c.rollups is not None:
+            yield from _rollup_metrics(c.rollups)
+
+
+def _rollup_metrics(rollups: RollupQueue) -> Iterator[Metric]:
+    yield _gauge(
+        "rollup_backlog",
+        "Point-hours whose sla_hourly rollup waits to be recomputed",
+        rollups.pending,
+    )
+    yield _gauge(
+        "rollup_lag_seconds", "How long the oldest waiting rollup has waited", rollups.lag_s()
+    )
+    stats = rollups.stats
+    yield _counter("rollup_rows_written", "sla_hourly rows written", stats.rows_written)
+    yield _counter(
+        "rollup_rows_read", "Raw telemetry rows read to compute rollups", stats.rows_read
+    )
+    yield _counter("rollup_reads", "Bounded raw reads made to compute rollups", stats.reads)
+    yield _gauge(
+        "rollup_largest_read_rows", "Most raw rows any one rollup read returned", stats.largest_read
+    )
+    yield _counter(
+        "rollup_errors", "Rollup rounds that failed (their work was kept)", rollups.errors
+    )
 
 
 def _counter(name: str, doc: str, value: object) -> CounterMetricFamily:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from pantau.collector.lines import telemetry_lines
 from pantau.collector.report.reader import InfluxSource
-from pantau.collector.rollup import SLA_HOURLY, recompute, touched
+from pantau.collector.rollup import (
+    ROWS_PER_READ,
+    SLA_HOURLY,
+    RollupStats,
+    mark_lines,
+    recompute,
+    stale_hours,
+    touched,
+)
+from pantau.collector.rollup_queue import RollupQueue
 from pantau.collector.services import Service
+from pantau.collector.services import influxd as influxd_service
 from pantau.collector.sla.hourly import RawSample, rollup_hour
 from pantau.shared.registry import Point
 from pantau.shared.wire import Sample, Telemetry
@@ -97,3 +108,123 @@ def test_a_long_interval_spills_into_the_next_hour(
     assert rows[H0].states == "N" * 50 + "D" * 10
     assert rows[H0 + 3_600_000].states == "D" * 5 + "N" * 55
     assert (rows[H0].samples_n, rows[H0 + 3_600_000].samples_n) == (1, 0)
+
+
+def city_samples(point_index: int, hours: int, interval_s: int) -> list[Sample]:
+    """`hours` whole hours of samples every `interval_s`, real timestamps, WAN up."""
+    step = interval_s * 1000
+    return [
+        Sample(
+            ts_ms=H0 + i * step + point_index,  # points sample a few ms apart, as in the field
+            seq=i,
+            boot="b1",
+            device_up=True,
+            interval_s=interval_s,
+            wan_up=True,
+            rx_bps=1e6,
+        )
+        for i in range(hours * 3_600_000 // step)
+    ]
+
+
+def test_the_whole_city_at_10_s_gets_every_rollup(influxd: Service, database: str) -> None:
+    """430 points x 2 hours at 10 s: 309,600 raw rows, far past the 10,000 rows at which
+    InfluxDB 1.6 flags an answer partial."""
+    db = influx(influxd.url, database)
+    db.ensure_database()
+    points = [
+        Point(id=f"p{i:03d}", kelurahan=f"K{i // 10}", kecamatan="C", provider="Awinet")
+        for i in range(430)
+    ]
+    pairs: set[tuple[str, int]] = set()
+    lines: list[str] = []
+    for index, point in enumerate(points):
+        samples = city_samples(index, 2, 10)
+        lines += telemetry_lines(Telemetry(point=point.id, samples=samples[:1]), point)
+        for i in range(1, len(samples), 500):
+            part = samples[i : i + 500]
+            lines += telemetry_lines(Telemetry(point=point.id, samples=part), point)
+        pairs |= touched(point.id, samples)
+        if len(lines) >= 50_000:
+            db.write(lines)
+            lines = []
+    db.write(lines)
+    by_id = {p.id: p for p in points}
+    stats = RollupStats()
+    assert recompute(db, pairs, lambda pid: by_id[pid].tags(), stats) == 430 * 2
+    assert 0 < stats.largest_read <= ROWS_PER_READ
+    assert stats.rows_read == 430 * 720
+    found = InfluxSource(db).rollups([p.id for p in points], H0, H0 + 3 * 3_600_000)
+    assert sorted(found) == [p.id for p in points]
+    for point in points:
+        rows = found[point.id]
+        assert sorted(rows) == [H0, H0 + 3_600_000], point.id
+        for hour in rows.values():
+            assert (hour.states, hour.samples_n, hour.seq_gaps) == ("U" * 60, 360, 0)
+    assert stale_hours(db, [p.id for p in points], H0, H0 + 3 * 3_600_000) == set()
+
+
+def test_one_second_samples_on_a_server_with_a_row_limit(tmp_path: Path, database: str) -> None:
+    """A server that cuts every non-chunked answer at 1,000 rows still gives exact rollups."""
+    server = influxd_service(tmp_path / "influxd", max_row_limit=1_000).start()
+    try:
+        db = influx(server.url, database)
+        db.ensure_database()
+        samples = city_samples(0, 3, 1)
+        for i in range(0, len(samples), 1000):
+            store(db, samples[i : i + 1000])
+        assert recompute(db, touched(POINT.id, samples), registry_tags) == 3
+        rows = InfluxSource(db).rollups([POINT.id], H0, H0 + 4 * 3_600_000)[POINT.id]
+        assert sorted(rows) == [H0 + h * 3_600_000 for h in range(3)]
+        for h, hour in enumerate(rows.values()):
+            assert (hour.states, hour.samples_n, hour.seq_first, hour.seq_gaps) == (
+                "U" * 60,
+                3600,
+                h * 3600,
+                0,
+            )
+    finally:
+        server.stop()
+
+
+def test_marks_show_raw_data_the_rollup_does_not_reflect(influxd: Service, database: str) -> None:
+    db = influx(influxd.url, database)
+    db.ensure_database()
+    first = [sample(m, m) for m in range(10)]
+    store(db, first)
+    db.write(mark_lines({(POINT.id, H0)}, registry_tags, 1_000))
+    assert stale_hours(db, [POINT.id], H0, H0 + 3_600_000) == {(POINT.id, H0)}
+    recompute(db, touched(POINT.id, first), registry_tags)
+    assert stale_hours(db, [POINT.id], H0, H0 + 3_600_000) == set()
+    late = [sample(m, m) for m in range(10, 20)]
+    store(db, late)  # more raw data, marked after the rollup was computed
+    db.write(mark_lines({(POINT.id, H0)}, registry_tags, int(time.time() * 1000) + 1))
+    assert stale_hours(db, [POINT.id], H0, H0 + 3_600_000) == {(POINT.id, H0)}
+    rows = InfluxSource(db).rollups([POINT.id], H0, H0 + 3_600_000)[POINT.id]
+    assert rows[H0].samples_n == 10  # the stored rollup is still the old one ...
+    recompute(db, touched(POINT.id, late), registry_tags)
+    assert InfluxSource(db).rollups([POINT.id], H0, H0 + 3_600_000)[POINT.id][H0].samples_n == 20
+    assert stale_hours(db, [POINT.id], H0, H0 + 3_600_000) == set()
+
+
+def test_waiting_rollup_work_survives_a_restart(
+    tmp_path: Path, influxd: Service, database: str
+) -> None:
+    db = influx(influxd.url, database)
+    db.ensure_database()
+    samples = [sample(m, m) for m in range(60)] + [sample(60 + m, 60 + m) for m in range(60)]
+    store(db, samples)
+    queue = RollupQueue(db, registry_tags, 3600, tmp_path / "rollups.sqlite")
+    queue.mark(touched(POINT.id, samples))
+    assert queue.pending == 2  # hours 0 and 1
+    queue.poll()  # not due for an hour
+    assert queue.pending == 2
+    del queue  # as if killed: nothing computed, nothing said
+
+    again = RollupQueue(db, registry_tags, 3600, tmp_path / "rollups.sqlite", max_pairs=1)
+    assert again.pending == 2
+    assert again.drain(60)
+    assert again.pending == 0 and again.lag_s() == 0.0
+    rows = InfluxSource(db).rollups([POINT.id], H0, H0 + 3 * 3_600_000)[POINT.id]
+    assert {h: r.samples_n for h, r in rows.items()} == {H0: 60, H0 + 3_600_000: 60}
+    again.close()
