@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "routeros-sim": ("pantau.agent.routeros_sim.cli", "a RouterOS API simulator to try agents"),
     "speedtest-server": ("pantau.agent.capacity.server", "the NOC's iperf3 and HTTP test server"),
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
+    "rollup": ("pantau.collector.rollup_cli", "rebuild a month's hourly rollups from raw data"),
     "registry": ("pantau.collector.registry_cli", "generate or check a site registry"),
     "pki": ("pantau.collector.security.pki_cli", "the project CA and per-agent credentials"),
     "broker": ("pantau.collector.security.broker_cli", "write mosquitto's config, passwords, ACL"),
