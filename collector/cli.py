@@ -52,7 +52,3 @@ def run(args: argparse.Namespace) -> int:
 def _report_stats(collector: Collector, stop: threading.Event, every_s: float) -> None:
     while not stop.wait(every_s):
         log.info("stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
-
-
-def _rollup_hook(config):
-    return None

@@ -94,6 +94,12 @@ class RollupConfig(Section):
         description="How long a clean stop keeps computing waiting rollups (the rest wait on"
         " disk for the next start)",
     )
+    behind_after_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Say rollups are falling behind once a mark waits this long (default: three"
+        " rounds, at least 600 s)",
+    )
 
 
 class LimitsConfig(Section):

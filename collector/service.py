@@ -46,6 +46,7 @@ class Collector:
                 self._tags,
                 config.rollup.every_s,
                 config.state_dir / "rollups.sqlite",
+                behind_after_s=config.rollup.behind_after_s,
             )
             on_written = self.rollups.mark
         self.writer = Writer(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
+
+import pytest
 
 from pantau.collector.lines import telemetry_lines
 from pantau.collector.report.reader import InfluxSource
@@ -17,12 +20,12 @@ from pantau.collector.rollup import (
     touched,
 )
 from pantau.collector.rollup_queue import RollupQueue
-from pantau.collector.services import Service
+from pantau.collector.services import Service, free_port
 from pantau.collector.services import influxd as influxd_service
 from pantau.collector.sla.hourly import RawSample, rollup_hour
 from pantau.shared.registry import Point
 from pantau.shared.wire import Sample, Telemetry
-from tests.pipeline import influx
+from tests.pipeline import influx, wait_for
 
 POINT = Point(id="citangkil-01", kelurahan="Citangkil", kecamatan="Citangkil", provider="Awinet")
 H0 = 1_790_848_800_000  # 2026-10-01 10:00 UTC (17:00 WIB)
@@ -228,3 +231,33 @@ def test_waiting_rollup_work_survives_a_restart(
     rows = InfluxSource(db).rollups([POINT.id], H0, H0 + 3 * 3_600_000)[POINT.id]
     assert {h: r.samples_n for h, r in rows.items()} == {H0: 60, H0 + 3_600_000: 60}
     again.close()
+
+
+def test_falling_behind_and_catching_up_are_each_said_once(
+    tmp_path: Path, influxd: Service, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = influx(influxd.url, database)
+    db.ensure_database()
+    samples = [sample(m, m) for m in range(30)]
+    store(db, samples)
+    away = influx(f"http://127.0.0.1:{free_port()}", database)  # nothing listens there
+    queue = RollupQueue(away, registry_tags, 0.01, tmp_path / "r.sqlite", behind_after_s=0.05)
+    queue.mark(touched(POINT.id, samples))
+    caplog.set_level(logging.INFO, logger="pantau.collector.rollup_queue")
+    wait_for(lambda: queue.lag_s() > 0.05, 10, "the mark to age")
+    for _ in range(5):  # five failing rounds: one line for the failure, one for the lag
+        queue.poll(force=True)
+    assert queue.errors == 5 and queue.pending == 1
+    queue.influx = db
+    queue.poll(force=True)
+    queue.poll(force=True)
+    assert queue.pending == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.split(":")[0] for m in said] == [
+        "rollups failing (1 point-hour(s) kept, retrying)",
+        "rollups falling behind",
+        "rollups working again",
+        "rollups caught up",
+    ], said
+    assert InfluxSource(db).rollups([POINT.id], H0, H0 + 3_600_000)[POINT.id][H0].samples_n == 30
+    queue.close()
