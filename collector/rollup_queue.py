@@ -1,9 +1,10 @@
 """Which hours need their `sla_hourly` rollup recomputed, kept on disk until they are done.
 
 Writes mark (point, hour) pairs before their messages are acknowledged; every `every_s` the
-marked hours are recomputed from their raw rows (collector/rollup.py), at most `max_pairs` per
-round so the ingest loop is never held long, and a round that leaves work behind is followed by
-another a second later. The marks live in SQLite beside the collector's disk buffer, so a
+marked hours are recomputed from their raw rows (collector/rollup.py), in the queue's own thread
+so ingest never waits on a rollup read, at most `max_pairs` per round, and a round that leaves
+work behind is followed by another a second later. A pair marked again while its round runs
+keeps its row (its version moved on) and is computed again. The marks live in SQLite beside the collector's disk buffer, so a
 SIGKILL or a restart loses none of them. The table holds one row per (point, hour): it cannot
 grow past registry points × the hours the collector accepts samples for.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
     point TEXT NOT NULL, hour_ms INTEGER NOT NULL, marked_ms INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (point, hour_ms)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pending_by_age ON pending (marked_ms);
 """
@@ -57,7 +60,10 @@ class RollupQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process
         self._db.executescript(SCHEMA)
-        self._pending = self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending = self._count()
         self._due_at = time.monotonic() + (FOLLOW_UP_S if self._pending else every_s)
         self._retry_s = FOLLOW_UP_S
         self._behind = False
@@ -71,14 +77,17 @@ class RollupQueue:
         rows = [(point, hour - hour % 3_600_000, now_ms) for point, hour in pairs]
         if not rows:
             return
-        with self._db:
+        with self._lock, self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT INTO pending (point, hour_ms, marked_ms) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
+                " ON CONFLICT DO UPDATE SET version = version + 1",
                 rows,
             )
-        self._pending = self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+            self._pending = self._count()
+
+    def _count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
 
     @property
     def pending(self) -> int:
@@ -87,7 +96,8 @@ class RollupQueue:
 
     def lag_s(self) -> float:
         """How long the oldest waiting mark has waited; 0 when nothing waits."""
-        oldest = self._db.execute("SELECT MIN(marked_ms) FROM pending").fetchone()[0]
+        with self._lock:
+            oldest = self._db.execute("SELECT MIN(marked_ms) FROM pending").fetchone()[0]
         return 0.0 if oldest is None else max(0.0, time.time() - oldest / 1000)
 
     def poll(self, force: bool = False, can_write: bool = True) -> None:
@@ -99,12 +109,14 @@ class RollupQueue:
             self._due_at = now + self.every_s
             self._watch_lag()
             return
-        taken = self._db.execute(
-            "SELECT point, hour_ms FROM pending ORDER BY marked_ms, point, hour_ms LIMIT ?",
-            (self.max_pairs,),
-        ).fetchall()
+        with self._lock:
+            taken = self._db.execute(
+                "SELECT point, hour_ms, version FROM pending"
+                " ORDER BY marked_ms, point, hour_ms LIMIT ?",
+                (self.max_pairs,),
+            ).fetchall()
         try:
-            recompute(self.influx, taken, self.tags_for, self.stats)
+            recompute(self.influx, [(t[0], t[1]) for t in taken], self.tags_for, self.stats)
         except SinkError as exc:
             self.errors += 1
             self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
@@ -116,12 +128,12 @@ class RollupQueue:
                 )
             self._watch_lag()
             return
-        with self._db:
+        with self._lock, self._db:
             self._db.execute("BEGIN")
             self._db.executemany(
-                "DELETE FROM pending WHERE point = ? AND hour_ms = ?", [tuple(t) for t in taken]
+                "DELETE FROM pending WHERE point = ? AND hour_ms = ? AND version = ?", taken
             )
-        self._pending = self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+            self._pending = self._count()
         if self._failing is not None:
             log.info("rollups working again")
             self._failing = None
@@ -152,5 +164,30 @@ class RollupQueue:
             self._behind = False
             log.info("rollups caught up: %d point-hour(s) waiting", self._pending)
 
+    def start(self, can_write: Callable[[], bool]) -> None:
+        """Run rounds in a thread of their own until `stop()`."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.poll(can_write=can_write())
+                except Exception:  # a bug here must not end rollups for the process's life
+                    log.exception("rollup round failed")
+                    self._due_at = time.monotonic() + RETRY_MAX_S
+                wait = self._due_at - time.monotonic() if self._pending else self.every_s
+                self._stop.wait(min(1.0, max(0.05, wait)))
+
+        self._thread = threading.Thread(target=loop, name="rollups", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Let a running round finish, then stop the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
     def close(self) -> None:
-        self._db.close()
+        self.stop()
+        with self._lock:
+            self._db.close()

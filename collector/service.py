@@ -86,6 +86,8 @@ class Collector:
         Keeping it single-threaded avoids a handoff per message, which in Python costs more
         than the work itself; several collectors on a shared subscription scale it out.
         """
+        if self.rollups is not None:
+            self.rollups.start(lambda: self.writer.influx_available)
         try:
             self.influx.ensure_database()
         except Exception as exc:  # InfluxDB may be down at start: the disk buffer covers that
@@ -114,8 +116,6 @@ class Collector:
                 rc = self.client.loop(timeout=0.05)
                 idle = self.stats.received == before
                 self.writer.poll(idle=idle)
-                if self.rollups is not None:
-                    self.rollups.poll(can_write=self.writer.influx_available)  # cheap unless due
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             self._connected.clear()
@@ -124,6 +124,7 @@ class Collector:
                 stop.wait(self._backoff.next_delay())
         self.writer.flush()  # everything taken in is durable and acknowledged before we go
         if self.rollups is not None:
+            self.rollups.stop()
             if self.writer.influx_available and self.rollups.pending:
                 log.info("computing %d waiting rollup(s) before stopping", self.rollups.pending)
                 self.rollups.drain(self.config.rollup.drain_on_stop_s)
