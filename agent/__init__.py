@@ -1,3 +1,5 @@
 """The edge: read a device, spool every sample on disk, publish until the broker acknowledges."""
 
-__version__ = "0.1.0"
+from pantau.shared import __version__
+
+__all__ = ["__version__"]

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 
+from pantau.shared import __version__
 from pantau.shared.errors import PantauError
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -37,8 +38,6 @@ def main(argv: list[str] | None = None) -> int:
         _usage(sys.stdout)
         return 0
     if argv[0] == "--version":
-        from pantau.agent import __version__
-
         print(f"pantau {__version__}")
         return 0
     name = argv[0]
