@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from influxdb_client import Point as InfluxPoint
-from influxdb_client import WritePrecision
-
+from pantau.collector.lines import line
 from pantau.collector.sla.hourly import HourRollup, RawSample, hours_touched, rollup_hour
 from pantau.collector.sla.periods import HOUR_MS
 from pantau.shared.errors import SinkError
@@ -88,15 +86,11 @@ def touched(point: str, samples: Iterable[Sample | RawSample]) -> set[tuple[str,
 def mark_lines(pairs: Iterable[tuple[str, int]], tags_for: TagsFor, now_ms: int) -> list[str]:
     """Lines that record, on each hour's `sla_hourly` row, that raw data arrived at now_ms and
     the rollup no longer reflects it (written in the same request as that raw data)."""
-    lines = []
-    for point, hour in sorted(pairs):
-        hour -= hour % HOUR_MS
-        record = InfluxPoint(SLA_HOURLY)
-        for key, value in sorted(_tags(point, tags_for(point)).items()):
-            record.tag(key, value)
-        record.field("marked_ms", int(now_ms)).field("rolled_ms", 0)
-        lines.append(record.time(hour, WritePrecision.MS).to_line_protocol())
-    return lines
+    fields = {"marked_ms": int(now_ms), "rolled_ms": 0}
+    return [
+        line(SLA_HOURLY, _tags(point, tags_for(point)), fields, hour - hour % HOUR_MS)
+        for point, hour in sorted(pairs)
+    ]
 
 
 def recompute(
@@ -321,14 +315,9 @@ def _tags(point: str, tags: Mapping[str, Any]) -> dict[str, str]:
 
 
 def rollup_line(rollup: HourRollup, tags: Mapping[str, Any], rolled_ms: int | None = None) -> str:
-    record = InfluxPoint(SLA_HOURLY)
-    for key in TAG_KEYS:
-        value = tags.get(key)
-        if value:
-            record.tag(key, str(value))
-    for key, value in rollup.to_fields().items():
-        record.field(key, value)
+    fields = rollup.to_fields()
     if rolled_ms is not None:
-        record.field("rolled_ms", int(rolled_ms))
-    record.time(rollup.hour_ms, WritePrecision.MS)
-    return record.to_line_protocol()
+        fields["rolled_ms"] = int(rolled_ms)
+    return line(
+        SLA_HOURLY, {k: str(tags[k]) for k in TAG_KEYS if tags.get(k)}, fields, rollup.hour_ms
+    )

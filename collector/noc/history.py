@@ -8,10 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from influxdb_client import Point as InfluxPoint
-from influxdb_client import WritePrecision
-
 from pantau.collector.influx import Influx
+from pantau.collector.lines import line
 from pantau.collector.noc.alerts import Alert, Notice
 from pantau.shared.errors import PantauError
 
@@ -23,23 +21,21 @@ MAX_WAITING = 10_000
 
 def notice_line(notice: Notice, delivered: bool) -> str:
     alert = notice.alert
-    row = InfluxPoint(ALERT).tag("rule", alert.rule).tag("subject", alert.subject)
-    if alert.kelurahan:
-        row.tag("kelurahan", alert.kelurahan)
-    if alert.point:
-        row.tag("point", alert.point)
-    row.field("status", notice.kind)
-    row.field("firing", 1 if notice.kind == "firing" else 0)
-    row.field("title", alert.title)
-    row.field("detail", alert.detail)
-    row.field("since_ms", alert.since_ms)
-    row.field("fired_ms", alert.fired_ms or notice.at_ms)
-    row.field("delivered", delivered)
+    tags = {"rule": alert.rule, "subject": alert.subject}
+    tags |= {"kelurahan": alert.kelurahan or "", "point": alert.point or ""}
+    fields: dict[str, object] = {
+        "status": notice.kind,
+        "firing": 1 if notice.kind == "firing" else 0,
+        "title": alert.title,
+        "detail": alert.detail,
+        "since_ms": alert.since_ms,
+        "fired_ms": alert.fired_ms or notice.at_ms,
+        "delivered": delivered,
+    }
     if notice.until_ms is not None:
-        row.field("until_ms", notice.until_ms)
-        row.field("duration_s", float(notice.duration_s or 0.0))
-    row.time(notice.at_ms, WritePrecision.MS)
-    return row.to_line_protocol()
+        fields["until_ms"] = notice.until_ms
+        fields["duration_s"] = float(notice.duration_s or 0.0)
+    return line(ALERT, tags, fields, notice.at_ms)
 
 
 class History:

@@ -13,12 +13,11 @@ import time
 import urllib.error
 import urllib.request
 
-from influxdb_client import Point as InfluxPoint
-from influxdb_client import WritePrecision
 from prometheus_client.parser import text_string_to_metric_families
 
 from pantau.collector.config import CollectorConfig
 from pantau.collector.influx import Influx
+from pantau.collector.lines import line
 from pantau.collector.noc import alerts as a
 from pantau.collector.noc.alerts import Engine, Notice
 from pantau.collector.noc.gather import CityView, gather
@@ -231,31 +230,28 @@ def status_lines(city: CityView) -> list[str]:
     lines = []
     for view in city.points:
         p = view.point
-        row = InfluxPoint(POINT_STATUS)
-        for key, value in p.tags().items():
-            row.tag(key, value)
-        row.field("state", str(view.state))
-        row.field("state_code", STATE_CODES[view.state])
-        row.field("down", 1 if view.state in DOWN_STATES else 0)
+        fields: dict[str, object] = {
+            "state": str(view.state),
+            "state_code": STATE_CODES[view.state],
+            "down": 1 if view.state in DOWN_STATES else 0,
+        }
         if p.lat is not None and p.lon is not None:
-            row.field("lat", p.lat)
-            row.field("lon", p.lon)
+            fields |= {"lat": p.lat, "lon": p.lon}
         if view.committed_down_mbps is not None:
-            row.field("committed_down_mbps", float(view.committed_down_mbps))
+            fields["committed_down_mbps"] = float(view.committed_down_mbps)
         if view.committed_up_mbps is not None:
-            row.field("committed_up_mbps", float(view.committed_up_mbps))
+            fields["committed_up_mbps"] = float(view.committed_up_mbps)
         if view.since_ms is not None:
-            row.field("since_ms", view.since_ms)
+            fields["since_ms"] = view.since_ms
         if view.last_seen_ms is not None:
-            row.field("last_seen_age_s", round((city.now_ms - view.last_seen_ms) / 1000, 1))
+            fields["last_seen_age_s"] = round((city.now_ms - view.last_seen_ms) / 1000, 1)
         latest = view.latest
         if latest is not None and view.state not in (PointState.SILENT, PointState.UNKNOWN):
             if latest.clients is not None:
-                row.field("clients", latest.clients)
+                fields["clients"] = latest.clients
             if latest.rx_bps is not None:
-                row.field("rx_mbps", round(latest.rx_bps / 1e6, 3))
+                fields["rx_mbps"] = round(latest.rx_bps / 1e6, 3)
             if latest.tx_bps is not None:
-                row.field("tx_mbps", round(latest.tx_bps / 1e6, 3))
-        row.time(ts, WritePrecision.MS)
-        lines.append(row.to_line_protocol())
+                fields["tx_mbps"] = round(latest.tx_bps / 1e6, 3)
+        lines.append(line(POINT_STATUS, p.tags(), fields, ts))
     return lines

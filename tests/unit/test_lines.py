@@ -76,3 +76,28 @@ def test_state_without_timestamp_uses_arrival_time() -> None:
         "state,kecamatan=Jombang,kelurahan=Jombang\\ Wetan,point=jombang-wetan-10,provider=Awinet "
         'boot="b1",online=false,state="offline" 1790000000000'
     )
+
+
+def test_line_protocol_escaping_golden() -> None:
+    """Pantau's own escaping, character by character, as InfluxDB's line protocol defines it."""
+    from pantau.collector.lines import line
+
+    got = line(
+        "sla hourly,x",
+        {"point": "a=b c,d", "empty": "", "kelurahan": "Jombang\nWetan", "z": "back\\slash"},
+        {
+            "text": 'say "hi" \\ bye',
+            "n": 3,
+            "f": 2.0,
+            "g": 0.1,
+            "ok": False,
+            "inf": float("inf"),
+            "key with=sign": 1.5,
+        },
+        1_790_000_000_123,
+    )
+    assert got == (
+        "sla\\ hourly\\,x,kelurahan=Jombang\\nWetan,point=a\\=b\\ c\\,d,z=back\\slash "
+        'f=2,g=0.1,key\\ with\\=sign=1.5,n=3i,ok=false,text="say \\"hi\\" \\\\ bye"'
+        " 1790000000123"
+    )
