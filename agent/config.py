@@ -6,42 +6,27 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from pantau.agent.capacity.config import BurstConfig, CapacityConfig
 from pantau.agent.sources.linux import LinuxSourceConfig
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.simulated import SimulatedSourceConfig
-from pantau.shared.config import Section, check_tls_files, load_config, resolve_secret
+from pantau.shared.config import Section, check_tls_files, load_config
+from pantau.shared.mqtt_client import MqttConfig as BaseMqttConfig
+from pantau.shared.mqtt_client import TlsConfig as TlsConfig  # agent configs name it here
 from pantau.shared.wire import PointId
 
 
-class TlsConfig(Section):
-    ca_file: str | None = Field(default=None, description="CA that signed the broker's certificate")
-    cert_file: str | None = Field(
-        default=None, description="Client certificate (if the broker wants one); {point} allowed"
-    )
-    key_file: str | None = Field(
-        default=None, description="Client key, mode 600; {point} is replaced by the point id"
-    )
-    insecure: bool = Field(default=False, description="Skip hostname verification (testing only)")
+class MqttConfig(BaseMqttConfig):
+    """The shared MQTT settings, with one session per point and a gentle reconnect."""
 
-
-class MqttConfig(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = Field(default=None, description="Defaults to the point id")
-    password: SecretStr | None = Field(default=None, description="Prefer PANTAU_MQTT__PASSWORD")
     password_file: str | None = Field(
         default=None, description="File with the password, mode 600; {point} allowed"
     )
-    tls: TlsConfig | None = None
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
     reconnect_min_s: float = Field(default=1.0, gt=0, le=60)
     reconnect_max_s: float = Field(default=120.0, gt=0, le=3600)
-
-    def secret(self) -> SecretStr | None:
-        return resolve_secret(self.password, self.password_file, "mqtt password")
 
     def for_point(self, point: str) -> MqttConfig:
         """One point's session settings. `{point}` in a file name becomes the point id, so an

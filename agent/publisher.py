@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 
 from pantau.agent import __version__
 from pantau.agent.config import MqttConfig, PublishConfig
@@ -23,7 +23,7 @@ from pantau.agent.spool import Row, Spool
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
 from pantau.shared.logs import PointLogger
-from pantau.shared.mqtt_auth import apply_credentials
+from pantau.shared.mqtt_client import make_client
 from pantau.shared.wire import State, encode
 
 log = logging.getLogger(__name__)
@@ -96,15 +96,9 @@ class PointPublisher:
 
     # -- the network thread --------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
-        cfg = self.mqtt_config
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"pantau-agent-{self.point}",
-            protocol=MQTTProtocolVersion.MQTTv5,
+        client = make_client(
+            self.mqtt_config, f"pantau-agent-{self.point}", default_username=self.point
         )
-        secret = cfg.secret()
-        username = (cfg.username or self.point) if secret is not None or cfg.username else None
-        apply_credentials(client, username, secret, cfg.tls)
         client.will_set(topics.state_topic(self.point), self._state("offline"), qos=1, retain=True)
         client.max_inflight_messages_set(self.publish_config.inflight_max)
         client.on_connect = self._on_connect

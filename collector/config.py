@@ -9,25 +9,15 @@ from pydantic import Field, SecretStr, model_validator
 
 from pantau.collector.noc.config import AlertsConfig, MetricsConfig
 from pantau.shared.config import Section, load_config, resolve_secret
+from pantau.shared.mqtt_client import MqttConfig as BaseMqttConfig
 
 
-class TlsConfig(Section):
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    insecure: bool = False
+class MqttConfig(BaseMqttConfig):
+    """The shared MQTT settings, with the persistent, shareable session the collector holds."""
 
-
-class MqttConfig(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
     client_id: str = Field(
         default="pantau-collector", min_length=1, description="Fixed: the session outlives restarts"
     )
-    username: str | None = None
-    password: SecretStr | None = Field(default=None, description="Prefer PANTAU_MQTT__PASSWORD")
-    password_file: str | None = None
-    tls: TlsConfig | None = None
     share_group: str | None = Field(
         default=None, description="Share the load with other collectors ($share/<group>/...)"
     )
@@ -37,10 +27,6 @@ class MqttConfig(Section):
         description="How long the broker keeps our queue while we're away",
     )
     receive_maximum: int = Field(default=5_000, ge=10, le=65_535)
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
-
-    def secret(self) -> SecretStr | None:
-        return resolve_secret(self.password, self.password_file, "mqtt password")
 
 
 class InfluxConfig(Section):

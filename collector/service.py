@@ -8,7 +8,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
@@ -23,9 +23,8 @@ from pantau.collector.stats import Stats
 from pantau.collector.writer import OnWritten, Pending, Writer
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff
-from pantau.shared.config import check_tls_files
 from pantau.shared.logs import Once
-from pantau.shared.mqtt_auth import apply_credentials
+from pantau.shared.mqtt_client import make_client
 from pantau.shared.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -64,16 +63,7 @@ class Collector:
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
-        cfg = self.config.mqtt
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=True,
-        )
-        if cfg.tls is not None:
-            check_tls_files(cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file)
-        apply_credentials(client, cfg.username, cfg.secret(), cfg.tls)
+        client = make_client(self.config.mqtt, self.config.mqtt.client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
 import threading
 import time
 from collections.abc import Collection, Iterable
@@ -18,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from pantau.collector.config import MqttConfig
 from pantau.collector.influx import Influx
 from pantau.collector.noc.observe import AgentState, CapacityTest, Facts, Latest, PointState
 from pantau.shared import topics
 from pantau.shared.errors import PantauError, PayloadError
+from pantau.shared.mqtt_client import make_client
 from pantau.shared.wire import State, decode
 
 log = logging.getLogger(__name__)
@@ -63,24 +62,7 @@ class StateWatcher:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._last_message_at = 0.0
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"{config.client_id}-{name}-{os.getpid()}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        secret = config.secret()
-        if config.username or secret is not None:
-            self.client.username_pw_set(
-                config.username, secret.get_secret_value() if secret else None
-            )
-        if config.tls is not None:
-            self.client.tls_set(
-                ca_certs=config.tls.ca_file,
-                certfile=config.tls.cert_file,
-                keyfile=config.tls.key_file,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            self.client.tls_insecure_set(config.tls.insecure)
+        self.client = make_client(config, f"{config.client_id}-{name}-{os.getpid()}")
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message

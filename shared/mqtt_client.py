@@ -1,0 +1,70 @@
+"""One MQTT connection layer for agents, collectors and the NOC: one config model, one factory.
+
+Every Pantau client speaks MQTT v5 with paho's version-2 callbacks, proves who it is the same
+way (user name and password, a client certificate, or both) and verifies the broker against the
+project CA. The factory checks the TLS files before anything else, so a missing CA or a key that
+others can read stops start-up with one line instead of an SSL error at the first connect.
+Nothing here connects: the caller chooses when, and how to retry.
+"""
+
+from __future__ import annotations
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from pydantic import Field, SecretStr
+
+from pantau.shared.config import Section, check_tls_files, resolve_secret
+from pantau.shared.mqtt_auth import apply_credentials
+
+
+class TlsConfig(Section):
+    ca_file: str | None = Field(default=None, description="CA that signed the broker's certificate")
+    cert_file: str | None = Field(
+        default=None,
+        description="Client certificate, if the broker wants one (agents: {point} allowed)",
+    )
+    key_file: str | None = Field(
+        default=None, description="Client key, mode 600 (agents: {point} allowed)"
+    )
+    insecure: bool = Field(default=False, description="Skip hostname verification (testing only)")
+
+
+class MqttConfig(Section):
+    """The broker and how to log in to it; agents and collectors add their own settings."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="Prefer PANTAU_MQTT__PASSWORD")
+    password_file: str | None = Field(default=None, description="File with the password, mode 600")
+    tls: TlsConfig | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    def secret(self) -> SecretStr | None:
+        return resolve_secret(self.password, self.password_file, "mqtt password")
+
+
+def make_client(
+    config: MqttConfig,
+    client_id: str,
+    *,
+    default_username: str | None = None,
+    manual_ack: bool = False,
+) -> paho.Client:
+    """A configured, unconnected MQTT v5 client.
+
+    `default_username` is the user name sent with a password when the config names none (an
+    agent logs in as its point). Raises ConfigError for an unreadable TLS file or secret.
+    """
+    if config.tls is not None:
+        check_tls_files(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
+    secret = config.secret()
+    username = config.username or (default_username if secret is not None else None)
+    client = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    apply_credentials(client, username, secret, config.tls)
+    return client
