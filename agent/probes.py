@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import socket
-import statistics
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pantau.agent.sources.base import Reachability
+from pantau.agent.sources.reachability import reachability
 
 _PING_TIME = re.compile(r"time[=<]([\d.]+)\s*ms")
 
@@ -24,34 +23,17 @@ class Target:
 
 
 def probe(targets: Sequence[Target], count: int, timeout_s: float) -> Reachability:
-    """Up when any target answered; rtt is the median answer, loss the share of probes lost."""
+    """`count` probes to each target, judged by `reachability()` (agent/sources/reachability.py)."""
     if not targets:
         return Reachability()
-    rtts: list[float] = []
-    sent = 0
+    answers: list[list[float]] = []
     for target in targets:
-        sent += count
         if target.kind == "tcp":
-            rtts += [r for r in (tcp_rtt_ms(target, timeout_s) for _ in range(count)) if r]
+            rtts = (tcp_rtt_ms(target, timeout_s) for _ in range(count))
+            answers.append([r for r in rtts if r is not None])
         else:
-            rtts += icmp_rtts_ms(target.host, count, timeout_s)
-    return summarise(rtts, sent)
-
-
-def summarise(rtts_ms: Sequence[float], sent: int) -> Reachability:
-    """Pure: answered round trips and probes sent → wan_up, median rtt, loss, jitter."""
-    if sent <= 0:
-        return Reachability()
-    answered = len(rtts_ms)
-    loss = round(100.0 * (sent - answered) / sent, 2)
-    if not answered:
-        return Reachability(wan_up=False, rtt_ms=None, loss_pct=loss)
-    jitter = None
-    if answered > 1:
-        jitter = round(statistics.fmean(abs(a - b) for a, b in itertools.pairwise(rtts_ms)), 3)
-    return Reachability(
-        wan_up=True, rtt_ms=round(statistics.median(rtts_ms), 3), loss_pct=loss, jitter_ms=jitter
-    )
+            answers.append(icmp_rtts_ms(target.host, count, timeout_s))
+    return reachability(answers, count * len(targets))
 
 
 def tcp_rtt_ms(target: Target, timeout_s: float) -> float | None:

@@ -10,8 +10,9 @@ from dataclasses import replace
 
 from pantau.agent.capacity.config import BurstConfig
 from pantau.agent.capacity.routeros import RouterSession
-from pantau.agent.probes import parse_ping_times, summarise
+from pantau.agent.probes import parse_ping_times
 from pantau.agent.sources.base import Reachability
+from pantau.agent.sources.reachability import reachability
 from pantau.agent.sources.routeros.parse import parse_ping, summarize_pings
 
 
@@ -40,7 +41,7 @@ def agent_burst(cfg: BurstConfig) -> Reachability:
         return Reachability()
     if done.returncode not in (0, 1):  # 1: some or all lost; anything else: ping failed
         return Reachability()
-    return summarise(parse_ping_times(done.stdout)[: cfg.count], cfg.count)
+    return reachability([parse_ping_times(done.stdout)[: cfg.count]], cfg.count)
 
 
 def router_burst(cfg: BurstConfig, session: RouterSession) -> Reachability:

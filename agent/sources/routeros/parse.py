@@ -8,11 +8,11 @@ anything it cannot read, so the caller turns one bad field into one null and one
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pantau.agent.sources.base import Counters, Reachability
+from pantau.agent.sources.reachability import reachability
 
 Row = Mapping[str, object]
 
@@ -234,20 +234,9 @@ def parse_ping(rows: list[Row], target: str) -> PingResult:
 
 
 def summarize_pings(results: Iterable[PingResult]) -> Reachability:
-    """WAN up when any target answered; RTT the median answer; jitter the mean successive change."""
+    """The router's pings, judged like every other probe (agent/sources/reachability.py)."""
     results = list(results)
-    sent = sum(r.sent for r in results)
-    if sent == 0:
-        return Reachability()
-    received = sum(r.received for r in results)
-    rtts = [rtt for r in results for rtt in r.rtts_ms]
-    diffs = [abs(b - a) for r in results for a, b in zip(r.rtts_ms, r.rtts_ms[1:], strict=False)]
-    return Reachability(
-        wan_up=received > 0,
-        rtt_ms=round(statistics.median(rtts), 3) if rtts else None,
-        loss_pct=round((sent - received) * 100.0 / sent, 2),
-        jitter_ms=round(statistics.fmean(diffs), 3) if diffs else None,
-    )
+    return reachability([r.rtts_ms for r in results], sum(r.sent for r in results))
 
 
 # Wireless stacks: each names the registration tables that list its associated stations.

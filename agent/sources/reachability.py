@@ -1,0 +1,42 @@
+"""WAN reachability from probe answers: one definition for every source kind.
+
+Pure: the agent's own probes (TCP connect, system ping) and the router's `/ping` both hand their
+answers here, so the same network reports the same rtt, loss and jitter whatever reads it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Iterable, Sequence
+
+from pantau.agent.sources.base import Reachability
+
+
+def reachability(answers: Iterable[Sequence[float]], sent: int) -> Reachability:
+    """`answers` holds, per target, its answered round trips (ms) in the order they were sent;
+    `sent` is the number of probes sent to all targets together.
+
+    - wan_up: any target answered (one reachable target proves the WAN works);
+    - rtt_ms: the median of all answers;
+    - loss_pct: probes without an answer, as a share of all probes sent;
+    - jitter_ms: the mean absolute difference between consecutive answers of the same target
+      (what ping tools and speed tests call jitter), pooled over the pairs of all targets, so a
+      target counts by the number of pairs it gave. Pairs never span two targets: each has its
+      own path and base delay, and the step between them is not jitter. Lost probes are
+      skipped, not counted as pairs. Null when no target gave two answers.
+    """
+    if sent <= 0:
+        return Reachability()
+    answers = [list(rtts) for rtts in answers]
+    rtts = [rtt for target in answers for rtt in target]
+    loss = round(100.0 * (sent - len(rtts)) / sent, 2)
+    if not rtts:
+        return Reachability(wan_up=False, rtt_ms=None, loss_pct=loss)
+    changes = [abs(b - a) for target in answers for a, b in itertools.pairwise(target)]
+    return Reachability(
+        wan_up=True,
+        rtt_ms=round(statistics.median(rtts), 3),
+        loss_pct=loss,
+        jitter_ms=round(statistics.fmean(changes), 3) if changes else None,
+    )
