@@ -36,6 +36,7 @@ from tests.pipeline import (
     PANTAU,
     Proc,
     agent_config,
+    wait_for,
 )
 
 pytestmark = [needs_netns, pytest.mark.netns]
@@ -255,6 +256,12 @@ def sampler_and_worker(
     return sampler, worker, spool, events
 
 
+def sampled_traffic_bps(sampler: PointSampler, worker: CapacityWorker) -> float | None:
+    """Take a sample; the WAN traffic the worker would judge by (None before two samples)."""
+    sampler.sample_once()
+    return worker.traffic_bps()
+
+
 def test_heavy_user_traffic_defers_the_test(tmp_path: Path) -> None:
     with speedtest_server(74, tmp_path) as (ns, _):
         shape(ns, down_mbit=50, up_mbit=50)
@@ -272,21 +279,28 @@ def test_heavy_user_traffic_defers_the_test(tmp_path: Path) -> None:
         sampler, worker, spool, events = sampler_and_worker(tmp_path, ns, capacity)
         # users download at full speed (an iperf3 client in the role of the hotspot's users)
         users = subprocess.Popen(
-            ["iperf3", "-c", ns.ns_ip, "-p", "5202", "-R", "-t", "4"],
+            ["iperf3", "-c", ns.ns_ip, "-p", "5202", "-R", "-t", "60"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
-            time.sleep(1.0)
             sampler.sample_once()
-            time.sleep(1.0)
-            sampler.sample_once()
+            wait_for(
+                lambda: (sampled_traffic_bps(sampler, worker) or 0) > 40e6,
+                30,
+                "the users' download in the sampler's rates",
+                step_s=0.5,
+            )
             busy = worker.attempt(Pending("random", time.time()))
         finally:
+            users.terminate()
             users.wait(15)
-        sampler.sample_once()
-        time.sleep(1.0)
-        sampler.sample_once()
+
+        def quiet_link() -> bool:
+            traffic = sampled_traffic_bps(sampler, worker)
+            return traffic is not None and traffic < 5e6
+
+        wait_for(quiet_link, 30, "a quiet link in the sampler's rates", step_s=0.5)
         quiet = worker.attempt(Pending("random", time.time()))
         spool.close()
     assert busy is not None and busy.measurement is None
