@@ -188,6 +188,39 @@ def taken_samples(state_dir: Path) -> dict[str, int]:
         db.close()
 
 
+def taken_so_far(state_dir: Path) -> int:
+    """Samples an agent has taken so far, all points together (0 before its spool exists)."""
+    import sqlite3
+
+    if not (state_dir / "spool.sqlite").exists():
+        return 0
+    db = sqlite3.connect(state_dir / "spool.sqlite")
+    try:
+        return sum(n for (n,) in db.execute("SELECT next_seq FROM points"))
+    except sqlite3.OperationalError:  # the agent has not made its tables yet
+        return 0
+    finally:
+        db.close()
+
+
+def spooled_before(state_dir: Path, next_seqs: dict[str, int]) -> int:
+    """Samples still in the spool that were taken before the given next seq of their point:
+    what is left of a backlog, however many fresh samples sit beside it."""
+    import sqlite3
+
+    db = sqlite3.connect(state_dir / "spool.sqlite")
+    try:
+        return sum(
+            db.execute(
+                "SELECT COUNT(*) FROM outbox WHERE point = ? AND kind = 'telemetry' AND seq < ?",
+                (point, seq),
+            ).fetchone()[0]
+            for point, seq in next_seqs.items()
+        )
+    finally:
+        db.close()
+
+
 def spooled(state_dir: Path) -> int:
     import sqlite3
 

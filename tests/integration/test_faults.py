@@ -7,7 +7,6 @@ every point once, none missing, none doubled.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,11 @@ from tests.pipeline import (
     influx,
     registry_file,
     spooled,
+    spooled_before,
     start_agent,
     start_collector,
     taken_samples,
+    taken_so_far,
     wait_all_stored,
     wait_for,
 )
@@ -108,6 +109,18 @@ def rows(rig: Rig) -> int:
     return count_rows(rig.db, "telemetry")
 
 
+def wait_delivered(state: Path, what: str) -> None:
+    """Until every sample taken so far has left the spool (acknowledged by the broker)."""
+    taken = taken_samples(state)
+    wait_for(lambda: spooled_before(state, taken) == 0, 60, f"{what} delivered")
+
+
+def wait_taken(state: Path, more: int, what: str, since: int | None = None) -> None:
+    """Until the agent has taken `more` samples (all points together) since now or `since`."""
+    start = taken_so_far(state) if since is None else since
+    wait_for(lambda: taken_so_far(state) >= start + more, 60, f"{more} {what}")
+
+
 def test_broker_stopped_while_agents_sample(
     tmp_path: Path, mosquitto: Service, influxd: Service, database: str
 ) -> None:
@@ -117,10 +130,10 @@ def test_broker_stopped_while_agents_sample(
         agent = rig.agent()
         wait_for(lambda: rows(rig) >= 50, 30, "data flowing")
         mosquitto.stop()
-        time.sleep(3)  # agents keep sampling into their spools
-        assert spooled(rig.state()) >= 5 * 30
+        # agents keep sampling into their spools
+        wait_for(lambda: spooled(rig.state()) >= 5 * 30, 60, "a backlog in the spool")
         mosquitto.start()
-        time.sleep(2)
+        wait_delivered(rig.state(), "the backlog of the outage")
         agent.stop()
         assert spooled(rig.state()) == 0, "the spool drained after the broker came back"
         taken = rig.finish(["agent"])
@@ -142,7 +155,8 @@ def test_influxdb_stopped_while_samples_arrive(
         agent = rig.agent(interval_s=0.02)
         wait_for(lambda: rows(rig) >= 100, 30, "data flowing")
         own_influx.stop()
-        time.sleep(6)  # about 1,500 samples arrive while the database is away
+        wait_taken(rig.state(), 1500, "samples taken while the database is away")
+        wait_delivered(rig.state(), "the samples taken while the database was away")
         agent.stop()
         assert spooled(rig.state()) == 0, (
             "the collector acknowledged everything from its disk buffer"
@@ -167,9 +181,10 @@ def test_collector_killed_mid_batch(
         for _ in range(3):
             wait_for(lambda: rows(rig) >= 100, 30, "data flowing")
             first.kill()  # SIGKILL: whatever it held unacknowledged, the broker still has
-            time.sleep(1)
+            wait_taken(rig.state(), 200, "samples taken while no collector runs")
             first = rig.collector(batch={"max_lines": 200, "max_delay_s": 2.0})
-        time.sleep(1)
+        written = rows(rig)
+        wait_for(lambda: rows(rig) >= written + 200, 30, "the last collector writing")
         rig.procs[1].stop()  # the agent
         assert spooled(rig.state()) == 0
         taken = rig.finish(["agent"])
@@ -185,11 +200,12 @@ def test_agent_killed_during_writes(
     try:
         rig.collector()
         for round_ in range(4):
+            before = taken_so_far(rig.state())
             agent = rig.agent(interval_s=0.01)
-            time.sleep(1.5 + 0.37 * round_)
+            wait_taken(rig.state(), 300 + 70 * round_, "samples", since=before)  # differs a bit
             agent.kill()  # SIGKILL at an arbitrary moment, mid-commit or mid-publish
-        agent = rig.agent(interval_s=0.01).wait_log("connected to broker")
-        time.sleep(1.5)
+        agent = rig.agent(interval_s=0.01)
+        wait_delivered(rig.state(), "the killed agents' backlog")
         agent.stop()
         assert spooled(rig.state()) == 0
         taken = rig.finish(["agent"])
@@ -210,13 +226,12 @@ def test_two_collectors_sharing_one_killed(
         rig.agent(interval_s=0.02)
         wait_for(lambda: rows(rig) >= 300, 30, "data flowing")
         one.kill()
-        time.sleep(3)  # collector-b carries the load alone
-        before = rows(rig)
-        time.sleep(1)
-        assert rows(rig) > before, "the surviving collector keeps writing"
+        before = rows(rig)  # collector-b carries the load alone: it keeps writing
+        wait_for(lambda: rows(rig) >= before + 500, 30, "the surviving collector writing")
         # What collector-a held unacknowledged waits in its session until it is back.
         rig.collector("collector-a", mqtt={"client_id": "collector-a", **shared})
-        time.sleep(1)
+        before = rows(rig)
+        wait_for(lambda: rows(rig) >= before + 500, 30, "both collectors writing")
         rig.procs[2].stop()  # the agent
         assert spooled(rig.state()) == 0
         taken = rig.finish(["agent"])
