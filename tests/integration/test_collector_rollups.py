@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from pantau.collector.services import Service
@@ -15,6 +14,7 @@ from tests.pipeline import (
     start_agent,
     start_collector,
     taken_samples,
+    taken_so_far,
     wait_for,
 )
 
@@ -60,7 +60,10 @@ def test_rollups_follow_live_and_late_data(
     try:
         wait_for(lambda: sum(rollups(db, "citangkil-02").values()) >= 10, 30, "live rollups")
         collector.stop()  # late data: these samples wait at the broker in the collector's session
-        time.sleep(2)
+        away = taken_so_far(tmp_path / "agent-state")
+        wait_for(
+            lambda: taken_so_far(tmp_path / "agent-state") >= away + 10, 30, "10 samples taken"
+        )
         agent.stop()
         taken = taken_samples(tmp_path / "agent-state")["citangkil-02"]
         collector = start_collector(config, tmp_path / "collector-2.log")
