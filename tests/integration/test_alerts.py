@@ -17,8 +17,10 @@ from typing import Any
 
 from pantau.collector.influx import Influx
 from pantau.collector.noc.messages import duration
+from pantau.collector.noc.observe import STATE_CODES, PointState
 from pantau.collector.services import Service, free_port
 from tests.noc_demo import publish_capacity
+from tests.noc_rounds import states, wait_rounds
 from tests.pipeline import (
     Proc,
     agent_config,
@@ -34,6 +36,7 @@ from tests.webhook import Receiver
 CITANGKIL = [f"cit-{i:02d}" for i in range(1, 11)]
 SAMANGRAYA = [f"sam-{i:02d}" for i in range(1, 9)]
 UTC = dt.UTC
+UP = STATE_CODES[PointState.UP]
 
 
 def registry(path: Path) -> Path:
@@ -148,12 +151,14 @@ def test_outages_reach_the_webhook_exactly_once(
         # capacity: three tests below 80 % of the committed 50 Mbps
         low_start = int(time.time() * 1000) - 30_000
         publish_capacity(mosquitto.port, "sam-02", [(low_start, 31.0), (low_start + 10_000, 28.5)])
-        time.sleep(1.5)
+        wait_for(lambda: len(db.query('SELECT "mbps" FROM "capacity"')) == 2, 20, "two tests")
+        wait_rounds(db, int(time.time() * 1000), rounds=2)
         assert not [f for f in receiver.footers() if "capacity" in f], "two low tests are no alert"
         publish_capacity(mosquitto.port, "sam-02", [(low_start + 20_000, 30.0)])
 
-        # SIGKILL the agent of all of Citangkil and the one of sam-03
-        time.sleep(max(0.0, now + 6 - time.time()))
+        # SIGKILL the agent of all of Citangkil and the one of sam-03, once the runner has seen
+        # every point up (a point it never saw up is unknown, not down)
+        wait_for(lambda: list(states(db).values()) == [UP] * 18, 30, "every point seen up")
         whole_kel.kill()
         lone.kill()
         killed_ms = int(time.time() * 1000)
@@ -189,7 +194,7 @@ def test_outages_reach_the_webhook_exactly_once(
             "alert: capacity_low sam-02/down · resolved",
         }
         wait_for(lambda: set(receiver.footers()) >= expected, 45, "every recovery")
-        time.sleep(2)  # several more rounds: nothing else may arrive
+        wait_rounds(db, int(time.time() * 1000), rounds=3)  # nothing else may arrive
         footers = receiver.footers()
         assert sorted(footers) == sorted(expected), footers
         for key in {f.rsplit(" · ", 1)[0] for f in footers}:  # each alert before its recovery
