@@ -24,6 +24,12 @@ def states(db: Influx) -> dict[str, int]:
     return {row["point"]: int(row["last"]) for row in rows}
 
 
+def since(db: Influx) -> dict[str, int]:
+    """When each point's current state began (ms), as the newest round judged it."""
+    rows = db.query('SELECT last("since_ms") FROM "point_status" GROUP BY "point"')
+    return {row["point"]: int(row["last"]) for row in rows}
+
+
 def wait_rounds(db: Influx, after_ms: int, rounds: int = 1, timeout_s: float = 30) -> None:
     """Until `rounds` status-writing rounds have begun after `after_ms` and finished."""
     first = after_ms - after_ms % 1000 + 1000

@@ -17,8 +17,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from prometheus_client.parser import text_string_to_metric_families
 
 from pantau.collector import services
+from pantau.collector.noc.observe import STATE_CODES, PointState
 from pantau.collector.services import Service, free_port
 from pantau.shared import topics
+from tests.noc_rounds import since, states, wait_rounds
 from tests.pipeline import (
     Proc,
     agent_config,
@@ -33,6 +35,8 @@ from tests.pipeline import (
 from tests.webhook import Receiver
 
 POINTS = ["cit-01", "cit-02"]
+SILENT = STATE_CODES[PointState.SILENT]
+SILENT_AFTER_S = 6
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -85,10 +89,10 @@ def test_metrics_and_central_alerts(tmp_path: Path, mosquitto: Service, database
             "evaluate_every_s": 0.3,
             "silent_after_s": 4,
             "clear_s": 1,
-            "status_every_s": 0,
+            "status_every_s": 0.3,  # its point_status rows show the test each round
             "targets": [{"url": receiver.url}],
             "rules": {
-                "silent": {"after_s": 6},
+                "silent": {"after_s": SILENT_AFTER_S},
                 "kelurahan_down": {"after_s": 4},
                 "collector": {
                     "buffer_after_s": 2,
@@ -151,7 +155,7 @@ def test_metrics_and_central_alerts(tmp_path: Path, mosquitto: Service, database
         runner = Proc(["alerts", "--config", str(config)], tmp_path / "alerts.log").start()
         procs.append(runner)
         wait_for(lambda: "alerts started" in runner.log(), 20, "alert runner up")
-        time.sleep(1.5)
+        wait_rounds(db, int(time.time() * 1000), rounds=2)
         assert receiver.footers() == [], "nothing is wrong yet"
 
         # -- InfluxDB away: the collector buffers on disk ----------------------------------
@@ -193,14 +197,18 @@ def test_metrics_and_central_alerts(tmp_path: Path, mosquitto: Service, database
             20,
             "collector down alert",
         )
-        time.sleep(5)  # the points look silent now; that is the centre's fault, not theirs
+        # the points look silent now, for longer than the silent rule waits; that is the
+        # centre's fault, not theirs: no silent alert
+        wait_for(lambda: states(db) == {p: SILENT for p in POINTS}, 30, "silent-looking points")
+        silent_from = max(since(db).values())
+        wait_rounds(db, silent_from + SILENT_AFTER_S * 1000, rounds=2)
         procs[0] = start_collector(config, tmp_path / "collector.log")
         wait_for(
             lambda: "alert: collector_down collector · resolved" in receiver.footers(),
             20,
             "collector back",
         )
-        time.sleep(2)
+        wait_rounds(db, int(time.time() * 1000), rounds=3)  # nothing else may arrive
         assert sorted(receiver.footers()) == sorted(
             [
                 "alert: collector_buffer collector · firing",
