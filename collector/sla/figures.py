@@ -78,7 +78,10 @@ class Figures:
     fee_idr: int | None = col("monthly fee prorated by active minutes, Rp")
     deduction_pct: float | None = col("deduction from the penalty schedule, % of fee")
     deduction_idr: int | None = col("deduction, Rp")
-    net_payable_idr: int | None = col("fee − deduction, Rp")
+    net_payable_idr: int | None = col("fee − deduction, Rp (empty while to be decided)")
+    to_be_decided_idr: int | None = col("fee held back: evidence missing, late or absent, Rp")
+    points_to_be_decided_n: int | None = col("points whose payment is to be decided")
+    to_be_decided_reason: str | None = col("point: rollup_missing, rollup_stale or no_data")
     idr_per_mbps: float | None = col("net payable per delivered (median) Mbit/s, Rp")
     samples_received: int | None = col("samples stored for the active hours")
     samples_expected: int | None = col("active minutes × 60 / declared interval")
@@ -86,6 +89,8 @@ class Figures:
     seq_gaps: int | None = col("seq numbers missing between stored samples")
     seq_resets: int | None = col("times seq went backwards (agent state lost)")
     unsynced_samples: int | None = col("samples taken with an unsynchronised clock")
+    evidence_missing_hours: int | None = col("active hours with raw data but no rollup")
+    evidence_stale_hours: int | None = col("active hours whose rollup predates raw data")
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in COLUMNS}

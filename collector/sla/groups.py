@@ -1,8 +1,9 @@
 """Figures of a group of points (kelurahan, kecamatan, provider, total). Pure.
 
-Minutes, outages, money and sample counts add up; availability and coverage are recomputed
-from the sums (not averaged); capacity pools the tests and derives 80/80 from the points;
-latency pools the points' hourly medians; utilisation pools their 5-minute means.
+Minutes, outages, money and sample counts add up (fee = deduction + net payable + to be
+decided); availability and coverage are recomputed from the sums (not averaged); capacity pools
+the tests and derives 80/80 from the points; latency pools the points' hourly medians;
+utilisation pools their 5-minute means.
 """
 
 from __future__ import annotations
@@ -36,11 +37,15 @@ _SUMMED = (
     "fee_idr",
     "deduction_idr",
     "net_payable_idr",
+    "to_be_decided_idr",
+    "points_to_be_decided_n",
     "samples_received",
     "samples_expected",
     "seq_gaps",
     "seq_resets",
     "unsynced_samples",
+    "evidence_missing_hours",
+    "evidence_stale_hours",
 )
 _SHARED = (
     "availability_target_pct",
@@ -115,10 +120,12 @@ def group_figures(level: str, name: str, details: Sequence[PointDetail]) -> Figu
     f.coverage_pct = (
         100.0 * (f.samples_received or 0) / f.samples_expected if f.samples_expected else None
     )
-    delivered = [p for p in points if p.down_median_mbps]
+    # money: points to be decided have no net yet, so they count in neither ratio
+    delivered = [p for p in points if p.down_median_mbps and p.net_payable_idr is not None]
     mbps = sum(p.down_median_mbps or 0 for p in delivered)
     f.idr_per_mbps = sum(p.net_payable_idr or 0 for p in delivered) / mbps if mbps else None
-    f.deduction_pct = 100.0 * (f.deduction_idr or 0) / f.fee_idr if f.fee_idr else None
+    decided_fee = (f.fee_idr or 0) - (f.to_be_decided_idr or 0)
+    f.deduction_pct = 100.0 * (f.deduction_idr or 0) / decided_fee if decided_fee else None
     return f
 
 

@@ -3,6 +3,10 @@
 The registry decides which minutes count: before installation, after removal and outside every
 contract of the point's provider a minute is inactive (not billed, not judged); inside a
 declared maintenance window it is excluded. Everything else comes from the rollups.
+
+Money is never paid silently on missing evidence: a point with an active hour whose raw data
+has no rollup, or a rollup older than its raw data, or with no usable minute at all, gets no
+deduction and no net payable; its fee is "to be decided" instead (`to_be_decided_idr`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pantau.collector.sla.capacity import CapacityTest, PointCapacity, point_capacity
+from pantau.collector.sla.daily import ABSENT, MISSING, STALE, PointHours
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.hourly import (
     DOWN,
@@ -40,6 +45,10 @@ from pantau.shared.registry import Point, Registry, Terms
 WIB_OFFSET_H = 7  # Asia/Jakarta has been UTC+7, without daylight saving, since 1964
 CONTEXT_MS = DAY_MS  # how far beyond the period an outage is followed to judge its length
 EMPTY_HOUR = NO_SAMPLE * 60
+# why a point's payment is to be decided, most pressing first
+ROLLUP_MISSING = "rollup_missing"  # raw data without a rollup: rebuild the rollups
+ROLLUP_STALE = "rollup_stale"  # a rollup older than raw data that arrived since: rebuild
+NO_DATA = "no_data"  # judged minutes, but not one with data to judge them by
 _MIN = -(2**62)
 _MAX = 2**62
 
@@ -119,21 +128,19 @@ class PointDetail:
     clients_by_hour_n: list[int] = field(default_factory=lambda: [0] * 24)
     rtt_over_hours: int = 0
     loss_over_hours: int = 0
+    hours_with_data: int = 0  # active hours of the period with a rollup or raw data marked
+    oldest_incomplete_ms: int | None = None  # first active hour whose rollup is missing/stale
 
 
-def masked_states(
-    plan: PointPlan, rollups: Mapping[int, HourRollup], start_ms: int, end_ms: int
-) -> str:
-    """Minute letters over [start_ms, end_ms) with the registry's masks applied."""
-    hours = range(start_ms, end_ms, HOUR_MS)
-    states = bytearray(
-        "".join(r.states if (r := rollups.get(h)) else EMPTY_HOUR for h in hours), "ascii"
-    )
+def masked_states(plan: PointPlan, states: str, start_ms: int) -> str:
+    """Minute letters from start_ms (one per minute of `states`) with the registry's masks
+    applied: inactive minutes become '-', maintenance 'E'."""
     n = len(states)
+    raw = states.encode("ascii")
     keep = bytearray(INACTIVE * n, "ascii")
     for lo, hi in plan.active:
         a, b = _index(lo, start_ms, n), _index(hi, start_ms, n)
-        keep[a:b] = states[a:b]
+        keep[a:b] = raw[a:b]
     excluded = ord(EXCLUDED)
     inactive = ord(INACTIVE)
     for lo, hi in plan.excluded:
@@ -152,14 +159,25 @@ def _index(ms: int, start_ms: int, n: int) -> int:
 def point_month(
     plan: PointPlan,
     period: Period,
-    rollups: Mapping[int, HourRollup],
+    rollups: PointHours | Mapping[int, HourRollup],
     tests: Sequence[CapacityTest],
 ) -> PointDetail:
-    """Every figure of one point for the period. `rollups` maps UTC hour start → row and may
-    (should) include the day before and after the period, so edge outages are judged whole."""
+    """Every figure of one point for the period. `rollups` covers the period and one day
+    either side (CONTEXT_MS), so edge outages are judged whole: a PointHours over exactly that
+    window, or rows by UTC hour start (hours without a row have no data)."""
     terms = plan.terms
     ctx_start = period.start_ms - CONTEXT_MS
-    states = masked_states(plan, rollups, ctx_start, period.end_ms + CONTEXT_MS)
+    ctx_end = period.end_ms + CONTEXT_MS
+    if isinstance(rollups, PointHours):
+        hours = rollups
+        if (hours.start_ms, hours.end_ms) != (ctx_start, ctx_end):
+            raise ValueError(
+                f"point {plan.point.id}: hours cover [{hours.start_ms}, {hours.end_ms}),"
+                f" the report needs [{ctx_start}, {ctx_end})"
+            )
+    else:
+        hours = PointHours.from_rollups(rollups, ctx_start, ctx_end)
+    states = masked_states(plan, hours.states, ctx_start)
     p0 = CONTEXT_MS // MINUTE_MS
     p1 = p0 + period.minutes
     window = states[p0:p1]
@@ -214,11 +232,24 @@ def point_month(
     f.mttr_s = sum(durations) / len(durations) if durations else None
     f.short_interruptions_n = len(avail.short_interruptions)
     _capacity_figures(f, detail.capacity)
-    _hourly_figures(detail, plan, period, rollups)
-    _money_figures(f, terms, active_minutes, period.minutes, pct)
+    _hourly_figures(detail, plan, period, hours)
+    _evidence_figures(detail, plan, period, hours)
+    undecided = to_be_decided(f, pct is None and judged > 0)
+    _money_figures(f, terms, active_minutes, period.minutes, pct, undecided)
     f.rtt_threshold_ms = terms.rtt_threshold_ms
     f.loss_threshold_pct = terms.loss_threshold_pct
     return detail
+
+
+def to_be_decided(f: Figures, no_usable_minute: bool) -> str | None:
+    """Why the point's payment cannot be decided from the evidence, or None when it can."""
+    if f.evidence_missing_hours:
+        return ROLLUP_MISSING
+    if f.evidence_stale_hours:
+        return ROLLUP_STALE
+    if no_usable_minute:
+        return NO_DATA
+    return None
 
 
 def _active_tests(
@@ -249,90 +280,146 @@ def _capacity_figures(f: Figures, cap: PointCapacity) -> None:
 
 
 def _money_figures(
-    f: Figures, terms: Terms, active_minutes: int, period_minutes: int, pct: float | None
+    f: Figures,
+    terms: Terms,
+    active_minutes: int,
+    period_minutes: int,
+    pct: float | None,
+    undecided: str | None,
 ) -> None:
-    """Fee prorated by active minutes; deduction from the penalty bracket; Rp per Mbps."""
+    """Fee prorated by active minutes; deduction from the penalty bracket; Rp per Mbps. A fee
+    that cannot be decided from the evidence is held back whole: no deduction, no net."""
     fee = round(terms.fee_idr * active_minutes / period_minutes)
+    f.fee_idr = fee
+    f.to_be_decided_reason = undecided
+    f.points_to_be_decided_n = int(undecided is not None)
+    if undecided is not None:
+        f.to_be_decided_idr = fee
+        return
     deduction_pct = terms.deduction_pct(pct)
     deduction = round(fee * deduction_pct / 100)
-    f.fee_idr = fee
+    f.to_be_decided_idr = 0
     f.deduction_pct = deduction_pct
     f.deduction_idr = deduction
     f.net_payable_idr = fee - deduction
     f.idr_per_mbps = (fee - deduction) / f.down_median_mbps if f.down_median_mbps else None
 
 
+def _span_mask(hour_ms: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Per hour: the hour starts inside one of the [lo, hi) spans."""
+    mask = np.zeros(hour_ms.size, dtype=bool)
+    for lo, hi in spans:
+        mask |= (hour_ms >= lo) & (hour_ms < hi)
+    return mask
+
+
+def _evidence_figures(
+    detail: PointDetail, plan: PointPlan, period: Period, hours: PointHours
+) -> None:
+    """Active hours (period ± context) whose raw data the stored rollups do not reflect."""
+    f = detail.figures
+    hour_ms = hours.hour_ms()
+    active = _span_mask(hour_ms, plan.active)
+    letters = np.frombuffer(hours.evidence.encode("ascii"), dtype=np.uint8)
+    missing = active & (letters == ord(MISSING))
+    stale = active & (letters == ord(STALE))
+    f.evidence_missing_hours = int(missing.sum())
+    f.evidence_stale_hours = int(stale.sum())
+    incomplete = np.flatnonzero(missing | stale)
+    detail.oldest_incomplete_ms = int(hour_ms[incomplete[0]]) if incomplete.size else None
+    in_period = active & (hour_ms >= period.start_ms) & (hour_ms < period.end_ms)
+    detail.hours_with_data = int((in_period & (hours.has_rollup() | missing | stale)).sum())
+
+
 def _hourly_figures(
     detail: PointDetail,
     plan: PointPlan,
     period: Period,
-    rollups: Mapping[int, HourRollup],
+    hours: PointHours,
 ) -> None:
-    """Data quality, latency, utilisation and clients from the active hours' rows.
+    """Data quality, latency, utilisation and clients from the active hours' rollups.
 
-    Written as passes over columns rather than one branchy loop: a month of 430 points is
-    320 000 rows, and this runs inside the report's time budget.
+    Passes over columns: a month of 430 points is 320 000 rollups, and this runs inside the
+    report's time budget. Sums of floats are taken in hour order, as a loop over rows would.
     """
     f = detail.figures
     active_spans = [
         span for a in plan.active if (span := _intersect(a, (period.start_ms, period.end_ms)))
     ]
     active_hours = sum((hi - lo) // HOUR_MS for lo, hi in active_spans)
-    context = [
-        rollups[h] for h in sorted(rollups) if period.start_ms - CONTEXT_MS <= h < period.end_ms
-    ]
-    if len(active_spans) == 1:
-        lo, hi = active_spans[0]
-        rows = [r for r in context if lo <= r.hour_ms < hi]
-    else:
-        rows = [r for r in context if any(lo <= r.hour_ms < hi for lo, hi in active_spans)]
-    counted = {r.hour_ms for r in rows}
-    typical = median([r.interval_s for r in context if r.interval_s]) or 60.0
-    expected = sum(3600 / (r.interval_s or typical) for r in rows)
-    expected += (active_hours - len(rows)) * 3600 / typical
+    hour_ms = hours.hour_ms()
+    has = hours.has_rollup()
+    context = has & (hour_ms >= period.start_ms - CONTEXT_MS) & (hour_ms < period.end_ms)
+    rows = context & _span_mask(hour_ms, active_spans)
+    n_rows = int(rows.sum())
+    ints, floats = hours.ints, hours.floats
 
-    gaps = resets = 0
-    last_seq: int | None = None
-    for row in context:  # seq gaps are counted between stored samples, across hours too
-        if row.seq_first is None or row.seq_last is None:
-            continue
-        if row.hour_ms in counted:
-            gaps += row.seq_gaps
-            resets += row.seq_resets
-            if last_seq is not None and row.seq_first > last_seq + 1:
-                gaps += row.seq_first - last_seq - 1
-            elif last_seq is not None and row.seq_first < last_seq:
-                resets += 1
-        last_seq = row.seq_last
+    interval = floats["interval_s"]
+    declared = interval[context]
+    declared = declared[~np.isnan(declared) & (declared != 0)]
+    typical = median(declared.tolist()) or 60.0
+    row_interval = interval[rows]
+    row_interval = np.where(np.isnan(row_interval) | (row_interval == 0), typical, row_interval)
+    expected = sum((3600 / row_interval).tolist())
+    expected += (active_hours - n_rows) * 3600 / typical
 
-    for row in rows:
-        if row.clients_n:
-            hod = (row.hour_ms // HOUR_MS + WIB_OFFSET_H) % 24
-            detail.clients_by_hour_sum[hod] += row.clients_sum
-            detail.clients_by_hour_n[hod] += row.clients_n
-    clients_sum = sum(detail.clients_by_hour_sum)
-    clients_n = sum(detail.clients_by_hour_n)
-    peaks = [r.clients_max for r in rows if r.clients_max is not None]
-    detail.rtt_hour_medians = _column([r.rtt_median_ms for r in rows])
-    detail.loss_hour_medians = _column([r.loss_median_pct for r in rows])
-    detail.jitter_hour_medians = _column([r.jitter_median_ms for r in rows])
-    detail.rx_slots_kbps = parse_slots([r.rx_kbps_5m for r in rows])
-    detail.tx_slots_kbps = parse_slots([r.tx_kbps_5m for r in rows])
+    # seq gaps are counted between stored samples, within and across hours
+    seq_first, seq_last = ints["seq_first"], ints["seq_last"]
+    with_seq = context & (seq_first != ABSENT) & (seq_last != ABSENT)
+    gaps = int(ints["seq_gaps"][with_seq & rows].sum())
+    resets = int(ints["seq_resets"][with_seq & rows].sum())
+    first, last, counted = seq_first[with_seq], seq_last[with_seq], rows[with_seq]
+    if first.size > 1:
+        step = first[1:] - last[:-1]
+        counted = counted[1:]
+        gaps += int(np.where(counted & (step > 1), step - 1, 0).sum())
+        resets += int((counted & (step < 0)).sum())
 
-    received = sum(r.samples_n for r in rows)
+    clients_n = ints["clients_n"][rows]
+    clients_sum = ints["clients_sum"][rows]
+    hod = (hour_ms[rows] // HOUR_MS + WIB_OFFSET_H) % 24
+    with_clients = clients_n > 0
+    by_hour_sum = np.zeros(24, dtype=np.int64)
+    by_hour_n = np.zeros(24, dtype=np.int64)
+    np.add.at(by_hour_sum, hod[with_clients], clients_sum[with_clients])
+    np.add.at(by_hour_n, hod[with_clients], clients_n[with_clients])
+    detail.clients_by_hour_sum = by_hour_sum.tolist()
+    detail.clients_by_hour_n = by_hour_n.tolist()
+    total_clients = int(by_hour_sum.sum())
+    total_n = int(by_hour_n.sum())
+    peaks = ints["clients_max"][rows]
+    peaks = peaks[peaks != ABSENT]
+    detail.rtt_hour_medians = _present(floats["rtt_median_ms"][rows])
+    detail.loss_hour_medians = _present(floats["loss_median_pct"][rows])
+    detail.jitter_hour_medians = _present(floats["jitter_median_ms"][rows])
+    detail.rx_slots_kbps = _rates(hours.slots["rx_kbps_5m"][rows])
+    detail.tx_slots_kbps = _rates(hours.slots["tx_kbps_5m"][rows])
+
+    received = int(ints["samples_n"][rows].sum())
     f.samples_received = received
     f.samples_expected = round(expected)
     f.coverage_pct = 100.0 * received / expected if expected else None
     f.seq_gaps = gaps
     f.seq_resets = resets
-    f.unsynced_samples = sum(r.unsynced_n for r in rows)
-    f.clients_peak = max(peaks) if peaks else None
-    f.clients_mean = clients_sum / clients_n if clients_n else None
+    f.unsynced_samples = int(ints["unsynced_n"][rows].sum())
+    f.clients_peak = int(peaks.max()) if peaks.size else None
+    f.clients_mean = total_clients / total_n if total_n else None
     quality_figures(f, detail.rtt_hour_medians, detail.loss_hour_medians, plan.terms)
     detail.rtt_over_hours = int((detail.rtt_hour_medians > plan.terms.rtt_threshold_ms).sum())
     detail.loss_over_hours = int((detail.loss_hour_medians > plan.terms.loss_threshold_pct).sum())
     f.jitter_median_ms = array_median(detail.jitter_hour_medians)
     utilisation_figures(f, detail.rx_slots_kbps, detail.tx_slots_kbps, plan.terms.down_mbps)
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    """The values that are present (not NaN), in hour order."""
+    return values[~np.isnan(values)]
+
+
+def _rates(slots: np.ndarray) -> np.ndarray:
+    """The 5-minute slots of these hours that had a rate, in order (kbit/s)."""
+    flat = slots.ravel()
+    return flat[flat >= 0]
 
 
 def quality_figures(f: Figures, rtt: np.ndarray, loss: np.ndarray, terms: Terms) -> None:
@@ -345,11 +432,6 @@ def quality_figures(f: Figures, rtt: np.ndarray, loss: np.ndarray, terms: Terms)
     f.loss_over_threshold_hours_pct = (
         100.0 * int((loss > terms.loss_threshold_pct).sum()) / loss.size if loss.size else None
     )
-
-
-def _column(values: list[float | None]) -> np.ndarray:
-    """The values that are present, as a float array."""
-    return np.array([v for v in values if v is not None], dtype=np.float64)
 
 
 def array_median(values: np.ndarray) -> float | None:
@@ -369,16 +451,3 @@ def p95_mbps(kbps: np.ndarray) -> float | None:
         return None
     rank = max(1, -(-kbps.size * 95 // 100))
     return float(np.partition(kbps, rank - 1)[rank - 1]) / 1000
-
-
-def parse_slots(parts: list[str]) -> np.ndarray:
-    """Encoded 5-minute slots of many hours → one array of the slots that had a rate (kbit/s).
-
-    Empty slots become -1 so numpy's C parser reads the whole text at once, then are dropped.
-    """
-    if not parts:
-        return np.zeros(0, dtype=np.int64)
-    text = "," + ",".join(parts) + ","
-    text = text.replace(",,", ",-1,").replace(",,", ",-1,")
-    values = np.fromstring(text[1:-1], dtype=np.int64, sep=",")
-    return values[values >= 0]
