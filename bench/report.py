@@ -5,7 +5,10 @@ after reading; target ≤ 5 s), and then the same from a real influxd (reading `
 `capacity` over InfluxQL, then computing and rendering HTML), reported beside it. Last line: one
 JSON object.
 
-    .venv/bin/python bench/report.py [--no-influx]
+    .venv/bin/python bench/report.py [--no-influx] [--influx-dir DIR]
+
+`--influx-dir` keeps influxd's data in DIR and, when DIR already holds the loaded month, reuses
+it instead of loading it again (about a minute), for profiling the read.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pantau.shared.registry import load_registry  # noqa: E402
 from tests.report_fixtures import MemorySource, synthetic_month  # noqa: E402
 
 MONTH = "2026-10"
+LOAD_FORMAT = "5"  # what a reused --influx-dir must hold: marks, rolled_ms and packed days
 
 
 CPU: dict[str, float] = {}
@@ -40,24 +44,50 @@ def timed(fn, *args):  # type: ignore[no-untyped-def]
     return value, time.perf_counter() - start
 
 
-def load_influx(source: MemorySource, registry, url: str, database: str):  # type: ignore[no-untyped-def]
-    """Write the synthetic rollups and tests as rows, as the collector would have."""
+def bench_influx(url: str, database: str):  # type: ignore[no-untyped-def]
     from pantau.collector.config import InfluxConfig
     from pantau.collector.influx import Influx
+
+    return Influx(InfluxConfig(api="v1", url=url, database=database, timeout_s=120))
+
+
+def load_influx(source: MemorySource, registry, url: str, database: str):  # type: ignore[no-untyped-def]
+    """Write the synthetic rollups and tests as rows, as the collector would have: each hour
+    marked when its raw data came (half past), rolled up a minute after it ended, and the
+    packed day rows refreshed from them."""
     from pantau.collector.lines import capacity_lines
-    from pantau.collector.rollup import rollup_line
+    from pantau.collector.rollup import mark_lines, rollup_line
+    from pantau.collector.rollup_daily import refresh_days
     from pantau.shared.wire import Event
 
-    db = Influx(InfluxConfig(api="v1", url=url, database=database, timeout_s=120))
+    db = bench_influx(url, database)
     db.ensure_database()
     points = registry.by_id()
     lines: list[str] = []
+    by_hour: dict[int, list[str]] = {}
     for point_id, rows in source._rollups.items():
-        tags = points[point_id].tags()
-        lines += [rollup_line(row, tags) for row in rows.values()]
+        for hour in rows:
+            by_hour.setdefault(hour, []).append(point_id)
+    for hour, ids in sorted(by_hour.items()):
+        lines += mark_lines([(p, hour) for p in ids], lambda p: points[p].tags(), hour + 1_800_000)
         if len(lines) >= 20_000:
             db.write(lines)
             lines = []
+    db.write(lines)
+    lines = []
+    for point_id, rows in source._rollups.items():
+        tags = points[point_id].tags()
+        lines += [rollup_line(row, tags, row.hour_ms + 3_660_000) for row in rows.values()]
+        if len(lines) >= 20_000:
+            db.write(lines)
+            lines = []
+    db.write(lines)
+    lines = []
+    refresh_days(
+        db,
+        [(p, h) for p, rows in source._rollups.items() for h in rows],
+        lambda p: points[p].tags(),
+    )
     for point_id, tests in source._tests.items():
         by_ts: dict[int, dict[str, float]] = {}
         for test in tests:
@@ -77,6 +107,7 @@ def load_influx(source: MemorySource, registry, url: str, database: str):  # typ
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-influx", action="store_true", help="skip the real influxd run")
+    parser.add_argument("--influx-dir", type=Path, help="influxd data here; reused once loaded")
     args = parser.parse_args()
     registry = load_registry(ROOT / "examples" / "registry-cilegon.yaml")
     period = month(MONTH)
@@ -84,7 +115,8 @@ def main() -> int:
     rows = sum(len(r) for r in source._rollups.values())
     print(f"synthetic month: {rows} rollup rows in {gen_s:.1f} s", file=sys.stderr)
 
-    report, compute_s = timed(compute, registry, source, MONTH, Filters())
+    now_ms = int(time.time() * 1000)
+    report, compute_s = timed(compute, registry, source, MONTH, Filters(), now_ms)
     html, html_s = timed(render, report, "html", "id")
     cpu_compute, cpu_html = CPU["compute"], CPU["render"]
     _, table_s = timed(render, report, "table", "id")
@@ -111,12 +143,21 @@ def main() -> int:
         from pantau.collector.report.reader import InfluxSource
 
         with tempfile.TemporaryDirectory() as tmp:
-            influxd = services.influxd(Path(tmp) / "influxd").start()
+            workdir = args.influx_dir or Path(tmp) / "influxd"
+            loaded = workdir / "loaded"
+            influxd = services.influxd(workdir).start()
             try:
-                db, load_s = timed(load_influx, source, registry, influxd.url, "bench")
-                print(f"loaded influxd in {load_s:.1f} s", file=sys.stderr)
+                if loaded.exists() and loaded.read_text() == LOAD_FORMAT:
+                    db = bench_influx(influxd.url, "bench")
+                    print(f"reusing the month loaded in {workdir}", file=sys.stderr)
+                else:
+                    if loaded.exists():
+                        bench_influx(influxd.url, "bench").query_raw('DROP DATABASE "bench"')
+                    db, load_s = timed(load_influx, source, registry, influxd.url, "bench")
+                    loaded.write_text(LOAD_FORMAT)
+                    print(f"loaded influxd in {load_s:.1f} s", file=sys.stderr)
                 report2, read_compute_s = timed(
-                    compute, registry, InfluxSource(db), MONTH, Filters()
+                    compute, registry, InfluxSource(db), MONTH, Filters(), now_ms
                 )
                 _, html2_s = timed(render, report2, "html", "id")
             finally:

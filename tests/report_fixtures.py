@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from pantau.collector.report.reader import Rollups, Tests
+from pantau.collector.report.reader import Hours, Rollups, Tests
 from pantau.collector.sla.capacity import CapacityTest
+from pantau.collector.sla.daily import PointHours
 from pantau.collector.sla.hourly import HourRollup, encode_slots
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import HOUR_MS, MINUTE_MS, Period, hour_of_day_wib
@@ -26,16 +27,24 @@ SLOW_KELURAHAN = "Masigit"
 TESTS_PER_DAY_HOURS = (3, 10, 16, 20)  # WIB hours of the day's capacity tests
 
 
-class MemorySource:
-    """The ReportSource interface over rows held in memory."""
+Marks = dict[str, dict[int, tuple[int | None, int | None]]]
 
-    def __init__(self, rollups: Rollups, tests: Tests) -> None:
+
+class MemorySource:
+    """The ReportSource interface over rows held in memory: rollups and capacity tests by
+    point, and the (marked_ms, rolled_ms) pair of the `sla_hourly` rows that carry one (a mark
+    without a rollup is a point-hour whose rollup is missing)."""
+
+    def __init__(self, rollups: Rollups, tests: Tests, marks: Marks | None = None) -> None:
         self._rollups = rollups
         self._tests = tests
+        self._marks = marks or {}
 
-    def rollups(self, points: Sequence[str], start_ms: int, end_ms: int) -> Rollups:
+    def hours(self, points: Sequence[str], start_ms: int, end_ms: int) -> Hours:
         return {
-            p: {h: r for h, r in self._rollups.get(p, {}).items() if start_ms <= h < end_ms}
+            p: PointHours.from_rollups(
+                self._rollups.get(p, {}), start_ms, end_ms, self._marks.get(p)
+            )
             for p in points
         }
 

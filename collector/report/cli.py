@@ -1,21 +1,36 @@
-"""`pantau report`: the monthly SLA report as a terminal table, CSV, JSON or one HTML file."""
+"""`pantau report`: the monthly SLA report as a terminal table, CSV, JSON or one HTML file.
+
+Exit codes: 0 a report was written; 2 no report (bad arguments, InfluxDB unreachable, a month
+not begun or without any data: one line on standard error); 3 with `--strict`, a report was
+written but is not final (the month is not over, or some fee is to be decided because rollups
+are missing or late or a point has no data).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pantau.collector.report.compute import Filters, MonthReport, build_report, select_plans
+from pantau.collector.report.compute import (
+    Filters,
+    MonthReport,
+    build_report,
+    check_started,
+    select_plans,
+)
 from pantau.collector.report.i18n import LANGS
+from pantau.collector.report.notices import notices
 from pantau.collector.report.reader import Prefetch, ReportSource
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import month
 from pantau.shared.errors import ConfigError
-from pantau.shared.registry import Registry, load_registry
+from pantau.shared.registry import Registry
 
 FORMATS = ("table", "csv", "json", "html")
+EXIT_NOT_FINAL = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,18 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--out", help="write to this file instead of standard output")
     parser.add_argument("--lang", choices=LANGS, default="id", help="id (default) or en")
-    parser.add_argument("--config", help="collector YAML file (InfluxDB settings, registry)")
-    parser.add_argument("--registry", help="registry YAML (overrides the collector config's)")
-    parser.add_argument("--influx-url", help="InfluxDB URL (overrides the collector config's)")
-    parser.add_argument("--database", help="InfluxDB database (overrides the collector config's)")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit {EXIT_NOT_FINAL} unless the report is final (month over, nothing to be decided)",
+    )
+    from pantau.collector.store import add_store_arguments
+
+    add_store_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     period = month(args.month)
+    now_ms = int(time.time() * 1000)
+    check_started(period, now_ms)  # before connecting to anything
     registry, source, close = _open(args)
     try:
         filters = Filters(args.kelurahan, args.kecamatan, args.provider, args.point)
-        report = compute(registry, source, args.month, filters)
+        report = compute(registry, source, args.month, filters, now_ms)
     finally:
         close()
     text = render(report, args.format, args.lang)
@@ -51,33 +72,56 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out}: {args.format} report for {period.label}, {len(report.points)} point(s)")
     else:
         sys.stdout.write(text)
+    if args.out or args.format != "table":
+        for line in notices(report, args.lang):  # also the report's first line
+            print(f"pantau report: {line}", file=sys.stderr)
+    if args.strict and not report.final:
+        print(
+            f"pantau report: --strict: the {period.label} report is not final (exit"
+            f" {EXIT_NOT_FINAL})",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FINAL
     return 0
 
 
-def compute(registry: Registry, source: ReportSource, label: str, filters: Filters) -> MonthReport:
-    """Read what the period needs (rollups ± one day of context) and compute the report."""
+def compute(
+    registry: Registry,
+    source: ReportSource,
+    label: str,
+    filters: Filters,
+    now_ms: int | None = None,
+) -> MonthReport:
+    """Read what the period needs (rollups ± one day of context, capacity tests) and compute
+    the report as of now_ms (default: now)."""
     period = month(label)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    check_started(period, now_ms)
     plans = select_plans(registry, period, filters)
     ids = [p.point.id for p in plans]
-    tests = source.capacity(ids, period.start_ms, period.end_ms)
-    rollups = Prefetch(source, ids, period.start_ms - CONTEXT_MS, period.end_ms + CONTEXT_MS)
+    prefetch = Prefetch(
+        source,
+        ids,
+        (period.start_ms - CONTEXT_MS, period.end_ms + CONTEXT_MS),
+        (period.start_ms, period.end_ms),
+    )
     try:
         return build_report(
-            registry, period, filters, plans, rollups.rollups, lambda p: tests.get(p, [])
+            registry, period, filters, plans, prefetch.hours, prefetch.tests, now_ms
         )
     finally:
-        rollups.close()
+        prefetch.close()
 
 
 def render(report: MonthReport, fmt: str, lang: str) -> str:
     if fmt == "csv":
         from pantau.collector.report.render_data import to_csv
 
-        return to_csv(report)
+        return to_csv(report, lang)
     if fmt == "json":
         from pantau.collector.report.render_data import to_json
 
-        return to_json(report)
+        return to_json(report, lang)
     if fmt == "html":
         from pantau.collector.report.render_html import render_html
 
@@ -107,25 +151,8 @@ class _Discard:
 
 def _open(args: argparse.Namespace) -> tuple[Registry, ReportSource, Callable[[], None]]:
     """Registry and a reader over InfluxDB, from the collector config and/or the flags."""
-    from pantau.collector.config import InfluxConfig, load_collector_config
-    from pantau.collector.influx import Influx
     from pantau.collector.report.reader import InfluxSource
+    from pantau.collector.store import open_store
 
-    influx_config = InfluxConfig()
-    registry_path = args.registry
-    if args.config:
-        config = load_collector_config(args.config)
-        influx_config = config.influx
-        registry_path = registry_path or config.registry
-    if not registry_path:
-        raise ConfigError("no registry: give --config (collector YAML) or --registry FILE")
-    updates = {}
-    if args.influx_url:
-        updates["url"] = args.influx_url
-    if args.database:
-        updates["database"] = args.database
-    if updates:
-        influx_config = influx_config.model_copy(update=updates)
-    registry = load_registry(registry_path)
-    influx = Influx(influx_config)
+    registry, influx = open_store(args)
     return registry, InfluxSource(influx), influx.close

@@ -1,5 +1,11 @@
 """Assemble a month report from registry, rollups and capacity tests. Pure: the rows come in
-through arguments, so tests and the benchmark feed them without a database."""
+through arguments, so tests and the benchmark feed them without a database.
+
+A report is made only for a month that has begun and has data: a month in the future, or one
+with no rollup and no raw data for the selected points, is a ReportError, never a report that
+pays every fee in full. A month not yet over is provisional; points whose evidence is missing,
+late or absent have their fee "to be decided" (see sla/month.py), and the report says so first.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pantau.collector.sla.capacity import CapacityTest
+from pantau.collector.sla.daily import PointHours
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.groups import group_figures
 from pantau.collector.sla.hourly import HourRollup
-from pantau.collector.sla.month import PointDetail, PointPlan, plan_point, point_month
+from pantau.collector.sla.month import NO_DATA, PointDetail, PointPlan, plan_point, point_month
 from pantau.collector.sla.outages import Run
-from pantau.collector.sla.periods import Period
-from pantau.shared.errors import ConfigError
+from pantau.collector.sla.periods import Period, from_ms
+from pantau.shared.errors import ConfigError, PantauError
 from pantau.shared.registry import Point, Registry
+
+
+class ReportError(PantauError):
+    """No report can be made for what was asked (a month not begun, or without any data)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,22 @@ class OutageRow:
     run: Run
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Active point-hours (period ± one day) whose raw data the rollups do not reflect, and
+    points without a single usable minute."""
+
+    missing_hours: int = 0  # raw data, no rollup
+    stale_hours: int = 0  # a rollup older than raw data that arrived since
+    points: tuple[str, ...] = ()  # points with missing or stale hours
+    oldest_ms: int | None = None  # the earliest such hour
+    no_data_points: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not (self.missing_hours or self.stale_hours)
+
+
 @dataclass
 class MonthReport:
     city: str
@@ -59,6 +86,14 @@ class MonthReport:
     total: Figures
     outages: list[OutageRow] = field(default_factory=list)
     clients_by_hour: list[float | None] = field(default_factory=list)
+    generated_ms: int = 0
+    provisional: bool = False  # the month was not over when the report was made
+    evidence: Evidence = field(default_factory=Evidence)
+
+    @property
+    def final(self) -> bool:
+        """Nothing provisional, nothing to be decided: the amounts can be paid as they are."""
+        return not self.provisional and not self.total.points_to_be_decided_n
 
     def rows(self) -> list[Figures]:
         """Every row, points first then groups, in a stable order."""
@@ -90,17 +125,40 @@ def select_plans(registry: Registry, period: Period, filters: Filters) -> list[P
     return plans
 
 
+def check_started(period: Period, now_ms: int) -> None:
+    """A month that has not begun has nothing to report: one clear error, not a report."""
+    if now_ms < period.start_ms:
+        raise ReportError(
+            f"{period.label} has not begun yet (it is {from_ms(now_ms):%Y-%m-%d %H:%M} WIB):"
+            " nothing to report"
+        )
+
+
 def build_report(
     registry: Registry,
     period: Period,
     filters: Filters,
     plans: Sequence[PointPlan],
-    rollups: Callable[[str], Mapping[int, HourRollup]],
+    rollups: Callable[[str], PointHours | Mapping[int, HourRollup]],
     tests: Callable[[str], Sequence[CapacityTest]],
+    now_ms: int,
 ) -> MonthReport:
-    """`rollups(point)` gives the point's rows for the period ± one day; `tests(point)` its
-    capacity tests in the period."""
+    """`rollups(point)` gives the point's hours for the period ± one day; `tests(point)` its
+    capacity tests in the period; `now_ms` is when the report is made.
+
+    Raises ReportError when no point is selected, or none has any data in the period.
+    """
+    check_started(period, now_ms)
+    what = _describe(filters)
+    if not plans:
+        raise ReportError(f"no point{what} is in service in {period.label}: nothing to report")
     details = [point_month(p, period, rollups(p.point.id), tests(p.point.id)) for p in plans]
+    if not any(d.hours_with_data for d in details):
+        raise ReportError(
+            f"no data for {period.label}: no rollup and no raw telemetry for the"
+            f" {len(details)} point(s){what} in service; check the collector, --influx-url"
+            " and --database"
+        )
     details.sort(key=lambda d: (d.figures.kecamatan, d.figures.kelurahan, d.figures.id))
     by: dict[str, dict[str, list[PointDetail]]] = {
         "kelurahan": defaultdict(list),
@@ -135,4 +193,25 @@ def build_report(
         total=group_figures("total", "total", details),
         outages=outages,
         clients_by_hour=[s / n if n else None for s, n in zip(hour_sum, hour_n, strict=True)],
+        generated_ms=now_ms,
+        provisional=now_ms < period.end_ms,
+        evidence=_evidence(details),
     )
+
+
+def _evidence(details: Sequence[PointDetail]) -> Evidence:
+    affected = [d for d in details if d.oldest_incomplete_ms is not None]
+    return Evidence(
+        missing_hours=sum(d.figures.evidence_missing_hours or 0 for d in details),
+        stale_hours=sum(d.figures.evidence_stale_hours or 0 for d in details),
+        points=tuple(d.figures.id for d in affected),
+        oldest_ms=min((d.oldest_incomplete_ms or 0 for d in affected), default=None),
+        no_data_points=tuple(
+            d.figures.id for d in details if d.figures.to_be_decided_reason == NO_DATA
+        ),
+    )
+
+
+def _describe(filters: Filters) -> str:
+    chosen = filters.as_dict()
+    return (" (" + ", ".join(f"{k} {v}" for k, v in chosen.items()) + ")") if chosen else ""

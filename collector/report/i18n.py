@@ -44,6 +44,14 @@ _TEXT: dict[str, tuple[str, str]] = {
     "fee": ("Biaya", "Fee"),
     "deduction": ("Potongan", "Deduction"),
     "net": ("Dibayar", "Net payable"),
+    "to_be_decided": ("Belum diputuskan", "To be decided"),
+    "not_in_net": ("tidak termasuk jumlah dibayar", "not in the net payable"),
+    "reason": ("Alasan", "Reason"),
+    "missing_hours": ("Jam tanpa rollup", "Hours without rollup"),
+    "stale_hours": ("Jam rollup terlambat", "Hours with a late rollup"),
+    "sec_undecided": ("Titik yang belum diputuskan", "Points to be decided"),
+    "rollup_missing": ("rollup belum dibuat", "rollup missing"),
+    "rollup_stale": ("rollup terlambat", "rollup late"),
     "idr_per_mbps": ("Rp per Mbps", "Rp per Mbps"),
     "coverage": ("Kelengkapan data", "Data coverage"),
     "seq_gaps": ("Sampel hilang (seq)", "Missing samples (seq)"),
@@ -97,8 +105,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Speed from active tests only; 80/80 = the speed 80 % of points reach in ≥ 80 % of tests.",
     ),
     "rule_money": (
-        "Biaya diprorata menurut hari aktif; potongan menurut jadwal penalti kontrak.",
-        "Fee prorated by active days; deduction from the contract's penalty schedule.",
+        "Biaya diprorata menurut hari aktif; potongan menurut jadwal penalti kontrak; biaya titik"
+        " yang buktinya hilang, terlambat atau kosong belum diputuskan.",
+        "Fee prorated by active days; deduction from the contract's penalty schedule; the fee"
+        " of a point whose evidence is missing, late or empty is to be decided.",
     ),
 }
 

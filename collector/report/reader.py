@@ -1,52 +1,59 @@
 """Where a report's rows come from: a tiny interface, and its InfluxQL adapter.
 
-Reports read `sla_hourly` (never raw samples) and `capacity`. Tests and the benchmark implement
-the same two methods with rows they make themselves.
+Reports read rollups (never raw samples) and `capacity`. Tests and the benchmark implement the
+same two methods with rows they make themselves.
+
+Rollups are read from `sla_daily` (one packed row per point and WIB day, collector/
+rollup_daily.py) wherever that row still matches `sla_hourly`, and from `sla_hourly` itself
+where it does not (no packed row: no data, rows from before packing existed, a refresh that did
+not happen; or hours rolled or marked since it was packed). One aggregate query per chunk of
+points tells which: the packed row records the sums of its hours' `marked_ms` and `rolled_ms`,
+and any later mark or rollup changes those sums. Every answer is bounded: at most 33 rows
+(days) or 792 rows (hours) in a series, 50 points a query.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from pantau.collector.influx import Influx
-from pantau.collector.rollup import SLA_HOURLY, whole_series
+from pantau.collector.rollup import whole_series
+from pantau.collector.rollup_daily import (
+    CHECK_FIELDS,
+    ROLLUP_FIELDS,
+    SLA_DAILY,
+    SLA_HOURLY,
+    points_where,
+    read_hours,
+    rollup_from_values,
+)
 from pantau.collector.sla.capacity import CapacityTest
+from pantau.collector.sla.daily import PACKED_FIELDS, PointHours, pack_day, unpack, wib_day
 from pantau.collector.sla.hourly import HourRollup
+from pantau.collector.sla.periods import DAY_MS, HOUR_MS
 from pantau.shared.errors import SinkError
 
 CAPACITY = "capacity"
 POINTS_PER_QUERY = 50
 PARALLEL_QUERIES = 2
-_ROLLUP_FIELDS = (  # HourRollup's fields after hour_ms, in order
-    "states",
-    "samples_n",
-    "interval_s",
-    "seq_first",
-    "seq_last",
-    "seq_gaps",
-    "seq_resets",
-    "unsynced_n",
-    "clients_max",
-    "clients_sum",
-    "clients_n",
-    "rtt_median_ms",
-    "loss_median_pct",
-    "jitter_median_ms",
-    "rx_kbps_5m",
-    "tx_kbps_5m",
-)
-_COLUMNS = ("time", *_ROLLUP_FIELDS)
+_DAY_FIELDS = (*PACKED_FIELDS, *CHECK_FIELDS)
+_WIB_DAYS = "time(1d, 17h)"
+_NO_MARKS = (
+    0,
+    0,
+)  # the check of a day whose hourly rows carry no marks (or that has none)  # InfluxQL buckets of whole WIB days (00:00 WIB = 17:00 UTC)
 
 Rollups = dict[str, dict[int, HourRollup]]
 Tests = dict[str, list[CapacityTest]]
+Hours = dict[str, PointHours]
 
 
 class ReportSource(Protocol):
-    def rollups(self, points: Sequence[str], start_ms: int, end_ms: int) -> Rollups:
-        """Rows of these points with hour in [start_ms, end_ms), by point then hour."""
+    def hours(self, points: Sequence[str], start_ms: int, end_ms: int) -> Hours:
+        """Each point's rollups over the hours of [start_ms, end_ms), as columns."""
         ...
 
     def capacity(self, points: Sequence[str], start_ms: int, end_ms: int) -> Tests:
@@ -60,41 +67,147 @@ class InfluxSource:
     def __init__(self, influx: Influx) -> None:
         self.influx = influx
 
-    def rollups(self, points: Sequence[str], start_ms: int, end_ms: int) -> Rollups:
+    # -- rollups as columns --------------------------------------------------------------------
+    def hours(self, points: Sequence[str], start_ms: int, end_ms: int) -> Hours:
         """Chunks of points are read concurrently: influxd encodes one while we decode another."""
-        select = ", ".join(f'"{name}"' for name in _ROLLUP_FIELDS)
-        queries = [
-            f'SELECT {select} FROM "{SLA_HOURLY}" WHERE {where}'
-            f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point"'
-            for where in _point_chunks(points)
+        ordered = list(points)
+        chunks = [
+            ordered[i : i + POINTS_PER_QUERY] for i in range(0, len(ordered), POINTS_PER_QUERY)
         ]
-        found: Rollups = {}
+        found: Hours = {}
         with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
-            for part in pool.map(self._rollup_rows, queries):
+            for part in pool.map(lambda c: self._hours(c, start_ms, end_ms), chunks):
                 found.update(part)
         return found
 
-    def _rollup_rows(self, query: str) -> Rollups:
-        """Build rows positionally: the SELECT lists HourRollup's fields in its own order."""
-        found: Rollups = {}
-        for series in whole_series(self.influx.query_raw(query)):
-            if tuple(series["columns"]) != _COLUMNS:
-                raise SinkError(f"unexpected columns {series['columns']}", retryable=False)
-            point = series.get("tags", {}).get("point", "")
-            rows = found.setdefault(point, {})
-            for values in series["values"]:
-                if values[1] is not None:  # a row without states is not a rollup
-                    if len(values[1]) == 1:
-                        values[1] *= 60  # stored compact: see hourly.compact_states
-                    rows[values[0]] = HourRollup(*values)
+    def _hours(self, points: list[str], start_ms: int, end_ms: int) -> Hours:
+        if (end_ms - start_ms) % HOUR_MS or start_ms % HOUR_MS:
+            raise ValueError(f"[{start_ms}, {end_ms}) is not whole hours")
+        first_day, end_day = wib_day(start_ms), wib_day(end_ms - 1) + DAY_MS
+        hourly = self._hourly_checks(points, first_day, end_day)
+        daily = self._daily(points, first_day, end_day)
+        # days without a packed row that still matches the hourly rows: read those hours
+        # (a day without any data has no packed row and its read finds nothing)
+        days = range(first_day, end_day, DAY_MS)
+        stale: dict[str, set[int]] = {}
+        for point in points:
+            packed = daily.get(point, {})
+            redo = {
+                day
+                for day in days
+                if _packed_check(packed.get(day)) != hourly.get((point, day), _NO_MARKS)
+            }
+            if redo:
+                stale[point] = redo
+        rows = self._hourly_rows(stale, first_day, end_day)
+        hours = (end_ms - start_ms) // HOUR_MS
+        found: Hours = {}
+        for point in points:
+            redo = stale.get(point, set())
+            rollups, marks = rows.get(point, ({}, {}))
+            packed = daily.get(point, {})
+            if redo and not set(packed) - redo:  # nothing usable packed: build from the hours
+                found[point] = PointHours.from_rollups(rollups, start_ms, end_ms, marks)
+                continue
+            runs = [(day, fields) for day, fields in packed.items() if day not in redo]
+            for day in redo:
+                in_day = range(day, day + DAY_MS, HOUR_MS)
+                runs.append(
+                    (
+                        day,
+                        pack_day(
+                            day,
+                            {h: rollups[h] for h in in_day if h in rollups},
+                            {h: marks[h] for h in in_day if h in marks},
+                        ),
+                    )
+                )
+            found[point] = unpack(start_ms, hours, runs)
         return found
 
+    def _hourly_checks(
+        self, points: list[str], start_ms: int, end_ms: int
+    ) -> dict[tuple[str, int], tuple[int, ...]]:
+        """Per (point, WIB day): what a packed row of it must have been packed from."""
+        answer = self.influx.query_raw(
+            f'SELECT sum("marked_ms") AS "marked_sum", sum("rolled_ms") AS "rolled_sum"'
+            f' FROM "{SLA_HOURLY}" WHERE {points_where(points)}'
+            f" AND time >= {start_ms}ms AND time < {end_ms}ms"
+            f' GROUP BY {_WIB_DAYS}, "point" fill(none)'
+        )
+        found: dict[tuple[str, int], tuple[int, ...]] = {}
+        for series in whole_series(answer):
+            point = series.get("tags", {}).get("point", "")
+            at = [series["columns"].index(k) for k in CHECK_FIELDS]
+            for values in series["values"]:
+                check = tuple(int(values[i] or 0) for i in at)
+                if any(check):
+                    found[(point, int(values[0]))] = check
+        return found
+
+    def _daily(
+        self, points: list[str], start_ms: int, end_ms: int
+    ) -> dict[str, dict[int, dict[str, Any]]]:
+        select = ", ".join(f'"{name}"' for name in _DAY_FIELDS)
+        answer = self.influx.query_raw(
+            f'SELECT {select} FROM "{SLA_DAILY}" WHERE {points_where(points)}'
+            f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point"'
+        )
+        found: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+        for series in whole_series(answer):
+            point = series.get("tags", {}).get("point", "")
+            columns = series["columns"]
+            for values in series["values"]:
+                row = dict(zip(columns, values, strict=True))
+                if row.get("hours"):
+                    found[point][int(row["time"])] = row
+        return found
+
+    def _hourly_rows(
+        self, days: Mapping[str, set[int]], start_ms: int, end_ms: int
+    ) -> dict[str, tuple[dict[int, HourRollup], dict[int, tuple[int | None, int | None]]]]:
+        """Rollups and marks of the points with days to redo, over the span of those days."""
+        wanted = sorted(p for p, d in days.items() if d)
+        if not wanted:
+            return {}
+        lo = max(start_ms, min(min(days[p]) for p in wanted))
+        hi = min(end_ms, max(max(days[p]) for p in wanted) + DAY_MS)
+        return {
+            point: (rollups, marks)
+            for point, (rollups, marks, _) in read_hours(self.influx, wanted, lo, hi).items()
+        }
+
+    # -- rollups as rows -----------------------------------------------------------------------
+    def rollups(self, points: Sequence[str], start_ms: int, end_ms: int) -> Rollups:
+        """These points' `sla_hourly` rollups with hour in [start_ms, end_ms), by point then
+        hour (rows with only a mark are not rollups). For tools and tests; reports use hours."""
+        select = ", ".join(f'"{name}"' for name in ROLLUP_FIELDS)
+        ordered = list(points)
+        found: Rollups = {}
+        for i in range(0, len(ordered), POINTS_PER_QUERY):
+            answer = self.influx.query_raw(
+                f'SELECT {select} FROM "{SLA_HOURLY}"'
+                f" WHERE {points_where(ordered[i : i + POINTS_PER_QUERY])}"
+                f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point"'
+            )
+            for series in whole_series(answer):
+                if tuple(series["columns"]) != ("time", *ROLLUP_FIELDS):
+                    raise SinkError(f"unexpected columns {series['columns']}", retryable=False)
+                rows = found.setdefault(series.get("tags", {}).get("point", ""), {})
+                for values in series["values"]:
+                    if values[1] is not None:
+                        rows[int(values[0])] = rollup_from_values(values)
+        return found
+
+    # -- capacity ------------------------------------------------------------------------------
     def capacity(self, points: Sequence[str], start_ms: int, end_ms: int) -> Tests:
         """Rows as collector/lines.py stores them: tags direction and method, field mbps."""
+        ordered = list(points)
         queries = [
-            f'SELECT "mbps" FROM "{CAPACITY}" WHERE {where}'
+            f'SELECT "mbps" FROM "{CAPACITY}"'
+            f" WHERE {points_where(ordered[i : i + POINTS_PER_QUERY])}"
             f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point", "direction", "method"'
-            for where in _point_chunks(points)
+            for i in range(0, len(ordered), POINTS_PER_QUERY)
         ]
         found: Tests = defaultdict(list)
         with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES) as pool:
@@ -120,21 +233,17 @@ class InfluxSource:
         return found
 
 
+def _packed_check(fields: Mapping[str, Any] | None) -> tuple[int, ...] | None:
+    return tuple(int(fields.get(k) or 0) for k in CHECK_FIELDS) if fields else None
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _point_chunks(points: Sequence[str]) -> list[str]:
-    """WHERE clauses selecting the points, a bounded number per query."""
-    ordered = list(points)
-    return [
-        '"point" =~ /^(' + "|".join(ordered[i : i + POINTS_PER_QUERY]) + ")$/"
-        for i in range(0, len(ordered), POINTS_PER_QUERY)
-    ]
-
-
 class Prefetch:
-    """Per-point rollups, read in chunks a little ahead of the computation that asks for them.
+    """Per-point hours and tests, read in chunks a little ahead of the computation that asks
+    for them.
 
     The report asks for points in a known order; while it computes one chunk the next ones are
     being read (influxd encodes and the network carries while Python computes), and a chunk is
@@ -145,34 +254,41 @@ class Prefetch:
         self,
         source: ReportSource,
         points: Sequence[str],
-        start_ms: int,
-        end_ms: int,
+        hours_span: tuple[int, int],
+        tests_span: tuple[int, int],
         chunk: int = POINTS_PER_QUERY,
         ahead: int = PARALLEL_QUERIES,
     ) -> None:
         self._source = source
         self._chunks = [list(points[i : i + chunk]) for i in range(0, len(points), chunk)]
         self._where = {p: i for i, part in enumerate(self._chunks) for p in part}
-        self._span = (start_ms, end_ms)
+        self._hours_span = hours_span
+        self._tests_span = tests_span
         self._ahead = ahead
         self._pool = ThreadPoolExecutor(max_workers=max(1, ahead))
-        self._pending: dict[int, Future[Rollups]] = {}
+        self._pending: dict[int, Future[tuple[Hours, Tests]]] = {}
 
-    def _start(self, index: int) -> None:
-        if index < len(self._chunks) and index not in self._pending:
-            self._pending[index] = self._pool.submit(
-                self._source.rollups, self._chunks[index], *self._span
-            )
+    def _read(self, index: int) -> tuple[Hours, Tests]:
+        points = self._chunks[index]
+        return (
+            self._source.hours(points, *self._hours_span),
+            self._source.capacity(points, *self._tests_span),
+        )
 
-    def rollups(self, point: str) -> dict[int, HourRollup]:
-        index = self._where.get(point)
-        if index is None:
-            return {}
+    def _chunk(self, point: str) -> tuple[Hours, Tests]:
+        index = self._where[point]
         for ahead in range(index, index + self._ahead + 1):
-            self._start(ahead)
+            if ahead < len(self._chunks) and ahead not in self._pending:
+                self._pending[ahead] = self._pool.submit(self._read, ahead)
         for passed in [i for i in self._pending if i < index]:
             del self._pending[passed]
-        return self._pending[index].result().get(point, {})
+        return self._pending[index].result()
+
+    def hours(self, point: str) -> PointHours:
+        return self._chunk(point)[0][point]
+
+    def tests(self, point: str) -> list[CapacityTest]:
+        return self._chunk(point)[1].get(point, [])
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,6 +1,7 @@
 """One self-contained HTML file that prints well on A4: summary, availability per kelurahan,
 delivered speed against committed, outage timeline, clients by hour of day, deductions and
-data quality. No scripts, no external files: charts are inline SVG."""
+data quality. No scripts, no external files: charts are inline SVG. A report that is not final
+opens with a box saying why (notices.py), and lists the points whose fee is to be decided."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from html import escape
 from pantau.collector.report import charts
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.i18n import duration, number, rupiah, translator
+from pantau.collector.report.notices import notices
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.periods import from_ms
 
@@ -43,6 +45,9 @@ section { page-break-inside: auto; }
 section.newpage { page-break-before: always; }
 ul.rules { margin: 1mm 0; padding-left: 5mm; color: #444; }
 .note { color: #666; font-style: italic; }
+.notice { border: 0.6mm solid #b71c1c; color: #b71c1c; font-weight: bold; padding: 1.5mm 2mm;
+          margin: 0 0 3mm; }
+.notice p { margin: 0.5mm 0; }
 """
 
 
@@ -53,6 +58,7 @@ def render_html(report: MonthReport, lang: str, generated: dt.datetime | None = 
     groups: Sequence[Figures] = [d.figures for d in report.points] if drill else report.kelurahan
     group_word = t("point") if drill else t("kelurahan")
     parts = [
+        _notice(report, lang),
         _head(report, lang, generated),
         _summary(report, lang),
         _availability(report, groups, group_word, lang),
@@ -66,7 +72,7 @@ def render_html(report: MonthReport, lang: str, generated: dt.datetime | None = 
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(parts)
+        + "\n".join(p for p in parts if p)
         + "\n</body>\n</html>\n"
     )
 
@@ -85,6 +91,21 @@ def _head(report: MonthReport, lang: str, generated: dt.datetime) -> str:
         f"<header><h1>{escape(t('title'))} — {escape(report.city)} —"
         f' {escape(report.period.label)}</h1>\n<div class="meta">{meta}</div></header>'
     )
+
+
+def _notice(report: MonthReport, lang: str) -> str:
+    """What keeps the report from being final, first thing in the body; '' when final."""
+    found = notices(report, lang)
+    if not found:
+        return ""
+    return '<div class="notice">' + "".join(f"<p>{escape(n)}</p>" for n in found) + "</div>"
+
+
+def _money(f: Figures, value: float | None, lang: str) -> str:
+    """Rupiah; '?' for a point whose payment is to be decided."""
+    if f.level == "point" and f.to_be_decided_reason:
+        return "?"
+    return rupiah(value, lang)
 
 
 def _card(value: str, label: str, bad: bool = False) -> str:
@@ -116,6 +137,7 @@ def _summary(report: MonthReport, lang: str) -> str:
         _card(rupiah(f.fee_idr, lang), t("fee")),
         _card(rupiah(f.deduction_idr, lang), t("deduction"), bool(f.deduction_idr)),
         _card(rupiah(f.net_payable_idr, lang), t("net")),
+        _card(rupiah(f.to_be_decided_idr, lang), t("to_be_decided"), bool(f.to_be_decided_idr)),
         _card(rupiah(f.idr_per_mbps, lang), t("idr_per_mbps")),
         _card(number(f.coverage_pct, 1, lang) + " %", t("coverage")),
         _card(number(f.clients_peak, 0, lang), t("clients_peak")),
@@ -130,10 +152,11 @@ def _summary(report: MonthReport, lang: str) -> str:
             t("fee"),
             t("deduction"),
             t("net"),
+            t("to_be_decided"),
         ],
         [
             [
-                p.id,
+                escape(p.id),
                 str(p.points or 0),
                 _avail(p, lang),
                 number(p.down_median_mbps, 1, lang),
@@ -141,6 +164,7 @@ def _summary(report: MonthReport, lang: str) -> str:
                 rupiah(p.fee_idr, lang),
                 rupiah(p.deduction_idr, lang),
                 rupiah(p.net_payable_idr, lang),
+                rupiah(p.to_be_decided_idr, lang),
             ]
             for p in report.providers
         ],
@@ -355,8 +379,9 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
             number(f.no_data_pct, 1, lang),
             number(f.deduction_pct, 1, lang),
             rupiah(f.fee_idr, lang),
-            rupiah(f.deduction_idr, lang),
-            rupiah(f.net_payable_idr, lang),
+            _money(f, f.deduction_idr, lang),
+            _money(f, f.net_payable_idr, lang),
+            rupiah(f.to_be_decided_idr, lang),
             rupiah(f.idr_per_mbps, lang),
         ]
 
@@ -370,6 +395,7 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
         t("fee"),
         t("deduction"),
         t("net"),
+        t("to_be_decided"),
         t("idr_per_mbps"),
     ]
     table = _table(headers, [row(g) for g in groups], row(report.total))
@@ -381,8 +407,42 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
     )
     return (
         f'<section class="newpage"><h2>{escape(t("sec_deduction"))}</h2>\n{table}\n'
-        f"<h2>{escape(t('sec_points_deducted'))}</h2>\n{points_table}</section>"
+        f"<h2>{escape(t('sec_points_deducted'))}</h2>\n{points_table}\n"
+        f"{_undecided(report, lang)}</section>"
     )
+
+
+def _undecided(report: MonthReport, lang: str) -> str:
+    """The points whose fee is held back, why, and the amount at stake."""
+    t = translator(lang)
+    points = [d.figures for d in report.points if d.figures.to_be_decided_reason]
+    if not points:
+        return ""
+    table = _table(
+        [
+            t("point"),
+            t("kelurahan"),
+            t("reason"),
+            t("missing_hours"),
+            t("stale_hours"),
+            t("availability") + " %",
+            t("to_be_decided"),
+        ],
+        [
+            [
+                escape(f.id),
+                escape(f.kelurahan or ""),
+                escape(t(f.to_be_decided_reason or "")),
+                str(f.evidence_missing_hours or 0),
+                str(f.evidence_stale_hours or 0),
+                _avail(f, lang),
+                rupiah(f.to_be_decided_idr, lang),
+            ]
+            for f in points
+        ],
+        text_columns=3,
+    )
+    return f"<h2>{escape(t('sec_undecided'))}</h2>\n{table}"
 
 
 def _quality(report: MonthReport, groups: Sequence[Figures], word: str, lang: str) -> str:

@@ -1,5 +1,6 @@
 """The terminal rendering: a table per kelurahan with the provider summary, or the points when
-the report is narrowed to a kelurahan or a point (drill down)."""
+the report is narrowed to a kelurahan or a point (drill down). A report that is not final
+starts with one line saying why (notices.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from rich.table import Table
 from rich.text import Text
 
 from pantau.collector.report.compute import MonthReport
-from pantau.collector.report.i18n import number, translator
+from pantau.collector.report.i18n import number, rupiah, translator
+from pantau.collector.report.notices import first_line
 from pantau.collector.sla.figures import Figures
 
 
 def render_table(report: MonthReport, lang: str, console: Console) -> None:
     t = translator(lang)
+    notice = first_line(report, lang)
+    if notice:
+        console.print(Text(notice, style="bold red"), soft_wrap=True)
     filters = report.filters.as_dict()
     where = (" · " + ", ".join(f"{k}={v}" for k, v in filters.items())) if filters else ""
     console.print(
@@ -29,6 +34,13 @@ def render_table(report: MonthReport, lang: str, console: Console) -> None:
     else:
         console.print(_table(report.kelurahan, t("kelurahan"), lang, with_kelurahan=False))
     console.print(_table([*report.providers, report.total], t("provider"), lang, False))
+    total = report.total
+    if total.points_to_be_decided_n:
+        console.print(
+            f"? / * {t('to_be_decided')}: {rupiah(total.to_be_decided_idr, lang)}"
+            f" ({total.points_to_be_decided_n} {t('points').lower()}), {t('not_in_net')}",
+            soft_wrap=True,
+        )
 
 
 def _pct(value: float | None, lang: str, target: float | None = None) -> Text:
@@ -40,6 +52,15 @@ def _pct(value: float | None, lang: str, target: float | None = None) -> Text:
 
 def _millions(value: float | None, lang: str) -> str:
     return number(None if value is None else value / 1e6, 2, lang)
+
+
+def _money(f: Figures, value: float | None, lang: str, net: bool = False) -> str:
+    """Millions of rupiah; '?' for a point whose payment is to be decided, and a '*' after a
+    group's net payable that leaves out fees to be decided."""
+    if f.level == "point" and f.to_be_decided_reason:
+        return "?"
+    text = _millions(value, lang)
+    return f"{text} *" if net and f.to_be_decided_idr else text
 
 
 def _hours(seconds: float | None, lang: str) -> str:
@@ -91,8 +112,8 @@ def _table(rows: Sequence[Figures], first: str, lang: str, with_kelurahan: bool)
             number(f.down_median_pct, 0, lang),
             number(speed_80, 1, lang),
             split,
-            _millions(f.deduction_idr, lang),
-            _millions(f.net_payable_idr, lang),
+            _money(f, f.deduction_idr, lang),
+            _money(f, f.net_payable_idr, lang, net=True),
             style="bold" if f.level in ("provider", "total") else None,
         )
     return table
