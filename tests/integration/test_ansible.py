@@ -156,7 +156,7 @@ def copy_source(root: Path) -> Path:
     source = root / "src"
     for name in ("agent", "collector", "shared"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, source / name)
     return source
@@ -165,9 +165,11 @@ def copy_source(root: Path) -> Path:
 def dependency_wheels(source: Path) -> Path:
     """Wheels of pantau's dependencies and of its build backend, fetched once per set of
     requirements and kept in the user's cache: later runs build and install with no index."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project, backend = pyproject["project"], pyproject["build-system"]["requires"]
     extras = project["optional-dependencies"]
-    wanted = [project["dependencies"], extras["agent"], extras["collector"], sys.version_info[:2]]
+    wanted = [project["dependencies"], extras["agent"], extras["collector"], backend]
+    wanted.append(sys.version_info[:2])
     digest = hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]
     cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     cache = cache_home / "pantau-tests" / f"wheels-{digest}"
@@ -175,7 +177,7 @@ def dependency_wheels(source: Path) -> Path:
         return cache
     staging = cache.with_name(f"{cache.name}.{os.getpid()}")
     pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(staging)]
-    run([*pip, "setuptools>=68", "wheel"], dict(os.environ), timeout_s=400, cwd=source.parent)
+    run([*pip, *backend], dict(os.environ), timeout_s=400, cwd=source.parent)
     run([*pip, f"{source}[collector]"], dict(os.environ), timeout_s=400, cwd=source.parent)
     for built in staging.glob("pantau-*.whl"):
         built.unlink()
@@ -590,13 +592,13 @@ def test_supervisor_passes_reload_on_and_restarts_a_dead_service(site: Site) -> 
     (broker,) = children(supervisor)
     log = site.prefix / "var" / "log" / "pantau" / "pantau-mosquitto.log"
     os.kill(supervisor, signal.SIGHUP)
-    wait_for(lambda: "Reloading config" in log.read_text(), 10, "the broker to reload")
+    wait_for(lambda: "Reloading config" in log.read_text(), 60, "the broker to reload")
     assert children(supervisor) == [broker]
     os.kill(broker, signal.SIGKILL)
-    restarted = wait_for(lambda: [p for p in children(supervisor) if p != broker], 15, "restart")
+    restarted = wait_for(lambda: [p for p in children(supervisor) if p != broker], 60, "restart")
     assert len(restarted) == 1
     port = site.ports["mqtt_plain"]
-    wait_for(lambda: port_open(port), 15, "the restarted broker to listen")
+    wait_for(lambda: port_open(port), 60, "the restarted broker to listen")
     assert "exited" in log.read_text()
 
 
