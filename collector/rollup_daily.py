@@ -16,9 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from influxdb_client import Point as InfluxPoint
-from influxdb_client import WritePrecision
-
+from pantau.collector.lines import line
 from pantau.collector.sla.daily import pack_day, wib_day
 from pantau.collector.sla.hourly import EMPTY_SLOTS, HourRollup
 from pantau.collector.sla.periods import DAY_MS
@@ -183,15 +181,8 @@ def daily_line(
     tags: Mapping[str, Any],
     packed_ms: int,
 ) -> str:
-    record = InfluxPoint(SLA_DAILY)
-    for key in TAG_KEYS:
-        value = tags.get(key)
-        if value:
-            record.tag(key, str(value))
-    for key, value in daily_fields(day_ms, rollups, marks, packed_ms).items():
-        record.field(key, value)
-    record.time(day_ms, WritePrecision.MS)
-    return record.to_line_protocol()
+    chosen = {key: str(tags[key]) for key in TAG_KEYS if tags.get(key)}
+    return line(SLA_DAILY, chosen, daily_fields(day_ms, rollups, marks, packed_ms), day_ms)
 
 
 def points_where(points: list[str]) -> str:

@@ -8,14 +8,15 @@ rollup_daily.py) wherever that row still matches `sla_hourly`, and from `sla_hou
 where it does not (no packed row: no data, rows from before packing existed, a refresh that did
 not happen; or hours rolled or marked since it was packed). One aggregate query per chunk of
 points tells which: the packed row records the sums of its hours' `marked_ms` and `rolled_ms`,
-and any later mark or rollup changes those sums. Every answer is bounded: at most 33 rows
+and any later mark or rollup changes those sums (first compared per point over the whole span,
+then per day for the points where they differ). Every answer is bounded: at most 33 rows
 (days) or 792 rows (hours) in a series, 50 points a query.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -84,19 +85,30 @@ class InfluxSource:
         if (end_ms - start_ms) % HOUR_MS or start_ms % HOUR_MS:
             raise ValueError(f"[{start_ms}, {end_ms}) is not whole hours")
         first_day, end_day = wib_day(start_ms), wib_day(end_ms - 1) + DAY_MS
-        hourly = self._hourly_checks(points, first_day, end_day)
         daily = self._daily(points, first_day, end_day)
-        # days without a packed row that still matches the hourly rows: read those hours
-        # (a day without any data has no packed row and its read finds nothing)
+        totals = self._hourly_checks(points, first_day, end_day, by_day=False)
+        # A point whose packed rows add up to its hourly totals has every packed row valid
+        # (any later mark raises marked_sum, any later rollup changes rolled_sum); the others
+        # are compared day by day. Days without a valid packed row are read hour by hour (a
+        # day without any data has no packed row, and its read finds nothing).
+        unsure = [
+            point
+            for point in points
+            if _sum_checks(daily.get(point, {}).values()) != totals.get((point, 0), _NO_MARKS)
+        ]
+        by_day = self._hourly_checks(unsure, first_day, end_day, by_day=True) if unsure else {}
         days = range(first_day, end_day, DAY_MS)
         stale: dict[str, set[int]] = {}
         for point in points:
             packed = daily.get(point, {})
-            redo = {
-                day
-                for day in days
-                if _packed_check(packed.get(day)) != hourly.get((point, day), _NO_MARKS)
-            }
+            if point in unsure:
+                redo = {
+                    day
+                    for day in days
+                    if _packed_check(packed.get(day)) != by_day.get((point, day), _NO_MARKS)
+                }
+            else:
+                redo = {day for day in days if day not in packed}
             if redo:
                 stale[point] = redo
         rows = self._hourly_rows(stale, first_day, end_day)
@@ -126,14 +138,16 @@ class InfluxSource:
         return found
 
     def _hourly_checks(
-        self, points: list[str], start_ms: int, end_ms: int
+        self, points: list[str], start_ms: int, end_ms: int, by_day: bool
     ) -> dict[tuple[str, int], tuple[int, ...]]:
-        """Per (point, WIB day): what a packed row of it must have been packed from."""
+        """The sums a packed row records, from `sla_hourly`: per (point, WIB day) with by_day,
+        else per (point, 0) over the whole span (cheaper: no time buckets). Zero sums are left
+        out."""
+        group = f'{_WIB_DAYS}, "point" fill(none)' if by_day else '"point"'
         answer = self.influx.query_raw(
             f'SELECT sum("marked_ms") AS "marked_sum", sum("rolled_ms") AS "rolled_sum"'
             f' FROM "{SLA_HOURLY}" WHERE {points_where(points)}'
-            f" AND time >= {start_ms}ms AND time < {end_ms}ms"
-            f' GROUP BY {_WIB_DAYS}, "point" fill(none)'
+            f" AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY {group}"
         )
         found: dict[tuple[str, int], tuple[int, ...]] = {}
         for series in whole_series(answer):
@@ -142,7 +156,7 @@ class InfluxSource:
             for values in series["values"]:
                 check = tuple(int(values[i] or 0) for i in at)
                 if any(check):
-                    found[(point, int(values[0]))] = check
+                    found[(point, int(values[0]) if by_day else 0)] = check
         return found
 
     def _daily(
@@ -235,6 +249,14 @@ class InfluxSource:
 
 def _packed_check(fields: Mapping[str, Any] | None) -> tuple[int, ...] | None:
     return tuple(int(fields.get(k) or 0) for k in CHECK_FIELDS) if fields else None
+
+
+def _sum_checks(rows: Iterable[Mapping[str, Any]]) -> tuple[int, ...]:
+    sums = [0] * len(CHECK_FIELDS)
+    for fields in rows:
+        for i, key in enumerate(CHECK_FIELDS):
+            sums[i] += int(fields.get(key) or 0)
+    return tuple(sums)
 
 
 def _number(value: Any) -> bool:
