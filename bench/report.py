@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -42,6 +43,12 @@ def timed(fn, *args):  # type: ignore[no-untyped-def]
     value = fn(*args)
     CPU[fn.__name__] = CPU.get(fn.__name__, 0.0) + time.process_time() - cpu
     return value, time.perf_counter() - start
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_influx(url: str, database: str):  # type: ignore[no-untyped-def]
@@ -156,15 +163,20 @@ def main() -> int:
                     db, load_s = timed(load_influx, source, registry, influxd.url, "bench")
                     loaded.write_text(LOAD_FORMAT)
                     print(f"loaded influxd in {load_s:.1f} s", file=sys.stderr)
+                influxd_cpu = process_cpu_s(influxd.process.pid)  # type: ignore[union-attr]
                 report2, read_compute_s = timed(
                     compute, registry, InfluxSource(db), MONTH, Filters(), now_ms
                 )
+                influxd_cpu = process_cpu_s(influxd.process.pid) - influxd_cpu  # type: ignore[union-attr]
+                cpu_read = CPU["compute"] - cpu_compute
                 _, html2_s = timed(render, report2, "html", "id")
             finally:
                 influxd.stop()
         same = render(report2, "json", "id") == render(report, "json", "id")
         result |= {
             "influx_read_compute_s": round(read_compute_s, 2),
+            "influx_read_compute_cpu_s": round(cpu_read, 2),
+            "influxd_cpu_s": round(influxd_cpu, 2),
             "influx_total_s": round(read_compute_s + html2_s, 2),
             "influx_same_figures": same,
         }

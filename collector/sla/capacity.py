@@ -13,12 +13,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pantau.collector.sla.periods import from_ms
+from pantau.collector.sla.periods import DAY_MS, HOUR_MS
 from pantau.collector.sla.stats import median, reached_by, share_at_least
 
 CLASS_GE95 = "ge95"
 CLASS_80TO95 = "80to95"
 CLASS_LT80 = "lt80"
+WIB_OFFSET_MS = 7 * HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,18 @@ class CapacityTest:
 
 
 def in_peak(ts_ms: int, start: dt.time, end: dt.time) -> bool:
-    """Whether a moment falls in the WIB peak window [start, end) (which may wrap midnight)."""
-    t = from_ms(ts_ms).time()
-    return start <= t < end if start < end else (t >= start or t < end)
+    """Whether a moment falls in the WIB peak window [start, end) (which may wrap midnight).
+
+    WIB is UTC+7 without daylight saving, so the time of day is arithmetic on the epoch ms."""
+    t = ((ts_ms + WIB_OFFSET_MS) % DAY_MS) * 1000  # microseconds since 00:00 WIB
+    lo, hi = _microseconds(start), _microseconds(end)
+    return lo <= t < hi if lo < hi else (t >= lo or t < hi)
+
+
+def _microseconds(moment: dt.time) -> int:
+    return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1_000_000 + (
+        moment.microsecond
+    )
 
 
 def _pct(value: float | None, committed: float) -> float | None:

@@ -57,6 +57,30 @@ def test_peak_window() -> None:
     assert in_peak(wib(2026, 10, 5, 1, 0), dt.time(22), dt.time(2))  # wraps midnight
 
 
+@pytest.mark.parametrize(
+    "window",
+    [
+        PEAK,
+        (dt.time(22), dt.time(2)),
+        (dt.time(0), dt.time(0, 0, 0, 1)),
+        (dt.time(7, 30), dt.time(9)),
+    ],
+)
+def test_peak_window_is_the_wib_wall_clock(window: tuple[dt.time, dt.time]) -> None:
+    """The arithmetic agrees with the WIB wall clock to the millisecond, edges included."""
+    from pantau.collector.sla.periods import from_ms
+
+    start, end = window
+    day = wib(2026, 10, 5, 0, 0)
+    edges = [
+        day + ((h * 60 + m) * 60 * 1000) + d for h in range(24) for m in (0, 30) for d in (-1, 0, 1)
+    ]
+    for ts in [*edges, day + 86_399_999, day + 86_400_000]:
+        t = from_ms(ts).time()
+        expected = start <= t < end if start < end else (t >= start or t < end)
+        assert in_peak(ts, start, end) == expected, (from_ms(ts), window)
+
+
 def test_point_capacity() -> None:
     day = (2026, 10, 5)
     tests = [
