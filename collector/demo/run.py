@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
-import multiprocessing
 import os
-import random
 import shutil
 import sqlite3
 import subprocess
@@ -32,17 +29,16 @@ from rich.table import Table
 
 from pantau.collector import services
 from pantau.collector.config import InfluxConfig
-from pantau.collector.demo import scenario
+from pantau.collector.demo import replay, scenario
 from pantau.collector.influx import Influx
 from pantau.collector.registry_cli import dump, generate, read_kelurahan_csv
 from pantau.collector.security.secure_broker import SecureBroker, prepare_secure_broker
-from pantau.shared.registry import load_registry
+from pantau.shared.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "cilegon_kelurahan.csv"
 PANTAU = [sys.executable, "-m", "pantau.shared.cli"]
 DATABASE = "pantau"
-DRAIN_WAVE = 24  # points draining their replayed month at once, per worker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, default=None, help="play only the first N days")
     parser.add_argument(
         "--interval", type=float, default=3600.0, help="sampling interval in the played month (s)"
+    )
+    parser.add_argument(
+        "--fine-hours",
+        type=float,
+        default=2.0,
+        help="the last hours of the played span come at --fine-interval (the agents' real one)",
+    )
+    parser.add_argument(
+        "--fine-interval", type=float, default=10.0, help="sampling interval of those hours (s)"
     )
     parser.add_argument("--lang", choices=["id", "en"], default="id")
     parser.add_argument("--keep", action="store_true", help="keep broker and InfluxDB running")
@@ -96,13 +101,20 @@ def run(args: argparse.Namespace) -> int:
 
         points = [(p.id, p.kelurahan) for p in registry.points]
         agent_mqtt = secure.agent_mqtt("password")
-        taken = _month(console, out, agent_mqtt, db, month, points, args.days, args.interval)
-        collector.send_signal(15)  # a clean stop computes the last rollups
-        collector.wait(300)
+        fine = (args.fine_hours, args.fine_interval)
+        segments = _month(
+            console, out, agent_mqtt, db, month, points, args.days, args.interval, fine
+        )
+        collector.send_signal(15)  # a clean stop computes the waiting rollups
+        collector.wait(1900)
         collector = None
-        console.print(f"  {taken} samples of the month stored; hourly rollups up to date")
-        _report(console, out, collector_yaml, month, args.lang)
+        taken = replay.samples_per_point(segments) * len(points)
+        console.print(f"  {taken} samples of the month stored")
+        rolled_up = _rollups(console, db, [p for p, _ in points], segments)
+        _report(console, out, registry, db, month, args.lang)
         console.print(f"demo finished in {time.monotonic() - started:.0f} s")
+        if not rolled_up:
+            return 1
     finally:
         if collector is not None:
             collector.terminate()
@@ -135,8 +147,8 @@ def _collector_config(out: Path, mqtt: dict[str, Any], url: str, registry: Path)
         "registry": str(registry),
         "state_dir": str(out / "collector-state"),
         # A replayed month touches every hour at once: recompute them once, at the clean stop,
-        # rather than again and again while the month streams in.
-        "rollup": {"every_s": 3600},
+        # rather than again and again while the month streams in; the stop waits for all.
+        "rollup": {"every_s": 3600, "drain_on_stop_s": 1800},
         "limits": {"max_age_s": 400 * 86_400},  # the played month is older than the spool horizon
     }
     path = out / "collector.yaml"
@@ -282,7 +294,9 @@ def _month(
     points: list[tuple[str, str]],
     days: int | None,
     interval_s: float,
-) -> int:
+    fine: tuple[float, float],
+) -> list[replay.Segment]:
+    """Replay the month and wait until InfluxDB holds every sample; return what was played."""
     start, end = scenario.month_bounds(month)
     if days is not None:
         end = min(end, start + dt.timedelta(days=days))
@@ -293,30 +307,36 @@ def _month(
         f"{sum(1 for p in plan if p.device_down)} routers unreachable for days, "
         f"{scenario.CONGESTED_KELURAHAN} congested at peak (about 20 Mbps)"
     )
-    workers = max(1, min(2, os.cpu_count() or 1))
-    ticks = int((end - start).total_seconds() // interval_s)
-    total = ticks * len(points)
-    shares = [plan[i::workers] for i in range(workers)]
-    context = multiprocessing.get_context("fork")
-    procs = []
-    for index, share in enumerate(shares):
-        state = out / f"month-agent-{index}"
-        procs.append(
-            context.Process(
-                target=_replay_worker,
-                args=(
-                    state,
-                    mqtt,
-                    [(p.point, p.source()) for p in share],
-                    start.timestamp(),
-                    ticks,
-                    interval_s,
-                ),
-            )
+    fine_hours, fine_interval_s = fine
+    segments = replay.plan_segments(
+        start.timestamp(), end.timestamp(), interval_s, fine_interval_s, fine_hours * 3600
+    )
+    for segment in segments:
+        console.print(
+            f"  {segment.ticks:,} samples per point every {segment.interval_s:g} s from"
+            f" {dt.datetime.fromtimestamp(segment.start_s, scenario.WIB):%d %b %H:%M} WIB"
         )
-    for proc in procs:
-        proc.start()
-    states = [out / f"month-agent-{i}" for i in range(workers)]
+    total = replay.samples_per_point(segments) * len(points)
+    workers = max(1, min(2, os.cpu_count() or 1))
+    run = replay.start(
+        out, mqtt, [(p.point, p.source()) for p in plan], segments, workers, speed_tests=True
+    )
+    try:
+        _follow(console, run, db, start, end, total)
+    finally:
+        run.stop()
+    return segments
+
+
+def _follow(
+    console: Console,
+    run: replay.Replay,
+    db: Influx,
+    start: dt.datetime,
+    end: dt.datetime,
+    total: int,
+) -> None:
+    """Progress bars until every sample is in InfluxDB; a failed replay worker stops the demo."""
     with Progress(
         TextColumn("  {task.description:<22}"),
         BarColumn(),
@@ -333,7 +353,7 @@ def _month(
         rows = 0
         said = time.monotonic()
         while rows < total:
-            taken, waiting = _spool_progress(states)
+            taken, waiting = run.progress()
             bar.update(sampled, completed=taken)
             bar.update(published, completed=taken - waiting)
             rows = _count(db, where)
@@ -343,110 +363,41 @@ def _month(
                 console.print(
                     f"  sampled {taken:,}, acknowledged {taken - waiting:,}, stored {rows:,} of {total:,}"
                 )
-            if all(not p.is_alive() for p in procs) and any(p.exitcode for p in procs):
-                raise RuntimeError("a month replay worker failed; see the logs in " + str(out))
+            if run.failed():
+                raise RuntimeError("a month replay worker failed; see the logs in the out folder")
             time.sleep(1)
-    for proc in procs:
-        proc.join(60)
-    return total
+    run.join(60)
 
 
-def _replay_worker(
-    state: Path,
-    mqtt: dict[str, Any],
-    points: list[tuple[str, dict[str, Any]]],
-    start_s: float,
-    ticks: int,
-    interval_s: float,
-) -> None:
-    """Sample every point at every tick of the month, then publish the spool to the broker."""
-    from pantau.agent.clock import SteppingClock
-    from pantau.agent.config import MqttConfig, PointConfig, PublishConfig
-    from pantau.agent.publisher import PointPublisher
-    from pantau.agent.run import PointSampler
-    from pantau.agent.spool import Spool
-
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    state.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(filename=str(state) + ".log", level=logging.INFO, force=True)
-    clock = SteppingClock(start_s)
-    spool = Spool(state / "spool.sqlite", max_samples_per_point=10**6, sync="normal")
-    boot = f"demo-{state.name}"
-    samplers = []
-    for point, source in points:
-        config = PointConfig.model_validate({"id": point, "source": source})
-        samplers.append(
-            PointSampler(
-                config, interval_s, config.source.build(point, clock), spool, None, clock, boot
-            )
-        )
-    end_s = start_s + ticks * interval_s
-    tests: dict[int, list[tuple[PointSampler, float]]] = defaultdict(list)
-    for sampler in samplers:
-        moments = scenario.capacity_plan(
-            sampler.point,
-            dt.datetime.fromtimestamp(start_s, scenario.WIB),
-            dt.datetime.fromtimestamp(end_s, scenario.WIB),
-        )
-        for moment in moments:
-            tests[int((moment - start_s) // interval_s)].append((sampler, moment))
-    for k in range(ticks):
-        clock.set(start_s + k * interval_s)
-        with spool.transaction():  # one commit per tick of the replay
-            for sampler in samplers:
-                sampler.sample_once()
-            for sampler, moment in tests.get(k, []):
-                clock.set(moment)
-                _speed_test(sampler, moment)
-                clock.set(start_s + k * interval_s)
-    # The month is in the spool: now the publishers drain it, as after a long outage.
-    mqtt_config = MqttConfig.model_validate(mqtt)
-    publish = PublishConfig(batch_max=2000, inflight_max=4, drain_msgs_per_s=1000)
-    names = [p for p, _ in points]
-    for first in range(0, len(names), DRAIN_WAVE):
-        # A few points at a time: hundreds of publishers on one spool would mostly wait for it.
-        wave = [
-            PointPublisher(p, boot, "simulated", spool, mqtt_config.for_point(p), publish)
-            for p in names[first : first + DRAIN_WAVE]
-        ]
-        for publisher in wave:
-            publisher.start()
-        while any(spool.has_after(p.point, 0) for p in wave):
-            for publisher in wave:
-                publisher.notify()
-            time.sleep(0.1)
-        for publisher in wave:
-            publisher.stop()
-    spool.close()
-
-
-def _speed_test(sampler: Any, moment: float) -> None:
-    """The simulated link answers a speed test with what it can deliver at that moment."""
-    from pantau.agent.capacity.result import Measurement
-    from pantau.agent.sources.simulated import in_peak
-
-    source = sampler.source
-    t = moment
-    if source.wan_is_down(t) or any(w.contains(t) for w in source.config.device_down):
-        return  # the test fails: no result, the outage already shows in the samples
-    rng = random.Random(f"{sampler.point}:{t}")
-    down = source.capacity_mbps(t) * rng.uniform(0.86, 1.03)
-    up = min(source.capacity_mbps(t), 30.0) * rng.uniform(0.9, 1.02)
-    measurement = Measurement(
-        method="simulated",
-        server="demo",
-        streams=4,
-        duration_s=10.0,
-        down_mbps=down,
-        up_mbps=up,
-        rtt_ms=source.config.rtt_ms,
-        down_bytes=int(down * 1e6 / 8 * 10),
-        up_bytes=int(up * 1e6 / 8 * 10),
+def _rollups(
+    console: Console, db: Influx, points: list[str], segments: list[replay.Segment]
+) -> bool:
+    """Every played (point, hour) has its rollup, holding exactly the samples stored; say so."""
+    start_ms = int(segments[0].start_s * 1000)
+    end_ms = int(segments[-1].end_s * 1000)
+    raw = replay.raw_per_hour(db, points, start_ms, end_ms)
+    rolled = replay.rollups_per_hour(db, points, start_ms, end_ms)
+    missing = sorted(set(raw) - set(rolled))
+    wrong = sorted(k for k in set(raw) & set(rolled) if raw[k] != rolled[k])
+    fine = [s for s in segments if s.interval_s < 60]
+    fine_ms = int(fine[0].start_s * 1000) if fine else end_ms
+    fine_pairs = [k for k in rolled if k[1] >= fine_ms]
+    console.print(
+        f"  hourly rollups: {len(rolled):,} point-hours holding {sum(rolled.values()):,} samples"
     )
-    data = measurement.data(None, in_peak(t), "scheduled")
-    sampler.record_event("capacity", int(t * 1000), measurement.summary(), data)
+    if fine:
+        console.print(
+            f"  at {fine[0].interval_s:g}-s samples: {len(fine_pairs):,} point-hours holding"
+            f" {sum(rolled[k] for k in fine_pairs):,} samples"
+        )
+    if missing or wrong:
+        console.print(
+            f"[bold red]  {len(missing):,} point-hours without their rollup (first {missing[:3]}),"
+            f" {len(wrong):,} with a wrong sample count (first {wrong[:3]})"
+        )
+        return False
+    console.print("  every point-hour with samples has its rollup, with exactly its samples")
+    return True
 
 
 def _spool_taken(state: Path) -> int:
@@ -455,22 +406,6 @@ def _spool_taken(state: Path) -> int:
         return db.execute("SELECT COALESCE(SUM(next_seq), 0) FROM points").fetchone()[0]
     finally:
         db.close()
-
-
-def _spool_progress(states: list[Path]) -> tuple[int, int]:
-    taken = waiting = 0
-    for state in states:
-        path = state / "spool.sqlite"
-        if not path.exists():
-            continue
-        try:
-            db = sqlite3.connect(path, timeout=1)
-            taken += db.execute("SELECT COALESCE(SUM(next_seq), 0) FROM points").fetchone()[0]
-            waiting += db.execute("SELECT COALESCE(SUM(held), 0) FROM points").fetchone()[0]
-            db.close()
-        except sqlite3.Error:
-            pass
-    return taken, waiting
 
 
 def _count(db: Influx, where: str) -> int:
@@ -488,14 +423,22 @@ def _wait_rows(db: Influx, where: str, expected: int, timeout_s: float) -> None:
 
 
 # -- 3. the report -----------------------------------------------------------------------------
-def _report(console: Console, out: Path, collector_yaml: Path, month: str, lang: str) -> None:
+def _report(
+    console: Console, out: Path, registry: Registry, db: Influx, month: str, lang: str
+) -> None:
+    """One read of the month, three renderings: the table here, HTML and JSON beside it (what
+    `pantau report` gives in each format)."""
+    from pantau.collector.report.cli import compute, render
+    from pantau.collector.report.compute import Filters
+    from pantau.collector.report.reader import InfluxSource
+
     console.rule(f"3. the SLA report for {month}")
-    base = ["report", "--config", str(collector_yaml), "--month", month, "--lang", lang]
-    subprocess.run(PANTAU + base + ["--format", "table"], check=True)
+    report = compute(registry, InfluxSource(db), month, Filters())
+    sys.stdout.write(render(report, "table", lang))
+    sys.stdout.flush()
     html = out / f"pantau-report-{month}.html"
-    subprocess.run(PANTAU + base + ["--format", "html", "--out", str(html)], check=True)
+    html.write_text(render(report, "html", lang), encoding="utf-8")
     report_json = out / f"pantau-report-{month}.json"
-    subprocess.run(PANTAU + base + ["--format", "json", "--out", str(report_json)], check=True)
-    summary = json.loads(report_json.read_text())
+    report_json.write_text(render(report, "json", lang), encoding="utf-8")
     console.print(f"HTML report: {html}")
-    console.print(f"JSON report: {report_json} ({len(json.dumps(summary)) // 1024} KiB)")
+    console.print(f"JSON report: {report_json} ({report_json.stat().st_size // 1024} KiB)")
