@@ -1,0 +1,182 @@
+"""The city at its real operating point: 430 points sampled every 10 s, two hours of it replayed
+at the real timestamps through the agent's sampler, spool and MQTT publisher, a real mosquitto,
+a real `pantau collector` and a real influxd, until every (point, UTC hour) has its rollup.
+
+Prints samples stored per second, the most raw rows any one rollup read returned (the
+collector's /metrics), the rollup lag after the last sample (from the moment InfluxDB holds
+every sample until every rollup exists with exactly its hour's samples) and the point-hours
+with raw rows but no rollup (must be 0). Rollup rounds run every 10 s by default (production:
+120 s) so the lag shows the work, not the timer. Progress on stderr; last line: one JSON object.
+
+    .venv/bin/python bench/city_live.py [--points 430] [--hours 2] [--interval 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pantau.collector import services  # noqa: E402
+from pantau.collector.demo import replay  # noqa: E402
+from pantau.collector.demo.replay import Segment  # noqa: E402
+from pantau.collector.registry_cli import dump, generate, read_kelurahan_csv  # noqa: E402
+from pantau.shared.registry import load_registry  # noqa: E402
+from tests.city import LIMITS, city_points, expected_pairs, rollup_gaps, span_ms, utc  # noqa: E402
+from tests.pipeline import collector_config, count_rows, influx, start_collector  # noqa: E402
+
+CSV = ROOT / "shared" / "data" / "cilegon_kelurahan.csv"
+START = utc(2026, 10, 15, 3)  # 10:00 WIB, fixed so runs are comparable
+ROLLUP_GAUGES = ("rollup_largest_read_rows", "rollup_reads", "rollup_rows_read", "rollup_errors")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def registry_for(work: Path, points: int) -> Path:
+    """Cilegon's 43 kelurahan with as many points each as `points` needs (10 for the city)."""
+    rows = read_kelurahan_csv(CSV)
+    per = max(1, math.ceil(points / len(rows)))
+    path = work / "registry.yaml"
+    path.write_text(dump(generate(rows, per, "Awinet"), CSV.name))
+    return path
+
+
+def metrics(url: str) -> dict[str, float]:
+    """The collector's rollup figures from /metrics (pantau_collector_<name> <value>)."""
+    found: dict[str, float] = {}
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return found
+    for line in text.splitlines():
+        if line.startswith("pantau_collector_rollup_"):
+            name, _, value = line.partition(" ")
+            name = name.removeprefix("pantau_collector_").removesuffix("_total")
+            found[name] = float(value)
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=430)
+    parser.add_argument("--hours", type=int, default=2, help="whole UTC hours of samples")
+    parser.add_argument("--interval", type=float, default=10.0, help="sample interval (s)")
+    parser.add_argument("--rollup-every", type=float, default=10.0, help="rollup.every_s")
+    parser.add_argument("--workers", type=int, default=2, help="replay processes")
+    parser.add_argument("--deadline", type=float, default=1800.0, help="give up after (s)")
+    args = parser.parse_args()
+    if args.hours < 1 or 3600 % args.interval:
+        parser.error("--hours at least 1, --interval a divisor of 3600")
+    work = Path(tempfile.mkdtemp(prefix="pantau-city-"))
+    registry_path = registry_for(work, args.points)
+    points = city_points(load_registry(registry_path), limit=args.points)
+    segment = Segment(START, int(args.hours * 3600 / args.interval), args.interval)
+    total = len(points) * segment.ticks
+    expected = expected_pairs(points, segment)
+    lo, hi = span_ms(segment)
+    result: dict[str, object] = {
+        "points": len(points),
+        "hours": args.hours,
+        "interval_s": args.interval,
+        "samples": total,
+        "rollup_every_s": args.rollup_every,
+    }
+    broker = services.mosquitto(work / "mosquitto").start()
+    database = services.influxd(work / "influxd").start()
+    metrics_port = services.free_port()
+    collector = run = None
+    try:
+        config = collector_config(
+            work / "collector.yaml",
+            broker.port,
+            database.url,
+            "city",
+            registry_path,
+            rollup={"every_s": args.rollup_every},
+            limits=LIMITS,
+            metrics={"port": metrics_port},
+        )
+        collector = start_collector(config, work / "collector.log")
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        db = influx(database.url, "city")
+        log(f"{len(points)} points x {segment.ticks} samples every {args.interval:g} s: {total:,}")
+        t0 = time.monotonic()
+        deadline = t0 + args.deadline
+        mqtt = {"host": "127.0.0.1", "port": broker.port}
+        run = replay.start(work, mqtt, points, [segment], workers=args.workers)
+        sampled_s = first_row_s = None
+        stored = 0
+        backlog_peak = 0.0
+        said = t0
+        while stored < total and time.monotonic() < deadline:
+            if run.failed() or not collector.alive():
+                raise RuntimeError(f"a replay worker or the collector died; see {work}")
+            taken, _ = run.progress()
+            stored = count_rows(db, "telemetry")
+            now = time.monotonic()
+            if sampled_s is None and taken >= total:
+                sampled_s = now - t0
+            if first_row_s is None and stored:
+                first_row_s = now - t0
+            backlog_peak = max(backlog_peak, metrics(url).get("rollup_backlog", 0.0))
+            if now - said >= 10:
+                said = now
+                log(f"  {now - t0:5.0f} s: sampled {taken:,}, stored {stored:,} of {total:,}")
+            time.sleep(0.5)
+        stored_s = time.monotonic() - t0
+        log(f"every sample stored after {stored_s:.1f} s; waiting for the rollups ...")
+        missing, wrong = rollup_gaps(db, expected, lo, hi)
+        while (missing or wrong) and time.monotonic() < deadline:
+            backlog_peak = max(backlog_peak, metrics(url).get("rollup_backlog", 0.0))
+            time.sleep(0.5)
+            missing, wrong = rollup_gaps(db, expected, lo, hi)
+        lag_s = time.monotonic() - t0 - stored_s
+        figures = metrics(url)
+        ids = sorted(p for p, _ in points)
+        raw = replay.raw_per_hour(db, ids, lo, hi)
+        rolled = replay.rollups_per_hour(db, ids, lo, hi)
+        storing_s = stored_s - (first_row_s or 0.0)
+        result |= {
+            "stored": count_rows(db, "telemetry"),
+            "sample_s": round(sampled_s or 0.0, 1),
+            "stored_s": round(stored_s, 1),
+            "samples_per_s_stored": round(total / storing_s) if storing_s > 0 else None,
+            "samples_per_s_end_to_end": round(total / stored_s),
+            "rollup_lag_s": round(lag_s, 1),
+            "rollup_backlog_peak": int(backlog_peak),
+            **{name: int(figures.get(name, -1)) for name in ROLLUP_GAUGES},
+            "point_hours": len(expected),
+            "missing_rollups": len(set(raw) - set(rolled)),
+            "wrong_rollups": sum(1 for k in set(raw) & set(rolled) if raw[k] != rolled[k]),
+        }
+        result["ok"] = result["stored"] == total and raw == expected and rolled == expected
+        log(
+            f"stored {total / storing_s if storing_s > 0 else 0:,.0f} samples/s; rollups complete"
+            f" {lag_s:.1f} s after the last sample; largest rollup read"
+            f" {figures.get('rollup_largest_read_rows', -1):,.0f} rows;"
+            f" {result['missing_rollups']} missing"
+        )
+    finally:
+        if run is not None:
+            run.stop()
+        if collector is not None:
+            collector.stop()
+        broker.stop()
+        database.stop()
+    print(json.dumps(result))
+    return 0 if result.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
