@@ -31,7 +31,7 @@ from pantau.shared.registry import load_registry  # noqa: E402
 from tests.report_fixtures import MemorySource, synthetic_month  # noqa: E402
 
 MONTH = "2026-10"
-LOAD_FORMAT = "5"  # what a reused --influx-dir must hold: marks, rolled_ms and packed days
+LOAD_FORMAT = "6"  # what a reused --influx-dir must hold: marks, rolled_ms and packed days
 
 
 CPU: dict[str, float] = {}

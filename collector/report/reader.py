@@ -287,24 +287,23 @@ class Prefetch:
         self._hours_span = hours_span
         self._tests_span = tests_span
         self._ahead = ahead
-        self._pool = ThreadPoolExecutor(max_workers=max(1, ahead))
-        self._pending: dict[int, Future[tuple[Hours, Tests]]] = {}
-
-    def _read(self, index: int) -> tuple[Hours, Tests]:
-        points = self._chunks[index]
-        return (
-            self._source.hours(points, *self._hours_span),
-            self._source.capacity(points, *self._tests_span),
-        )
+        # a chunk's hours and its tests are read at once: two queries in flight per chunk
+        self._pool = ThreadPoolExecutor(max_workers=2 * max(1, ahead))
+        self._pending: dict[int, tuple[Future[Hours], Future[Tests]]] = {}
 
     def _chunk(self, point: str) -> tuple[Hours, Tests]:
         index = self._where[point]
         for ahead in range(index, index + self._ahead + 1):
             if ahead < len(self._chunks) and ahead not in self._pending:
-                self._pending[ahead] = self._pool.submit(self._read, ahead)
+                points = self._chunks[ahead]
+                self._pending[ahead] = (
+                    self._pool.submit(self._source.hours, points, *self._hours_span),
+                    self._pool.submit(self._source.capacity, points, *self._tests_span),
+                )
         for passed in [i for i in self._pending if i < index]:
             del self._pending[passed]
-        return self._pending[index].result()
+        hours, tests = self._pending[index]
+        return hours.result(), tests.result()
 
     def hours(self, point: str) -> PointHours:
         return self._chunk(point)[0][point]

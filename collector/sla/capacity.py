@@ -10,7 +10,7 @@ points reach at least 80 % of the time) and the split of points by median % of c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pantau.collector.sla.periods import DAY_MS, HOUR_MS
@@ -31,12 +31,20 @@ class CapacityTest:
 
 
 def in_peak(ts_ms: int, start: dt.time, end: dt.time) -> bool:
-    """Whether a moment falls in the WIB peak window [start, end) (which may wrap midnight).
+    """Whether a moment falls in the WIB peak window [start, end) (which may wrap midnight)."""
+    return _peak_test(start, end)(ts_ms)
 
-    WIB is UTC+7 without daylight saving, so the time of day is arithmetic on the epoch ms."""
-    t = ((ts_ms + WIB_OFFSET_MS) % DAY_MS) * 1000  # microseconds since 00:00 WIB
+
+def _peak_test(start: dt.time, end: dt.time) -> Callable[[int], bool]:
+    """in_peak for one window. WIB is UTC+7 without daylight saving, so the time of day is
+    arithmetic on the epoch ms."""
     lo, hi = _microseconds(start), _microseconds(end)
-    return lo <= t < hi if lo < hi else (t >= lo or t < hi)
+
+    def test(ts_ms: int) -> bool:
+        t = ((ts_ms + WIB_OFFSET_MS) % DAY_MS) * 1000  # microseconds since 00:00 WIB
+        return lo <= t < hi if lo < hi else (t >= lo or t < hi)
+
+    return test
 
 
 def _microseconds(moment: dt.time) -> int:
@@ -120,11 +128,12 @@ def point_capacity(
 ) -> PointCapacity:
     ordered = sorted(tests, key=lambda t: t.ts_ms)
     down = [t for t in ordered if t.direction == "down"]
+    peak = _peak_test(peak_start, peak_end)
     return PointCapacity(
         committed_down_mbps=committed_down_mbps,
         committed_up_mbps=committed_up_mbps,
         down_mbps=tuple(t.mbps for t in down),
-        peak_down_mbps=tuple(t.mbps for t in down if in_peak(t.ts_ms, peak_start, peak_end)),
+        peak_down_mbps=tuple(t.mbps for t in down if peak(t.ts_ms)),
         up_mbps=tuple(t.mbps for t in ordered if t.direction == "up"),
     )
 

@@ -174,30 +174,43 @@ class PointHours:
 
 # -- packing ----------------------------------------------------------------------------------
 # A packed run of n hours: `hours` (n evidence letters), `states` (runs of minute letters, see
-# encode_runs) and `data`: base64 of zlib of n records, one per hour, of 37 little-endian 8-byte
-# values: the INT_FIELDS (int64), the FLOAT_FIELDS (float64), then 12 slots of each SLOT_FIELD
-# (int64). Hour-major, so runs join by joining their bytes.
-_INTS = len(INT_FIELDS)
-_FLOATS = len(FLOAT_FIELDS)
-_VALUES_PER_HOUR = _INTS + _FLOATS + SLOTS_PER_HOUR * len(SLOT_FIELDS)
-_BYTES_PER_HOUR = 8 * _VALUES_PER_HOUR
-_NAN_BITS = int(np.array(np.nan).view(np.int64))
-_EMPTY_RECORD = np.array(
-    [ABSENT] * _INTS + [_NAN_BITS] * _FLOATS + [ABSENT] * (_VALUES_PER_HOUR - _INTS - _FLOATS),
-    dtype="<i8",
-).tobytes()
+# encode_runs) and `data`: base64 of zlib of n records, one per hour, little-endian: the
+# INT_FIELDS as int64, the FLOAT_FIELDS as float64, then the 12 slots of each SLOT_FIELD as int32
+# (kbit/s: up to 2.1 Tbit/s). Hour-major, so runs join by joining their bytes.
+_RECORD = np.dtype(
+    [
+        ("ints", "<i8", (len(INT_FIELDS),)),
+        ("floats", "<f8", (len(FLOAT_FIELDS),)),
+        ("slots", "<i4", (len(SLOT_FIELDS), SLOTS_PER_HOUR)),
+    ]
+)
+_BYTES_PER_HOUR = _RECORD.itemsize
+_SLOT_MAX = 2**31 - 1
+
+
+def _empty_record() -> bytes:
+    record = np.zeros(1, dtype=_RECORD)
+    record["ints"] = ABSENT
+    record["floats"] = np.nan
+    record["slots"] = ABSENT
+    return record.tobytes()
+
+
+_EMPTY_RECORD = _empty_record()
 
 
 def pack(hours: PointHours) -> dict[str, Any]:
     """The fields of one packed row holding these hours exactly."""
-    records = np.empty((hours.hours, _VALUES_PER_HOUR), dtype="<i8")
+    records = np.empty(hours.hours, dtype=_RECORD)
     for i, name in enumerate(INT_FIELDS):
-        records[:, i] = hours.ints[name]
+        records["ints"][:, i] = hours.ints[name]
     for i, name in enumerate(FLOAT_FIELDS):
-        records[:, _INTS + i] = hours.floats[name].view(np.int64)
+        records["floats"][:, i] = hours.floats[name]
     for i, name in enumerate(SLOT_FIELDS):
-        at = _INTS + _FLOATS + i * SLOTS_PER_HOUR
-        records[:, at : at + SLOTS_PER_HOUR] = hours.slots[name]
+        slots = hours.slots[name]
+        if slots.size and int(slots.max()) > _SLOT_MAX:
+            raise ValueError(f"{name}: a 5-minute rate above {_SLOT_MAX} kbit/s")
+        records["slots"][:, i] = slots
     return {
         "v": PACK_VERSION,
         "hours": hours.evidence,
@@ -281,19 +294,17 @@ def unpack(
     evidence = "".join(letters)
     if len(evidence) != hours:
         raise ValueError(f"packed rows give {len(evidence)} hours, expected {hours}")
-    table = np.frombuffer(b"".join(records), dtype="<i8").reshape(hours, _VALUES_PER_HOUR)
-    table = table.astype(np.int64).T.copy()  # writable, native order, one row per field
-    slots_at = _INTS + _FLOATS
+    table = np.frombuffer(b"".join(records), dtype=_RECORD)
+    ints = table["ints"].astype(np.int64).T.copy()  # native order, one row per field
+    floats = table["floats"].astype(np.float64).T.copy()
+    slots = table["slots"].astype(np.int64)
     return PointHours(
         start_ms,
         evidence,
         "".join(states),
-        {name: table[i] for i, name in enumerate(INT_FIELDS)},
-        {name: table[_INTS + i].view(np.float64) for i, name in enumerate(FLOAT_FIELDS)},
-        {
-            name: table[slots_at + i * SLOTS_PER_HOUR : slots_at + (i + 1) * SLOTS_PER_HOUR].T
-            for i, name in enumerate(SLOT_FIELDS)
-        },
+        {name: ints[i] for i, name in enumerate(INT_FIELDS)},
+        {name: floats[i] for i, name in enumerate(FLOAT_FIELDS)},
+        {name: slots[:, i] for i, name in enumerate(SLOT_FIELDS)},
     )
 
 

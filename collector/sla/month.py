@@ -184,7 +184,8 @@ def point_month(
     avail = availability(
         states, ctx_start, p0, p1, terms.outage_threshold_s, terms.no_data_counts_as_down
     )
-    counts = {letter: window.count(letter) for letter in "UDNXWE-"}
+    tally = np.bincount(np.frombuffer(window.encode("ascii"), dtype=np.uint8), minlength=128)
+    counts = {letter: int(tally[ord(letter)]) for letter in "UDNXWE-"}
     active_minutes = period.minutes - counts[INACTIVE]
     judged = active_minutes - counts[EXCLUDED]
     no_data = counts[NO_SAMPLE] + counts[UNREACHABLE] + counts[WAN_UNKNOWN]

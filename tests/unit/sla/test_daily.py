@@ -186,7 +186,7 @@ def test_no_rows_is_a_window_of_empty_hours() -> None:
     [
         ({"v": 2}, "format 2 unknown"),
         ({"states": "U60"}, "60 minute states"),
-        ({"data": "eJwDAAAAAAE="}, "0 bytes of data, expected 7104"),
+        ({"data": "eJwDAAAAAAE="}, "0 bytes of data, expected 4800"),
         ({"data": "not base64!"}, "unreadable data"),
     ],
 )
@@ -194,6 +194,16 @@ def test_a_malformed_packed_row_raises(change: dict[str, Any], message: str) -> 
     packed = pack_day(D, odd_day()[0]) | change
     with pytest.raises(ValueError, match=message):
         unpack(D, 24, [(D, packed)])
+
+
+def test_a_rate_beyond_int32_is_refused_not_cut() -> None:
+    rows = {D: rollup(D, rx_kbps_5m=",".join(["2147483648"] * 12))}
+    with pytest.raises(ValueError, match="rx_kbps_5m: a 5-minute rate above 2147483647 kbit/s"):
+        pack_day(D, rows)
+    rows = {D: rollup(D, rx_kbps_5m=",".join(["2147483647"] * 12))}
+    assert (
+        unpack(D, 24, [(D, pack_day(D, rows))]).slots["rx_kbps_5m"][0].tolist() == [2147483647] * 12
+    )
 
 
 def test_overlapping_packed_rows_raise() -> None:
