@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pantau.collector.sla.capacity import CapacityTest
 from pantau.collector.sla.daily import PointHours
@@ -170,8 +170,19 @@ def build_report(
         by["kelurahan"][f.kelurahan or ""].append(detail)
         by["kecamatan"][f.kecamatan or ""].append(detail)
         by["provider"][f.provider or ""].append(detail)
+    made: dict[tuple[int, ...], Figures] = {}
+
+    def group(level: str, name: str, members: list[PointDetail]) -> Figures:
+        """A group with the same points as one already made (one provider: its group is the
+        total) has the same figures: copied, not computed again."""
+        key = tuple(id(d) for d in members)
+        if key not in made:
+            made[key] = group_figures(level, name, members)
+        return replace(made[key], level=level, id=name)
+
+    total = group("total", "total", details)
     groups = {
-        level: [group_figures(level, name, members) for name, members in sorted(found.items())]
+        level: [group(level, name, members) for name, members in sorted(found.items())]
         for level, found in by.items()
     }
     outages = [
@@ -190,7 +201,7 @@ def build_report(
         kelurahan=groups["kelurahan"],
         kecamatan=groups["kecamatan"],
         providers=groups["provider"],
-        total=group_figures("total", "total", details),
+        total=total,
         outages=outages,
         clients_by_hour=[s / n if n else None for s, n in zip(hour_sum, hour_n, strict=True)],
         generated_ms=now_ms,
