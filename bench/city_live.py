@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import tempfile
 import time
@@ -75,6 +76,7 @@ def main() -> int:
     parser.add_argument("--rollup-every", type=float, default=10.0, help="rollup.every_s")
     parser.add_argument("--workers", type=int, default=2, help="replay processes")
     parser.add_argument("--deadline", type=float, default=1800.0, help="give up after (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the data and logs (else removed)")
     args = parser.parse_args()
     if args.hours < 1 or 3600 % args.interval:
         parser.error("--hours at least 1, --interval a divisor of 3600")
@@ -174,6 +176,10 @@ def main() -> int:
             collector.stop()
         broker.stop()
         database.stop()
+        if args.keep or not result.get("ok"):
+            log(f"data and logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)  # a run leaves hundreds of MB behind
     print(json.dumps(result))
     return 0 if result.get("ok") else 1
 
