@@ -1,9 +1,11 @@
 """How long the monthly report takes for the whole city: 430 points, a full month.
 
 Times computation + rendering from hourly rollups held in memory (what `pantau report` does
-after reading; target ≤ 5 s), and then the same from a real influxd (reading `sla_hourly` and
-`capacity` over InfluxQL, then computing and rendering HTML), reported beside it. Last line: one
-JSON object.
+after reading; target ≤ 5 s), and then the same from a real influxd loaded as the collector
+would have left it (hourly rollups with their marks, packed days, capacity tests): reading over
+InfluxQL and computing (target ≤ 5 s), then HTML. Prints the CPU seconds of the report and of
+influxd beside the wall times (a shared machine's load shows in the one, not in the other), and
+whether the figures from influxd equal those from memory. Last line: one JSON object.
 
     .venv/bin/python bench/report.py [--no-influx] [--influx-dir DIR]
 
@@ -14,6 +16,7 @@ it instead of loading it again (about a minute), for profiling the read.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -119,6 +122,7 @@ def main() -> int:
     registry = load_registry(ROOT / "examples" / "registry-cilegon.yaml")
     period = month(MONTH)
     source, gen_s = timed(synthetic_month, registry, period)
+    gc.freeze()  # the month is the benchmark's input: not for the collector to walk each time
     rows = sum(len(r) for r in source._rollups.values())
     print(f"synthetic month: {rows} rollup rows in {gen_s:.1f} s", file=sys.stderr)
 
@@ -129,6 +133,7 @@ def main() -> int:
     _, table_s = timed(render, report, "table", "id")
     _, csv_s = timed(render, report, "csv", "id")
     _, json_s = timed(render, report, "json", "id")
+    expected_json = render(report, "json", "id")
     result: dict[str, object] = {
         "points": len(report.points),
         "rollup_rows": rows,
@@ -163,6 +168,11 @@ def main() -> int:
                     db, load_s = timed(load_influx, source, registry, influxd.url, "bench")
                     loaded.write_text(LOAD_FORMAT)
                     print(f"loaded influxd in {load_s:.1f} s", file=sys.stderr)
+                # `pantau report` holds nothing else: drop the synthetic month (340 000 objects
+                # the garbage collector would otherwise walk again and again) before timing
+                source = report = None  # type: ignore[assignment]
+                gc.unfreeze()
+                gc.collect()
                 influxd_cpu = process_cpu_s(influxd.process.pid)  # type: ignore[union-attr]
                 report2, read_compute_s = timed(
                     compute, registry, InfluxSource(db), MONTH, Filters(), now_ms
@@ -172,19 +182,20 @@ def main() -> int:
                 _, html2_s = timed(render, report2, "html", "id")
             finally:
                 influxd.stop()
-        same = render(report2, "json", "id") == render(report, "json", "id")
+        same = render(report2, "json", "id") == expected_json
         result |= {
             "influx_read_compute_s": round(read_compute_s, 2),
             "influx_read_compute_cpu_s": round(cpu_read, 2),
             "influxd_cpu_s": round(influxd_cpu, 2),
             "influx_total_s": round(read_compute_s + html2_s, 2),
             "influx_same_figures": same,
+            "influx_ok": read_compute_s <= 5.0,
         }
         print(
             f"from influxd: read+compute {read_compute_s:.2f} s, html {html2_s:.2f} s",
             file=sys.stderr,
         )
-    result["target_s"] = 5.0  # computation + HTML from rollup data (the influxd read is extra)
+    result["target_s"] = 5.0  # computation + HTML from rollup rows; read + computation from influxd
     result["ok"] = compute_s + html_s <= 5.0
     print(json.dumps(result))
     return 0
