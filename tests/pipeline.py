@@ -76,6 +76,7 @@ def collector_config(
         "influx": {"api": "v1", "url": influx_url, "database": database},
         "registry": str(registry),
         "state_dir": str(path.parent / "collector-state"),
+        "metrics": {"port": 0},  # tests running side by side must not fight over one port
     }
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
