@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pantau.collector.lines import line
+from pantau.collector.rollup_daily import refresh_days
 from pantau.collector.sla.hourly import HourRollup, RawSample, hours_touched, rollup_hour
 from pantau.collector.sla.periods import HOUR_MS
 from pantau.shared.errors import SinkError
@@ -129,6 +130,8 @@ def recompute(
     if lines:
         influx.write(lines)
         written += len(lines)
+    # the packed days a month report reads first (collector/rollup_daily.py)
+    refresh_days(influx, [(p, h) for p, hours in by_point.items() for h in hours], tags_for)
     stats.rows_written += written
     return written
 
@@ -288,11 +291,13 @@ def _rollup_lines(
         return []
     buckets: dict[int, list[RawSample]] = defaultdict(list)
     last_row: dict[int, dict[str, Any]] = {}
+    unreadable: set[int] = set()
     for row in sorted(rows, key=lambda r: r["time"]):
         try:
             sample = RawSample.from_row(row)
         except (TypeError, ValueError) as exc:
             log.warning("point %s: skipping unreadable telemetry row: %s", point, exc)
+            unreadable.add(int(row["time"]) - int(row["time"]) % HOUR_MS)
             continue
         hour = sample.ts_ms - sample.ts_ms % HOUR_MS
         buckets[hour].append(sample)
@@ -300,11 +305,12 @@ def _rollup_lines(
     lines = []
     for hour in range(piece.start_ms, piece.end_ms, HOUR_MS):
         rollup = rollup_hour(buckets.get(hour - HOUR_MS, []) + buckets.get(hour, []), hour)
-        if rollup is None:
-            continue
         source = last_row.get(hour) or last_row.get(hour - HOUR_MS) or rows[-1]
         tags = dict(tags_for(point)) if tags_for else {k: source.get(k) for k in TAG_KEYS}
-        lines.append(rollup_line(rollup, _tags(point, tags), rolled_ms))
+        if rollup is not None:
+            lines.append(rollup_line(rollup, _tags(point, tags), rolled_ms))
+        elif hour in unreadable:  # looked at, nothing usable: not "waiting for a rollup"
+            lines.append(line(SLA_HOURLY, _tags(point, tags), {"rolled_ms": rolled_ms}, hour))
     return lines
 
 

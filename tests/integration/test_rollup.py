@@ -165,6 +165,9 @@ def test_the_whole_city_at_10_s_gets_every_rollup(influxd: Service, database: st
         for hour in rows.values():
             assert (hour.states, hour.samples_n, hour.seq_gaps) == ("U" * 60, 360, 0)
     assert stale_hours(db, [p.id for p in points], H0, H0 + 3 * 3_600_000) == set()
+    # and the packed day the month report reads first: one per point (17:00-19:00 WIB, one day)
+    daily = db.query('SELECT COUNT("packed_ms") FROM "sla_daily" GROUP BY "point"')
+    assert len(daily) == 430 and {row["count"] for row in daily} == {1}
 
 
 def test_one_second_samples_on_a_server_with_a_row_limit(tmp_path: Path, database: str) -> None:
