@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.collector_throughput import point_ids, publish_all  # noqa: E402
-from pantau.collector import services  # noqa: E402
+from pantau.collector.lab import services  # noqa: E402
 from tests.pipeline import (  # noqa: E402
     agent_config,
     collector_config,

@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pantau.collector import services  # noqa: E402
-from pantau.collector.demo import replay  # noqa: E402
-from pantau.collector.demo.replay import Segment  # noqa: E402
-from pantau.collector.registry_cli import dump, generate, read_kelurahan_csv  # noqa: E402
+from pantau.collector.admin.registry_cli import dump, generate, read_kelurahan_csv  # noqa: E402
+from pantau.collector.lab import services  # noqa: E402
+from pantau.collector.lab.demo import replay  # noqa: E402
+from pantau.collector.lab.demo.replay import Segment  # noqa: E402
 from pantau.shared.registry import load_registry  # noqa: E402
 from tests.city import LIMITS, city_points, expected_pairs, rollup_gaps, span_ms, utc  # noqa: E402
 from tests.pipeline import collector_config, count_rows, influx, start_collector  # noqa: E402

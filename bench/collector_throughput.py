@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pantau.collector import services  # noqa: E402
 from pantau.collector.ingest import Accepted, ingest  # noqa: E402
+from pantau.collector.lab import services  # noqa: E402
 from pantau.shared.registry import Registry  # noqa: E402
 from tests.pipeline import collector_config, count_rows, influx, registry_file, start_collector  # noqa: E402
 

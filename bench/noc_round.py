@@ -20,9 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pantau.collector import lines, services  # noqa: E402
-from pantau.collector.config import CollectorConfig, InfluxConfig  # noqa: E402
-from pantau.collector.influx import Influx  # noqa: E402
+from pantau.collector import lines  # noqa: E402
+from pantau.collector.config import CollectorConfig  # noqa: E402
+from pantau.collector.influxdb.client import Influx  # noqa: E402
+from pantau.collector.influxdb.config import InfluxConfig  # noqa: E402
+from pantau.collector.lab import services  # noqa: E402
 from pantau.collector.noc.config import AlertsConfig, MetricsConfig  # noqa: E402
 from pantau.collector.noc.gather import gather  # noqa: E402
 from pantau.collector.noc.runner import AlertRunner  # noqa: E402

@@ -55,8 +55,8 @@ def process_cpu_s(pid: int) -> float:
 
 
 def bench_influx(url: str, database: str):  # type: ignore[no-untyped-def]
-    from pantau.collector.config import InfluxConfig
-    from pantau.collector.influx import Influx
+    from pantau.collector.influxdb.client import Influx
+    from pantau.collector.influxdb.config import InfluxConfig
 
     return Influx(InfluxConfig(api="v1", url=url, database=database, timeout_s=120))
 
@@ -151,7 +151,7 @@ def main() -> int:
         file=sys.stderr,
     )
     if not args.no_influx:
-        from pantau.collector import services
+        from pantau.collector.lab import services
         from pantau.collector.report.reader import InfluxSource
 
         with tempfile.TemporaryDirectory() as tmp:

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from pantau.agent.cli import THREAD_SWITCH_INTERVAL_S  # noqa: E402
 from pantau.agent.clock import RealClock, next_tick  # noqa: E402
-from pantau.agent.routeros_sim.certs import make_certs  # noqa: E402
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig  # noqa: E402
 from pantau.agent.sources.routeros.source import RouterOSSource  # noqa: E402
+from pantau.collector.lab.routeros_sim.certs import make_certs  # noqa: E402
 
 CPU_BUSY_MAX = 0.70  # of one core: a Python process polls on one core at a time (the GIL)
 PASSWORD_ENV = "PANTAU_BENCH_ROUTER_PW"

@@ -8,8 +8,8 @@ import logging
 import signal
 import threading
 
+from pantau.collector import metrics
 from pantau.collector.config import load_collector_config
-from pantau.collector.noc import metrics
 from pantau.collector.service import Collector
 from pantau.shared.registry import load_registry
 

@@ -6,22 +6,11 @@ sample lands on the same series and instant and overwrites itself: never a dupli
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
 from typing import Any
 
+from pantau.collector.influxdb.line_protocol import line
 from pantau.shared.registry import Point
 from pantau.shared.wire import Event, Sample, State, Telemetry
-
-# InfluxDB line protocol escaping (docs.influxdata.com, "Line protocol", special characters):
-# measurements escape commas and spaces; tag keys, tag values and field keys also escape equals
-# signs (a backslash there is taken literally); string field values escape double quotes and
-# backslashes. Line breaks cannot appear in a name, so they are written as backslash-n.
-_BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_ESCAPE_MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ "} | _BREAKS)
-_ESCAPE_KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "} | _BREAKS)
-_ESCAPE_STRING = str.maketrans({'"': '\\"', "\\": "\\\\"})
-
 
 TELEMETRY = "telemetry"
 STATE = "state"
@@ -92,42 +81,3 @@ def _sample_fields(sample: Sample) -> dict[str, Any]:
         if value is not None:
             fields[name] = value
     return fields
-
-
-def line(measurement: str, tags: dict[str, str], fields: dict[str, Any], ts_ms: int) -> str:
-    """One line: tags sorted, empty tag values left out, fields as `fields_text` writes them."""
-    prefix = _series_prefix(measurement, tuple(sorted((k, v) for k, v in tags.items() if v)))
-    return f"{prefix}{fields_text(fields)} {int(ts_ms)}"
-
-
-def fields_text(fields: dict[str, Any]) -> str:
-    """Fields sorted by key: floats as Python writes them (no trailing .0, non-finite left out),
-    integers with `i`, booleans as true/false, strings quoted; anything else as its text."""
-    parts = []
-    for key in sorted(fields):
-        value = fields[key]
-        kind = type(value)
-        if kind is float or (isinstance(value, float)):
-            if not math.isfinite(value):
-                continue
-            text = str(float(value))
-            parts.append(f"{_key(key)}={text[:-2] if text.endswith('.0') else text}")
-        elif kind is bool:
-            parts.append(f"{_key(key)}={'true' if value else 'false'}")
-        elif isinstance(value, int):
-            parts.append(f"{_key(key)}={int(value)}i")
-        elif value is not None:
-            text = value if isinstance(value, str) else str(value)
-            parts.append(f'{_key(key)}="{text.translate(_ESCAPE_STRING)}"')
-    return ",".join(parts)
-
-
-@lru_cache(maxsize=4096)
-def _key(name: str) -> str:
-    return name.translate(_ESCAPE_KEY)
-
-
-@lru_cache(maxsize=65_536)
-def _series_prefix(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
-    escaped = "".join(f",{_key(k)}={str(v).translate(_ESCAPE_KEY)}" for k, v in tags)
-    return measurement.translate(_ESCAPE_MEASUREMENT) + escaped + " "

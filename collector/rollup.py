@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pantau.collector.lines import line
+from pantau.collector.influxdb import influxql
+from pantau.collector.influxdb.line_protocol import line
 from pantau.collector.rollup_daily import refresh_days
 from pantau.collector.sla.hourly import HourRollup, RawSample, hours_touched, rollup_hour
 from pantau.collector.sla.periods import HOUR_MS
@@ -46,7 +47,7 @@ TagsFor = Callable[[str], Mapping[str, str]]
 
 
 class InfluxLike(Protocol):
-    """The calls this module needs (collector.influx.Influx has them)."""
+    """The calls this module needs (collector.influxdb.client.Influx has them)."""
 
     def query_raw(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]: ...
 
@@ -158,7 +159,7 @@ def stale_hours(
     found: set[tuple[str, int]] = set()
     for i in range(0, len(points), POINTS_PER_PLAN):
         answer = influx.query_raw(
-            f'SELECT "marked_ms" FROM "{SLA_HOURLY}" WHERE {_points_where(points[i : i + POINTS_PER_PLAN])}'
+            f'SELECT "marked_ms" FROM "{SLA_HOURLY}" WHERE {influxql.points(points[i : i + POINTS_PER_PLAN])}'
             f' AND "marked_ms" > "rolled_ms" AND time >= {start_ms}ms AND time < {end_ms}ms'
             ' GROUP BY "point"'
         )
@@ -189,7 +190,7 @@ def count_rows(
 ) -> dict[tuple[str, int], int]:
     """Raw rows per (point, hour) in [start_ms, end_ms); hours without rows are absent."""
     answer = influx.query_raw(
-        f'SELECT COUNT("{COUNTED_FIELD}") FROM "{TELEMETRY}" WHERE {_points_where(points)}'
+        f'SELECT COUNT("{COUNTED_FIELD}") FROM "{TELEMETRY}" WHERE {influxql.points(points)}'
         f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY time(1h), "point" fill(none)'
     )
     counts: dict[tuple[str, int], int] = {}
@@ -241,16 +242,16 @@ def plan_reads(
 def _read(influx: InfluxLike, piece: Read, stats: RollupStats) -> dict[str, list[dict[str, Any]]]:
     """The piece's raw rows by point, plus the samples of the hour before it whose interval
     reaches into it (only samples longer than a minute can: see RawSample.covered_minutes)."""
-    where = _points_where(list(piece.points))
+    where = influxql.points(list(piece.points))
     by_point: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for influxql in (
+    for query in (
         f'SELECT * FROM "{TELEMETRY}" WHERE {where} AND "interval_s" > 60'
         f" AND time >= {piece.start_ms - HOUR_MS}ms AND time < {piece.start_ms}ms",
         f'SELECT * FROM "{TELEMETRY}" WHERE {where}'
         f" AND time >= {piece.start_ms}ms AND time < {piece.end_ms}ms",
     ):
         rows = 0
-        for series in whole_series(influx.query_raw(influxql)):
+        for series in whole_series(influx.query_raw(query)):
             columns = series["columns"]
             point_at = columns.index("point")
             for values in series["values"]:
@@ -258,11 +259,6 @@ def _read(influx: InfluxLike, piece: Read, stats: RollupStats) -> dict[str, list
             rows += len(series["values"])
         stats.read(rows)
     return by_point
-
-
-def _points_where(points: list[str]) -> str:
-    """Point ids are [a-z0-9-] (the wire contract): nothing in them needs escaping."""
-    return '"point" =~ /^(' + "|".join(points) + ")$/"
 
 
 def whole_series(results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from pantau.collector.lines import line
+from pantau.collector.influxdb import influxql
+from pantau.collector.influxdb.line_protocol import line
 from pantau.collector.sla.daily import pack_day, wib_day
 from pantau.collector.sla.hourly import EMPTY_SLOTS, HourRollup
 from pantau.collector.sla.periods import DAY_MS
@@ -106,7 +107,7 @@ def read_hours(
 
     select = ", ".join(f'"{name}"' for name in (*ROLLUP_FIELDS, *MARK_FIELDS))
     answer = influx.query_raw(
-        f'SELECT {select} FROM "{SLA_HOURLY}" WHERE {points_where(points)}'
+        f'SELECT {select} FROM "{SLA_HOURLY}" WHERE {influxql.points(points)}'
         f" AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY {_group_tags()}"
     )
     columns = ("time", *ROLLUP_FIELDS, *MARK_FIELDS)
@@ -183,11 +184,6 @@ def daily_line(
 ) -> str:
     chosen = {key: str(tags[key]) for key in TAG_KEYS if tags.get(key)}
     return line(SLA_DAILY, chosen, daily_fields(day_ms, rollups, marks, packed_ms), day_ms)
-
-
-def points_where(points: list[str]) -> str:
-    """Point ids are [a-z0-9-] (the wire contract): nothing in them needs escaping."""
-    return '"point" =~ /^(' + "|".join(points) + ")$/"
 
 
 def _group_tags() -> str:

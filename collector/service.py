@@ -15,7 +15,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from pantau.collector.buffer import DiskBuffer
 from pantau.collector.config import CollectorConfig
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
 from pantau.collector.ingest import Accepted, ingest
 from pantau.collector.rollup import mark_lines
 from pantau.collector.rollup_queue import RollupQueue
@@ -192,7 +192,7 @@ class Collector:
                         flag.reason,
                         flag.detail,
                     )
-            self.stats.seen(result.point, now_ms)  # for /metrics (collector/noc/metrics.py)
+            self.stats.seen(result.point, now_ms)  # for /metrics (collector/metrics.py)
             for boot, seq in result.seqs:
                 self.stats.observe_seq(result.point, boot, seq)
             self.writer.submit(Pending(result.lines, ack, result.hours, result.point))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from pantau.collector.config import InfluxConfig, load_collector_config
-from pantau.collector.influx import Influx
+from pantau.collector.config import load_collector_config
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.config import InfluxConfig
 from pantau.shared.errors import ConfigError
 from pantau.shared.registry import Registry, load_registry
 

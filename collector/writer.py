@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pantau.collector.buffer import DiskBuffer
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
 from pantau.collector.stats import Stats
 from pantau.shared.errors import SinkError
 

@@ -18,15 +18,21 @@ from pantau.shared.errors import PantauError
 COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("pantau.agent.cli", "sample devices, spool on disk, publish over MQTT"),
     "collector": ("pantau.collector.cli", "validate, enrich and store what agents publish"),
-    "demo": ("pantau.collector.demo", "run broker, database, collector and agents locally"),
-    "routeros-sim": ("pantau.agent.routeros_sim.cli", "a RouterOS API simulator to try agents"),
-    "speedtest-server": ("pantau.agent.capacity.server", "the NOC's iperf3 and HTTP test server"),
+    "demo": ("pantau.collector.lab.demo", "run broker, database, collector and agents locally"),
+    "routeros-sim": (
+        "pantau.collector.lab.routeros_sim.cli",
+        "a RouterOS API simulator to try agents",
+    ),
+    "speedtest-server": ("pantau.shared.speedtest.server", "the NOC's iperf3 and HTTP test server"),
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
     "rollup": ("pantau.collector.rollup_cli", "rebuild a month's hourly rollups from raw data"),
-    "registry": ("pantau.collector.registry_cli", "generate or check a site registry"),
-    "pki": ("pantau.collector.security.pki_cli", "the project CA and per-agent credentials"),
-    "broker": ("pantau.collector.security.broker_cli", "write mosquitto's config, passwords, ACL"),
-    "deploy": ("pantau.collector.deploy_inventory", "write an Ansible inventory from the registry"),
+    "registry": ("pantau.collector.admin.registry_cli", "generate or check a site registry"),
+    "pki": ("pantau.collector.admin.pki_cli", "the project CA and per-agent credentials"),
+    "broker": ("pantau.collector.admin.broker_cli", "write mosquitto's config, passwords, ACL"),
+    "deploy": (
+        "pantau.collector.admin.deploy_inventory",
+        "write an Ansible inventory from the registry",
+    ),
     "status": ("pantau.collector.noc.status", "live status of every kelurahan and point"),
     "alerts": ("pantau.collector.noc.alerts_cli", "evaluate alert rules, notify, keep history"),
 }

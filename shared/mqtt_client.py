@@ -9,12 +9,13 @@ Nothing here connects: the caller chooses when, and how to retry.
 
 from __future__ import annotations
 
+import ssl
+
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import Field, SecretStr
 
 from pantau.shared.config import Section, check_tls_files, resolve_secret
-from pantau.shared.mqtt_auth import apply_credentials
 
 
 class TlsConfig(Section):
@@ -68,3 +69,19 @@ def make_client(
     )
     apply_credentials(client, username, secret, config.tls)
     return client
+
+
+def apply_credentials(
+    client: paho.Client, username: str | None, secret: SecretStr | None, tls: TlsConfig | None
+) -> None:
+    """User name and password (when either is set) and TLS verified against `tls.ca_file`."""
+    if username or secret is not None:
+        client.username_pw_set(username, secret.get_secret_value() if secret else None)
+    if tls is not None:
+        client.tls_set(
+            ca_certs=tls.ca_file,
+            certfile=tls.cert_file,
+            keyfile=tls.key_file,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(tls.insecure)

@@ -1,5 +1,5 @@
 """The city's real shape for tests and the bench: Cilegon's 430 points, replayed at their real
-timestamps through the agent's sampler, spool and publisher (collector/demo/replay.py), and what
+timestamps through the agent's sampler, spool and publisher (collector/lab/demo/replay.py), and what
 exactly must come out of it.
 
 The expected minute states are worked out here from the scenario's windows alone, sample by
@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pantau.collector.demo import replay, scenario
-from pantau.collector.demo.replay import ReplayPoint, Segment
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.lab.demo import replay, scenario
+from pantau.collector.lab.demo.replay import ReplayPoint, Segment
 from pantau.shared.registry import Registry
 from tests.pipeline import Proc, count_rows
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector import services
+from pantau.collector.lab import services
 from tests.ci_skips import pytest_make_collect_report, pytest_runtest_makereport
 
 __all__ = ["pytest_make_collect_report", "pytest_runtest_makereport"]  # CI=true: a skip fails

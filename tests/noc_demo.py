@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from pantau.collector import lines, rollup
 from pantau.collector.config import CollectorConfig
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
 from pantau.collector.noc.runner import AlertRunner
 from pantau.shared import topics
 from pantau.shared.registry import Point, Registry

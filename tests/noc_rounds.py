@@ -8,7 +8,7 @@ instead of sleeping, also when they check that nothing more is sent.
 
 from __future__ import annotations
 
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
 from tests.pipeline import wait_for
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from pantau.collector.config import InfluxConfig
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.config import InfluxConfig
 from pantau.shared.errors import SinkError
 
 PANTAU = [sys.executable, "-m", "pantau.shared.cli"]

@@ -19,6 +19,7 @@ from pantau.agent.capacity.config import HttpMethod
 from pantau.agent.capacity.parse import Mark, aggregate_rate
 from pantau.agent.capacity.result import Measurement
 from pantau.agent.probes import Target, tcp_rtt_ms
+from pantau.shared.speedtest import contract
 
 CHUNK = 64 * 1024
 SOCKET_TIMEOUT_S = 10.0
@@ -128,10 +129,10 @@ class HttpTest:
             return
         want = cap if cap is not None else 1 << 40
         try:
-            conn.request("GET", f"/download?bytes={want}")
+            conn.request("GET", contract.download_path(want))
             response = conn.getresponse()
             if response.status != 200:
-                stream.error = f"HTTP {response.status} for /download"
+                stream.error = f"HTTP {response.status} for {contract.DOWNLOAD}"
                 return
             stream.marks.append((timing["start"], 0))
             while True:
@@ -165,7 +166,7 @@ class HttpTest:
         try:
             conn.request(
                 "POST",
-                "/upload",
+                contract.UPLOAD,
                 body=body(),
                 encode_chunked=True,
                 headers={"Content-Type": "application/octet-stream"},
@@ -173,11 +174,11 @@ class HttpTest:
             response = conn.getresponse()
             text = response.read()
             if response.status != 200:
-                stream.error = f"HTTP {response.status} for /upload"
+                stream.error = f"HTTP {response.status} for {contract.UPLOAD}"
                 return
             doc = json.loads(text)
-            stream.marks = [(float(t), int(b)) for t, b in doc["marks"]]
-            stream.moved = int(doc["bytes"])
+            stream.marks = [(float(t), int(b)) for t, b in doc[contract.UPLOAD_MARKS]]
+            stream.moved = int(doc[contract.UPLOAD_BYTES])
         except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
             stream.error = f"upload: {type(exc).__name__}: {exc}"
         finally:

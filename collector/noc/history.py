@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pantau.collector.influx import Influx
-from pantau.collector.lines import line
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.line_protocol import line
 from pantau.collector.noc.alerts import Alert, Notice
 from pantau.shared.errors import PantauError
 

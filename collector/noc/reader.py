@@ -19,7 +19,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from pantau.collector.config import MqttConfig
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
 from pantau.collector.noc.observe import AgentState, CapacityTest, Facts, Latest, PointState
 from pantau.shared import topics
 from pantau.shared.errors import PantauError, PayloadError

@@ -16,8 +16,8 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from pantau.collector.config import CollectorConfig
-from pantau.collector.influx import Influx
-from pantau.collector.lines import line
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.line_protocol import line
 from pantau.collector.noc import alerts as a
 from pantau.collector.noc.alerts import Engine, Notice
 from pantau.collector.noc.gather import CityView, gather

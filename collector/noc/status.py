@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pantau.collector.config import CollectorConfig, load_collector_config
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
 from pantau.collector.noc.gather import CityView, gather
 from pantau.collector.noc.messages import duration, wib
 from pantau.collector.noc.observe import KelurahanView, PointState, PointView

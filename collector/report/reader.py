@@ -20,14 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb import influxql
+from pantau.collector.influxdb.client import Influx
 from pantau.collector.rollup import whole_series
 from pantau.collector.rollup_daily import (
     CHECK_FIELDS,
     ROLLUP_FIELDS,
     SLA_DAILY,
     SLA_HOURLY,
-    points_where,
     read_hours,
     rollup_from_values,
 )
@@ -63,7 +63,7 @@ class ReportSource(Protocol):
 
 
 class InfluxSource:
-    """Reads through collector.influx.Influx (InfluxQL over /query: 1.x, 2.x and 3.x)."""
+    """Reads through collector.influxdb.client.Influx (InfluxQL over /query: 1.x, 2.x and 3.x)."""
 
     def __init__(self, influx: Influx) -> None:
         self.influx = influx
@@ -146,7 +146,7 @@ class InfluxSource:
         group = f'{_WIB_DAYS}, "point" fill(none)' if by_day else '"point"'
         answer = self.influx.query_raw(
             f'SELECT sum("marked_ms") AS "marked_sum", sum("rolled_ms") AS "rolled_sum"'
-            f' FROM "{SLA_HOURLY}" WHERE {points_where(points)}'
+            f' FROM "{SLA_HOURLY}" WHERE {influxql.points(points)}'
             f" AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY {group}"
         )
         found: dict[tuple[str, int], tuple[int, ...]] = {}
@@ -164,7 +164,7 @@ class InfluxSource:
     ) -> dict[str, dict[int, dict[str, Any]]]:
         select = ", ".join(f'"{name}"' for name in _DAY_FIELDS)
         answer = self.influx.query_raw(
-            f'SELECT {select} FROM "{SLA_DAILY}" WHERE {points_where(points)}'
+            f'SELECT {select} FROM "{SLA_DAILY}" WHERE {influxql.points(points)}'
             f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point"'
         )
         found: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
@@ -201,7 +201,7 @@ class InfluxSource:
         for i in range(0, len(ordered), POINTS_PER_QUERY):
             answer = self.influx.query_raw(
                 f'SELECT {select} FROM "{SLA_HOURLY}"'
-                f" WHERE {points_where(ordered[i : i + POINTS_PER_QUERY])}"
+                f" WHERE {influxql.points(ordered[i : i + POINTS_PER_QUERY])}"
                 f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point"'
             )
             for series in whole_series(answer):
@@ -219,7 +219,7 @@ class InfluxSource:
         ordered = list(points)
         queries = [
             f'SELECT "mbps" FROM "{CAPACITY}"'
-            f" WHERE {points_where(ordered[i : i + POINTS_PER_QUERY])}"
+            f" WHERE {influxql.points(ordered[i : i + POINTS_PER_QUERY])}"
             f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point", "direction", "method"'
             for i in range(0, len(ordered), POINTS_PER_QUERY)
         ]

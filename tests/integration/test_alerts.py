@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.lab.services import Service, free_port
 from pantau.collector.noc.messages import duration
 from pantau.collector.noc.observe import STATE_CODES, PointState
-from pantau.collector.services import Service, free_port
 from tests.noc_demo import publish_capacity
 from tests.noc_rounds import states, wait_rounds
 from tests.pipeline import (

@@ -30,9 +30,9 @@ import librouteros
 import pytest
 import yaml
 
-from pantau.collector import deploy_secrets
-from pantau.collector.influx import Influx
-from pantau.collector.services import free_port
+from pantau.collector.admin import deploy_secrets
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.lab.services import free_port
 from tests.pipeline import influx, registry_file, wait_for
 
 pytestmark = pytest.mark.timeout(600)

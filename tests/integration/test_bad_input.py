@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from pantau.collector.services import Service
+from pantau.collector.lab.services import Service
 from tests.pipeline import (
     collector_config,
     count_rows,

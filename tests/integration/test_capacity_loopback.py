@@ -18,8 +18,8 @@ from pantau.agent.capacity.config import HttpMethod, Iperf3Method
 from pantau.agent.capacity.http import HttpTest
 from pantau.agent.capacity.iperf3 import Iperf3Test
 from pantau.agent.capacity.schedule import in_peak
-from pantau.agent.routeros_sim import RouterSpec, SimFleet
-from pantau.agent.routeros_sim.bandwidth import set_link
+from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
+from pantau.collector.lab.routeros_sim.bandwidth import set_link
 from tests.pipeline import (
     PANTAU,
     agent_config,

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector.demo import replay
-from pantau.collector.demo.replay import ReplayPoint, Segment
+from pantau.collector.lab.demo import replay
+from pantau.collector.lab.demo.replay import ReplayPoint, Segment
+from pantau.collector.lab.services import Service
 from pantau.collector.report.cli import compute
 from pantau.collector.report.compute import Filters, MonthReport
 from pantau.collector.report.reader import InfluxSource
-from pantau.collector.services import Service
 from pantau.collector.sla.periods import month
 from pantau.shared.registry import load_registry
 from tests.city import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pantau.collector.services import Service
+from pantau.collector.lab.services import Service
 from tests.pipeline import (
     agent_config,
     collector_config,

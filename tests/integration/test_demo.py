@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pantau.collector.demo import replay, scenario
+from pantau.collector.lab.demo import replay, scenario
 from pantau.shared.registry import load_registry
 from tests.city import expected_minutes
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pantau.collector.services import Service
+from pantau.collector.lab.services import Service
 from tests.netns import Netns, needs_netns
 from tests.pipeline import (
     Proc,
@@ -145,7 +145,7 @@ def test_broker_stopped_while_agents_sample(
 def test_influxdb_stopped_while_samples_arrive(
     tmp_path: Path, mosquitto: Service, influxd: Service, database: str
 ) -> None:
-    from pantau.collector import services
+    from pantau.collector.lab import services
 
     own_influx = services.influxd(tmp_path / "own-influxd").start()  # this test stops its database
     rig = Rig(tmp_path, mosquitto, own_influx, database)
@@ -249,7 +249,7 @@ BACKLOG = 8_640  # 24 hours of 10-second samples
 def test_agent_cut_off_for_a_day_of_samples(
     tmp_path: Path, influxd: Service, database: str
 ) -> None:
-    from pantau.collector import services
+    from pantau.collector.lab import services
 
     ns = Netns.create(subnet=41)
     work = tmp_path / "broker"

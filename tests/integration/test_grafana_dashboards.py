@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from pantau.collector.config import CollectorConfig, InfluxConfig
-from pantau.collector.influx import Influx
+from pantau.collector.config import CollectorConfig
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.config import InfluxConfig
+from pantau.collector.lab.services import Service
 from pantau.collector.noc.config import AlertsConfig, MetricsConfig
-from pantau.collector.services import Service
 from pantau.shared.registry import load_registry
 from tests.noc_demo import PROVIDER_DOWN, demo_points, registry_path, write_demo
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector import services
+from pantau.collector.lab import services
 from tests.pipeline import (
     agent_config,
     collector_config,

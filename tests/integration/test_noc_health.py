@@ -16,9 +16,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from prometheus_client.parser import text_string_to_metric_families
 
-from pantau.collector import services
+from pantau.collector.lab import services
+from pantau.collector.lab.services import Service, free_port
 from pantau.collector.noc.observe import STATE_CODES, PointState
-from pantau.collector.services import Service, free_port
 from pantau.shared import topics
 from tests.noc_rounds import since, states, wait_rounds
 from tests.pipeline import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector.services import Service
+from pantau.collector.lab.services import Service
 from tests.pipeline import (
     agent_config,
     collector_config,

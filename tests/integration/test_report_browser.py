@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pantau.collector.registry_cli import generate
+from pantau.collector.admin.registry_cli import generate
 from pantau.collector.report.cli import compute, render
 from pantau.collector.report.compute import Filters
 from pantau.collector.sla.periods import month

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from pantau.collector.influx import Influx
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.lab.services import Service
 from pantau.collector.lines import telemetry_lines
 from pantau.collector.rollup import mark_lines, recompute, touched
 from pantau.collector.rollup_daily import refresh_days
-from pantau.collector.services import Service
 from pantau.collector.sla.periods import WIB, month
 from pantau.shared.registry import Registry, load_registry
 from pantau.shared.wire import Sample, Telemetry

@@ -34,7 +34,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from pantau.collector.services import Service
+from pantau.collector.lab.services import Service
 from pantau.shared import topics
 from pantau.shared.wire import Event, Sample, Telemetry, encode
 from tests.pipeline import (
@@ -182,7 +182,7 @@ def batches(point: str, samples: list[Sample]) -> list[tuple[str, bytes]]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory, influxd: Service) -> dict[str, Any]:
-    from pantau.collector import services
+    from pantau.collector.lab import services
 
     tmp = tmp_path_factory.mktemp("scenario")
     broker = services.mosquitto(tmp / "mosquitto").start()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pantau.collector.lab.services import Service, free_port
+from pantau.collector.lab.services import influxd as influxd_service
 from pantau.collector.lines import telemetry_lines
 from pantau.collector.report.reader import InfluxSource
 from pantau.collector.rollup import (
@@ -20,8 +22,6 @@ from pantau.collector.rollup import (
     touched,
 )
 from pantau.collector.rollup_queue import RollupQueue
-from pantau.collector.services import Service, free_port
-from pantau.collector.services import influxd as influxd_service
 from pantau.collector.sla.hourly import RawSample, rollup_hour
 from pantau.shared.registry import Point
 from pantau.shared.wire import Sample, Telemetry

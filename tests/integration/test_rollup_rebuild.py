@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from pantau.collector.lab.services import Service
 from pantau.collector.lines import telemetry_lines
 from pantau.collector.report.reader import InfluxSource
-from pantau.collector.services import Service
 from pantau.shared.cli import main
 from pantau.shared.registry import load_registry
 from pantau.shared.wire import Sample, Telemetry

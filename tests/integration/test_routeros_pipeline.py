@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pantau.agent.routeros_sim import RouterSpec, SimFleet
-from pantau.agent.routeros_sim.certs import CertFiles, make_certs
-from pantau.collector.services import Service
+from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
+from pantau.collector.lab.routeros_sim.certs import CertFiles, make_certs
+from pantau.collector.lab.services import Service
 from tests.pipeline import (
     agent_config,
     collector_config,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pantau.agent.routeros_sim import RouterSpec, SimFleet
-from pantau.agent.routeros_sim.wire import SentenceReader, encode_sentence
+from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
+from pantau.collector.lab.routeros_sim.wire import SentenceReader, encode_sentence
 
 PASSWORD = "sim-pw"
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
-from pantau.agent.routeros_sim import RouterSpec, SimFleet
-from pantau.agent.routeros_sim.certs import CertFiles, make_certs
 from pantau.agent.sources.base import Counters, Reachability, Reading, SourceIssue
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.routeros.source import RouterOSSource
+from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
+from pantau.collector.lab.routeros_sim.certs import CertFiles, make_certs
 
 PASSWORD = "Zq9-unguessable-router-pw"
 DIALECTS = ["6.49", "7.14", "7.18"]

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from pantau.collector.security.pki import Pki
-from pantau.collector.security.secure_broker import SecureBroker, prepare_secure_broker
-from pantau.collector.services import Service
+from pantau.collector.admin.pki import Pki
+from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
+from pantau.collector.lab.services import Service
 from pantau.shared import topics
 from pantau.shared.wire import Sample, Telemetry, encode
 from tests.netns import Netns, needs_netns

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pantau.collector.services import Service
+from pantau.collector.lab.services import Service
 from pantau.shared.cli import main
 from tests.noc_demo import publish_capacity
 from tests.pipeline import (

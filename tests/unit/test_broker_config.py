@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector import services
-from pantau.collector.security.broker_config import (
+from pantau.collector.admin.broker_config import (
     TUNING,
     BrokerSettings,
     render_acl,
@@ -17,7 +16,8 @@ from pantau.collector.security.broker_config import (
     rewrite_remembered,
     write_broker_files,
 )
-from pantau.collector.security.pki import Identity, Pki
+from pantau.collector.admin.pki import Identity, Pki
+from pantau.collector.lab import services
 from pantau.shared.cli import main
 from tests.pipeline import registry_file
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pantau.collector import deploy_secrets
-from pantau.collector.deploy_inventory import active_points, build_inventory, group_name
+from pantau.collector.admin import deploy_secrets
+from pantau.collector.admin.deploy_inventory import active_points, build_inventory, group_name
 from pantau.shared.cli import main
 from pantau.shared.registry import load_registry
 

@@ -6,7 +6,8 @@ from influxdb_client import Point as InfluxPoint
 from influxdb_client import WritePrecision
 from influxdb_client.client.write.point import _append_fields
 
-from pantau.collector.lines import fields_text, state_line, telemetry_lines
+from pantau.collector.influxdb.line_protocol import fields_text
+from pantau.collector.lines import state_line, telemetry_lines
 from pantau.shared.registry import Point
 from pantau.shared.wire import State, Telemetry
 
@@ -80,7 +81,7 @@ def test_state_without_timestamp_uses_arrival_time() -> None:
 
 def test_line_protocol_escaping_golden() -> None:
     """Pantau's own escaping, character by character, as InfluxDB's line protocol defines it."""
-    from pantau.collector.lines import line
+    from pantau.collector.influxdb.line_protocol import line
 
     got = line(
         "sla hourly,x",

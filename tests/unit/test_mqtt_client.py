@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from pantau.agent import config as agent_config
 from pantau.collector import config as collector_config
+from pantau.collector.admin.pki import Pki
 from pantau.collector.noc.reader import StateWatcher
-from pantau.collector.security.pki import Pki
 from pantau.shared.errors import ConfigError
 from pantau.shared.mqtt_client import MqttConfig, TlsConfig, make_client
 

@@ -131,7 +131,7 @@ def test_the_wheel_builds_without_warnings(tmp_path: Path) -> None:
         metadata = archive.read(f"pantau-{version}.dist-info/METADATA").decode()
     assert f"pantau-{version}.dist-info/licenses/LICENSE" in names
     assert "pantau/shared/data/cilegon_kelurahan.csv" in names
-    assert "pantau/agent/routeros_sim/data/ros7.18.json" in names
+    assert "pantau/collector/lab/routeros_sim/data/ros7.18.json" in names
     assert "License-Expression: Apache-2.0" in metadata.splitlines()
     assert f"Version: {version}" in metadata.splitlines()
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from pantau.collector.security.pki import Pki, PkiError
+from pantau.collector.admin.pki import Pki, PkiError
 
 
 def mode(path: Path) -> int:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pantau.collector.influx import join_chunks
+from pantau.collector.influxdb.client import join_chunks
 from pantau.collector.rollup import Read, _runs, plan_reads
 from pantau.shared.errors import SinkError
 

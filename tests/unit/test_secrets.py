@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pantau.agent.config import MqttConfig, TlsConfig
-from pantau.collector.config import InfluxConfig
+from pantau.collector.influxdb.config import InfluxConfig
 from pantau.shared.config import apply_env_overrides, check_tls_files
 from pantau.shared.errors import ConfigError
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pantau.collector.registry_cli import generate
+from pantau.collector.admin.registry_cli import generate
 from pantau.collector.report.cli import compute, render
 from pantau.collector.report.compute import Filters, MonthReport, ReportError
 from pantau.collector.sla.periods import HOUR_MS, month

@@ -10,7 +10,7 @@ from functools import cache
 
 import pytest
 
-from pantau.collector.registry_cli import generate
+from pantau.collector.admin.registry_cli import generate
 from pantau.collector.report.cli import compute, render
 from pantau.collector.report.compute import Filters, MonthReport
 from pantau.collector.sla.figures import COLUMNS
@@ -138,7 +138,7 @@ def test_report_cli_errors_are_one_line(
 ) -> None:
     from pathlib import Path
 
-    from pantau.collector.services import free_port
+    from pantau.collector.lab.services import free_port
     from pantau.shared.cli import main
 
     registry = Path(__file__).resolve().parents[3] / "examples" / "registry-cilegon.yaml"

@@ -14,7 +14,7 @@ from librouteros.api import Api
 from librouteros.connections import SocketTransport
 from librouteros.protocol import ApiProtocol
 
-from pantau.agent.routeros_sim.wire import encode_sentence
+from pantau.collector.lab.routeros_sim.wire import encode_sentence
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "routeros"
 

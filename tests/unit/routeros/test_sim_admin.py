@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pantau.agent.routeros_sim import RouterSpec, SimRouter
-from pantau.agent.routeros_sim.admin import POLICIES_6, policy_text
-from pantau.agent.routeros_sim.commands import Session, execute
+from pantau.collector.lab.routeros_sim import RouterSpec, SimRouter
+from pantau.collector.lab.routeros_sim.admin import POLICIES_6, policy_text
+from pantau.collector.lab.routeros_sim.commands import Session, execute
 
 
 def session(router: SimRouter) -> Session:

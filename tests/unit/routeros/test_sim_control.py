@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pantau.agent.routeros_sim import RouterSpec, SimFleet
-from pantau.agent.routeros_sim.control import apply
-from pantau.agent.routeros_sim.router import format_duration, format_ping_time
+from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
+from pantau.collector.lab.routeros_sim.control import apply
+from pantau.collector.lab.routeros_sim.router import format_duration, format_ping_time
 
 
 def fleet() -> SimFleet:

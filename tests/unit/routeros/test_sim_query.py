@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pantau.agent.routeros_sim.query import QueryError, compile_query
+from pantau.collector.lab.routeros_sim.query import QueryError, compile_query
 
 ROWS = [
     {"name": "ether1", "type": "ether", "mtu": "1500", "running": "true"},

@@ -7,7 +7,7 @@ from librouteros.protocol import decode_length as lib_decode
 from librouteros.protocol import encode_length as lib_encode
 from librouteros.protocol import encode_sentence as lib_sentence
 
-from pantau.agent.routeros_sim.wire import (
+from pantau.collector.lab.routeros_sim.wire import (
     SentenceReader,
     WireError,
     decode_length,

@@ -14,15 +14,15 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from pantau.agent.routeros_sim.query import QueryError, compile_query
-from pantau.agent.routeros_sim.router import (
+from pantau.agent.sources.routeros.parse import parse_duration
+from pantau.collector.lab.routeros_sim.query import QueryError, compile_query
+from pantau.collector.lab.routeros_sim.router import (
     TABLES,
     NoSuchPathError,
     PathTrapError,
     SimRouter,
     format_ping_time,
 )
-from pantau.agent.sources.routeros.parse import parse_duration
 
 Sentence = list[str]
 BAD_LOGIN = "invalid user name or password (6)"

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from pantau.collector import deploy_secrets
+from pantau.collector.admin import deploy_secrets
 from pantau.shared.errors import ConfigError
 from pantau.shared.registry import WIB, Point, Registry, load_registry
 

@@ -40,7 +40,11 @@ class Dialect:
 
 
 def _read(name: str) -> dict[str, Any]:
-    text = resources.files("pantau.agent.routeros_sim").joinpath("data", name).read_text("utf-8")
+    text = (
+        resources.files("pantau.collector.lab.routeros_sim")
+        .joinpath("data", name)
+        .read_text("utf-8")
+    )
     return json.loads(text)
 
 

@@ -6,11 +6,11 @@ listening port each; each `SimRouter` can be rebooted, lose its WAN, hang, drop 
 while the fleet runs.
 """
 
-from pantau.agent.routeros_sim import (
+from pantau.collector.lab.routeros_sim import (
     admin,  # noqa: F401 - registers /user, /ip/service, ...
     bandwidth,  # noqa: F401 - registers the capacity tests
 )
-from pantau.agent.routeros_sim.router import RouterSpec, SimRouter
-from pantau.agent.routeros_sim.server import SimFleet
+from pantau.collector.lab.routeros_sim.router import RouterSpec, SimRouter
+from pantau.collector.lab.routeros_sim.server import SimFleet
 
 __all__ = ["RouterSpec", "SimFleet", "SimRouter"]

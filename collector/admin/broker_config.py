@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pantau.collector.security.pki import Identity, Pki, PkiError, write_private
+from pantau.collector.admin.pki import Identity, Pki, PkiError, write_private
 from pantau.shared import topics
 
-# The same broker tuning as the test and demo broker (collector/services.py mosquitto_conf):
+# The same broker tuning as the test and demo broker (collector/lab/services.py mosquitto_conf):
 # deep queues for persistent collector sessions, no inflight cap, state kept across restarts.
 TUNING = (
     "max_inflight_messages 0",

@@ -27,16 +27,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pantau.collector import services
-from pantau.collector.config import InfluxConfig
-from pantau.collector.demo import replay, scenario
-from pantau.collector.influx import Influx
-from pantau.collector.registry_cli import dump, generate, read_kelurahan_csv
-from pantau.collector.security.secure_broker import SecureBroker, prepare_secure_broker
+from pantau.collector.admin.registry_cli import dump, generate, read_kelurahan_csv
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.config import InfluxConfig
+from pantau.collector.lab import services
+from pantau.collector.lab.demo import replay, scenario
+from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
 from pantau.shared.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
-CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "cilegon_kelurahan.csv"
+CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "cilegon_kelurahan.csv"
 PANTAU = [sys.executable, "-m", "pantau.shared.cli"]
 DATABASE = "pantau"
 

@@ -14,7 +14,8 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pantau.agent.routeros_sim.commands import (
+from pantau.agent.sources.routeros.parse import parse_duration
+from pantau.collector.lab.routeros_sim.commands import (
     PING_OFFSETS_MS,
     Reply,
     Request,
@@ -23,8 +24,7 @@ from pantau.agent.routeros_sim.commands import (
     command,
     trap,
 )
-from pantau.agent.routeros_sim.router import SimRouter, format_ping_time
-from pantau.agent.sources.routeros.parse import parse_duration
+from pantau.collector.lab.routeros_sim.router import SimRouter, format_ping_time
 
 MAX_SECONDS = 300
 RAMP_S = 1  # seconds at half speed at the start of each phase

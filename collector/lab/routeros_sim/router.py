@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pantau.agent.routeros_sim.dialect import Dialect, load_dialect, row_templates
+from pantau.collector.lab.routeros_sim.dialect import Dialect, load_dialect, row_templates
 
 Row = dict[str, str]
 DEFAULT = "default"

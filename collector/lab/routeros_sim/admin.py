@@ -13,9 +13,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pantau.agent.routeros_sim import commands
-from pantau.agent.routeros_sim.commands import Reply, Request, Session, trap
-from pantau.agent.routeros_sim.router import TABLES, Row, SimRouter
+from pantau.collector.lab.routeros_sim import commands
+from pantau.collector.lab.routeros_sim.commands import Reply, Request, Session, trap
+from pantau.collector.lab.routeros_sim.router import TABLES, Row, SimRouter
 
 BASE_POLICIES = [
     *("local", "telnet", "ssh", "ftp", "reboot", "read", "write", "policy", "test", "winbox"),

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from pantau.collector.config import InfluxConfig
+from pantau.collector.influxdb.config import InfluxConfig
 from pantau.shared.errors import SinkError
 
 log = logging.getLogger(__name__)

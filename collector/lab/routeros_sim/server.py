@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from pantau.agent.routeros_sim.commands import Reply, Session, execute
-from pantau.agent.routeros_sim.control import serve_control
-from pantau.agent.routeros_sim.router import RouterSpec, SimRouter
-from pantau.agent.routeros_sim.wire import SentenceReader, WireError, encode_sentence
+from pantau.collector.lab.routeros_sim.commands import Reply, Session, execute
+from pantau.collector.lab.routeros_sim.control import serve_control
+from pantau.collector.lab.routeros_sim.router import RouterSpec, SimRouter
+from pantau.collector.lab.routeros_sim.wire import SentenceReader, WireError, encode_sentence
 
 log = logging.getLogger(__name__)
 

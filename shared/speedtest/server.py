@@ -1,11 +1,7 @@
 """`pantau speedtest-server`: the NOC's test server. It keeps iperf3 servers running (one per
-port: iperf3 serves one test at a time) and serves the HTTP test endpoint beside them.
-
-HTTP endpoint:
-  GET  /download?bytes=N  N bytes (at most --max-bytes), for the client to time as they arrive
-  POST /upload            a (chunked) body, read and thrown away; answers JSON
-                          {"bytes": N, "marks": [[t, bytes so far], ...]} on the server's clock
-  GET  /ping              a tiny answer, to see the endpoint is up
+port: iperf3 serves one test at a time) and serves the HTTP test endpoint beside them
+(shared/speedtest/contract.py). It runs on a NOC host with only the base install, beside the
+contract its client shares, so it is the one module of `shared` that does network I/O.
 """
 
 from __future__ import annotations
@@ -23,6 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from pantau.shared.errors import ConfigError
+from pantau.shared.speedtest import contract
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +40,9 @@ class Endpoint(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
-        if url.path == "/download":
+        if url.path == contract.DOWNLOAD:
             self._download(url.query)
-        elif url.path == "/ping":
+        elif url.path == contract.PING:
             self._reply(200, b"pong\n", "text/plain")
         elif url.path == "/":
             self._reply(200, (__doc__ or "").encode(), "text/plain")
@@ -53,7 +50,7 @@ class Endpoint(BaseHTTPRequestHandler):
             self._reply(404, b"not found\n", "text/plain")
 
     def do_POST(self) -> None:
-        if urlsplit(self.path).path != "/upload":
+        if urlsplit(self.path).path != contract.UPLOAD:
             self._reply(404, b"not found\n", "text/plain")
             return
         try:
@@ -62,12 +59,12 @@ class Endpoint(BaseHTTPRequestHandler):
             log.debug("upload from %s ended: %s", self.address_string(), exc)
             self.close_connection = True
             return
-        body = json.dumps({"bytes": received, "marks": marks}).encode()
+        body = json.dumps({contract.UPLOAD_BYTES: received, contract.UPLOAD_MARKS: marks}).encode()
         self._reply(200, body, "application/json")
 
     def _download(self, query: str) -> None:
         try:
-            wanted = int(parse_qs(query).get("bytes", ["0"])[0])
+            wanted = int(parse_qs(query).get(contract.BYTES_PARAM, ["0"])[0])
         except ValueError:
             self._reply(400, b"bytes must be a whole number\n", "text/plain")
             return

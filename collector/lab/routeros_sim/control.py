@@ -14,7 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pantau.agent.routeros_sim.server import SimFleet
+    from pantau.collector.lab.routeros_sim.server import SimFleet
 
 
 class ControlError(ValueError):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pantau.collector.security.broker_config import BrokerSettings, write_broker_files
-from pantau.collector.security.pki import Pki
-from pantau.collector.security.pki_cli import RELOAD_HINT, pki_dir_argument
+from pantau.collector.admin.broker_config import BrokerSettings, write_broker_files
+from pantau.collector.admin.pki import Pki
+from pantau.collector.admin.pki_cli import RELOAD_HINT, pki_dir_argument
 from pantau.shared.registry import load_registry
 
 

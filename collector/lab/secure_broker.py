@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pantau.collector import services
-from pantau.collector.security.broker_config import (
+from pantau.collector.admin.broker_config import (
     BrokerFiles,
     BrokerSettings,
     write_broker_files,
 )
-from pantau.collector.security.pki import Pki
+from pantau.collector.admin.pki import Pki
+from pantau.collector.lab import services
 from pantau.shared.registry import Registry, load_registry
 
 COLLECTOR = "pantau-collector"

@@ -21,7 +21,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
 
-from pantau.collector.demo import scenario
+from pantau.collector.influxdb import influxql
+from pantau.collector.lab.demo import scenario
 from pantau.shared.errors import SinkError
 
 POINTS_PER_QUERY = 50  # the checks below read a bounded number of series per answer
@@ -165,7 +166,7 @@ class Queryable(Protocol):
 
 def _point_chunks(points: list[str]) -> list[str]:
     return [
-        '"point" =~ /^(' + "|".join(points[i : i + POINTS_PER_QUERY]) + ")$/"
+        influxql.points(points[i : i + POINTS_PER_QUERY])
         for i in range(0, len(points), POINTS_PER_QUERY)
     ]
 

@@ -12,10 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
-from pantau.agent.routeros_sim.certs import CertFiles, make_certs
-from pantau.agent.routeros_sim.dialect import DIALECTS
-from pantau.agent.routeros_sim.router import DEFAULT, RouterSpec
-from pantau.agent.routeros_sim.server import SimFleet
+from pantau.collector.lab.routeros_sim.certs import CertFiles, make_certs
+from pantau.collector.lab.routeros_sim.dialect import DIALECTS
+from pantau.collector.lab.routeros_sim.router import DEFAULT, RouterSpec
+from pantau.collector.lab.routeros_sim.server import SimFleet
 from pantau.shared.config import read_secret_file
 from pantau.shared.errors import ConfigError
 

@@ -16,8 +16,8 @@ import os
 import signal
 from pathlib import Path
 
-from pantau.collector.security.broker_config import BrokerFiles, rewrite_remembered
-from pantau.collector.security.pki import LEAF_DAYS, ROLES, Pki, PkiError
+from pantau.collector.admin.broker_config import BrokerFiles, rewrite_remembered
+from pantau.collector.admin.pki import LEAF_DAYS, ROLES, Pki, PkiError
 from pantau.shared.config import read_secret_file
 
 DEFAULT_DIR = "/etc/pantau/pki"
