@@ -12,10 +12,10 @@ import threading
 import uuid
 
 from pantau.agent import __version__
-from pantau.agent.clock import Clock, CompressedClock, RealClock
 from pantau.agent.config import AgentConfig, load_agent_config
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.run import PointSampler
+from pantau.agent.sources.clock import Clock, CompressedClock, RealClock
 from pantau.agent.spool import Spool
 
 log = logging.getLogger(__name__)

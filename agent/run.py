@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pantau.agent.clock import Clock, next_tick
 from pantau.agent.config import PointConfig
 from pantau.agent.probes import Target, probe
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
 from pantau.agent.sources.base import Reachability, Reading, Source, SourceIssue
+from pantau.agent.sources.clock import Clock, next_tick
 from pantau.agent.spool import Spool, SpoolFullError
 from pantau.shared.logs import Once, PointLogger
 from pantau.shared.wire import Event, Sample, encode

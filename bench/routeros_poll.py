@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pantau.agent.cli import THREAD_SWITCH_INTERVAL_S  # noqa: E402
-from pantau.agent.clock import RealClock, next_tick  # noqa: E402
+from pantau.agent.sources.clock import RealClock, next_tick  # noqa: E402
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig  # noqa: E402
 from pantau.agent.sources.routeros.source import RouterOSSource  # noqa: E402
 from pantau.collector.lab.routeros_sim.certs import make_certs  # noqa: E402

@@ -12,9 +12,9 @@ import time
 
 from pantau.agent.capacity.methods import build_method
 from pantau.agent.capacity.worker import Tester, capacity_data, spool_emitter
-from pantau.agent.clock import RealClock
 from pantau.agent.config import AgentConfig, PointConfig
 from pantau.agent.rates import CounterSnapshot, compute_rates
+from pantau.agent.sources.clock import RealClock
 from pantau.shared.errors import ConfigError
 
 EXIT_FAILED = 1

@@ -40,10 +40,10 @@ from pantau.shared.logs import PointLogger
 from pantau.shared.wire import Event, encode
 
 if TYPE_CHECKING:
-    from pantau.agent.clock import Clock
     from pantau.agent.config import AgentConfig, PointConfig
     from pantau.agent.publisher import PointPublisher
     from pantau.agent.run import PointSampler
+    from pantau.agent.sources.clock import Clock
     from pantau.agent.spool import Spool
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from typing import Literal
 import psutil
 from pydantic import Field
 
-from pantau.agent.clock import Clock
 from pantau.agent.sources.base import Counters, Reading, Source, SourceIssue
+from pantau.agent.sources.clock import Clock
 from pantau.agent.sources.linux_parse import count_dnsmasq_leases, count_reachable_neighbours
 from pantau.shared.config import Section
 

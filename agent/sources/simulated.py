@@ -17,8 +17,8 @@ from pantau.agent.sources.base import Counters, Reachability, Reading
 from pantau.shared.config import Section
 
 if TYPE_CHECKING:
-    from pantau.agent.clock import Clock
     from pantau.agent.sources.base import Source
+    from pantau.agent.sources.clock import Clock
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 

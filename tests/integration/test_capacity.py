@@ -25,9 +25,9 @@ from pantau.agent.capacity.config import Iperf3Method
 from pantau.agent.capacity.iperf3 import Iperf3Test
 from pantau.agent.capacity.schedule import Pending
 from pantau.agent.capacity.worker import CapacityWorker
-from pantau.agent.clock import RealClock
 from pantau.agent.config import AgentConfig
 from pantau.agent.run import PointSampler
+from pantau.agent.sources.clock import RealClock
 from pantau.agent.sources.linux import LinuxSource
 from pantau.agent.spool import Spool
 from pantau.shared.config import validate

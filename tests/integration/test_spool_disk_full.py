@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pantau.agent.clock import SteppingClock
 from pantau.agent.config import PointConfig
 from pantau.agent.run import PointSampler
+from pantau.agent.sources.clock import SteppingClock
 from pantau.agent.spool import Spool
 
 

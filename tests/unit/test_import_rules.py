@@ -48,8 +48,6 @@ ALLOWED_LAB_USERS: set[tuple[str, str]] = set()
 # moves with the layout change.
 ALLOWED_CYCLE_EDGES = {
     ("pantau.agent.capacity", "pantau.agent"),  # the capacity worker reaches into the sampler
-    ("pantau.agent.sources", "pantau.agent"),  # clock.py
-    ("pantau.agent.sources.routeros", "pantau.agent"),  # clock.py
     ("pantau.collector.noc", "pantau.collector"),  # config, influx, the collector's /metrics
 }
 

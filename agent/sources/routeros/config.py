@@ -12,8 +12,8 @@ from pantau.shared.config import Section, resolve_secret
 from pantau.shared.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pantau.agent.clock import Clock
     from pantau.agent.sources.base import Source
+    from pantau.agent.sources.clock import Clock
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

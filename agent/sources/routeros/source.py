@@ -26,7 +26,7 @@ from pantau.shared.backoff import Backoff
 from pantau.shared.logs import PointLogger
 
 if TYPE_CHECKING:
-    from pantau.agent.clock import Clock
+    from pantau.agent.sources.clock import Clock
     from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 
 log = logging.getLogger(__name__)

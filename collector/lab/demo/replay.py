@@ -213,10 +213,10 @@ def _worker(
     speed_tests: bool,
 ) -> None:
     """Sample every point at every tick of every segment, then publish the spool."""
-    from pantau.agent.clock import SteppingClock
     from pantau.agent.config import MqttConfig, PointConfig, PublishConfig
     from pantau.agent.publisher import PointPublisher
     from pantau.agent.run import PointSampler
+    from pantau.agent.sources.clock import SteppingClock
     from pantau.agent.spool import Spool
 
     root = logging.getLogger()

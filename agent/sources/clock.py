@@ -1,4 +1,8 @@
-"""Time as the agent sees it: real by default, compressed for demos that play a month in minutes."""
+"""Time as the agent sees it: real by default, compressed for demos that play a month in minutes.
+
+It lives with the sources, the lowest layer that reads time, so the sampler, the sources and the
+capacity tests all import it one way.
+"""
 
 from __future__ import annotations
 
