@@ -20,7 +20,7 @@ from pantau.agent.capacity.result import Measurement
 from pantau.agent.sources.routeros import client
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.routeros.parse import parse_ping
-from pantau.agent.sources.routeros.source import describe
+from pantau.agent.sources.routeros.source import describe, endpoint, tls_context
 
 Rows = list[dict[str, Any]]
 
@@ -31,13 +31,16 @@ class RouterSession:
     def __init__(self, router: RouterOSSourceConfig) -> None:
         self.router = router
         self._password = router.secret()
-        self._tls = client.ssl_context(router.tls) if router.tls is not None else None
+        self._endpoint = endpoint(router)
+        self._tls = tls_context(router)
         client.install_redaction()
 
     def run(self, budget_s: float, job: Callable[[Api], Any]) -> Any:
         deadline = client.Deadline()
         deadline.start(budget_s)
-        api = client.open_api(self.router, self._password.get_secret_value(), self._tls, deadline)
+        api = client.open_api(
+            self._endpoint, self._password.get_secret_value(), self._tls, deadline
+        )
         try:
             return job(api)
         finally:

@@ -18,6 +18,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from librouteros.api import Api
 from librouteros.connections import SocketTransport
@@ -25,9 +27,20 @@ from librouteros.exceptions import ConnectionClosed, MultiTrapError, ProtocolErr
 from librouteros.login import plain, token
 from librouteros.protocol import ApiProtocol, encode_sentence, parse_word
 
-from pantau.agent.sources.routeros.config import RouterOSSourceConfig, RouterOSTlsConfig
-
 ENCODING = "latin-1"  # RouterOS sends bytes in the router's code page; latin-1 never fails
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the API listens and how to log in: the part of a router's settings a session needs
+    (the settings module stays free of sockets and librouteros)."""
+
+    host: str
+    port: int
+    username: str
+    login: Literal["plain", "challenge"] = "plain"
+    tls_name: str | None = None  # with TLS: the name sent and (verify=ca) checked
+    pin_sha256: str | None = None  # with TLS: the certificate's pinned SHA-256, hex
 
 
 class Deadline:
@@ -78,9 +91,11 @@ class CertificateMismatchError(ssl.SSLError):
     """The router's certificate is not the pinned one."""
 
 
-def ssl_context(tls: RouterOSTlsConfig) -> ssl.SSLContext:
-    if tls.verify == "ca":
-        context = ssl.create_default_context(cafile=tls.ca_file)
+def ssl_context(verify_ca: bool, ca_file: str | None) -> ssl.SSLContext:
+    """Chain and name checked against `ca_file` (system CAs when None), or nothing checked
+    (a pinned certificate is checked after the handshake; insecure is the operator's choice)."""
+    if verify_ca:
+        context = ssl.create_default_context(cafile=ca_file)
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -90,27 +105,29 @@ def ssl_context(tls: RouterOSTlsConfig) -> ssl.SSLContext:
 
 
 def open_api(
-    config: RouterOSSourceConfig,
+    endpoint: Endpoint,
     password: str,
     context: ssl.SSLContext | None,
     deadline: Deadline,
 ) -> Api:
-    """Connect, wrap in TLS, log in. Raises OSError, ssl.SSLError, LoginRefusedError or a
-    librouteros error; the socket is closed on any failure."""
-    sock = socket.create_connection((config.host, config.api_port), timeout=deadline.remaining())
+    """Connect, wrap in TLS when given a context, log in. Raises OSError, ssl.SSLError,
+    LoginRefusedError or a librouteros error; the socket is closed on any failure."""
+    sock = socket.create_connection((endpoint.host, endpoint.port), timeout=deadline.remaining())
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if context is not None and config.tls is not None:
+        if context is not None:
             sock.settimeout(deadline.remaining())
-            sock = context.wrap_socket(sock, server_hostname=config.tls.server_name or config.host)
-            if config.tls.verify == "fingerprint":
-                _check_pin(sock, config.tls.fingerprint_sha256 or "")
+            sock = context.wrap_socket(sock, server_hostname=endpoint.tls_name or endpoint.host)
+            if endpoint.pin_sha256 is not None:
+                _check_pin(sock, endpoint.pin_sha256)
         api = Api(ApiProtocol(DeadlineTransport(sock, deadline), encoding=ENCODING))
-        login = token if config.login == "challenge" else plain
+        login = token if endpoint.login == "challenge" else plain
         try:
-            login(api, config.username, password)
+            login(api, endpoint.username, password)
         except TrapError as exc:
-            raise LoginRefusedError(f"login refused for user {config.username!r}: {exc}") from None
+            raise LoginRefusedError(
+                f"login refused for user {endpoint.username!r}: {exc}"
+            ) from None
         return api
     except BaseException:
         sock.close()

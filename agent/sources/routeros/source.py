@@ -46,7 +46,8 @@ class RouterOSSource:
         self.clock = clock
         self.log = PointLogger(log, point)
         self._password = config.secret()  # config errors surface at start-up, not mid-run
-        self._tls = client.ssl_context(config.tls) if config.tls is not None else None
+        self._endpoint = endpoint(config)
+        self._tls = tls_context(config)
         if config.tls is not None and config.tls.verify == "insecure":
             self.log.warning("api-ssl certificate of %s is not verified (insecure)", config.host)
         client.install_redaction()
@@ -92,7 +93,7 @@ class RouterOSSource:
     def _connect(self) -> bool:
         try:
             self._api = client.open_api(
-                self.config, self._password.get_secret_value(), self._tls, self._deadline
+                self._endpoint, self._password.get_secret_value(), self._tls, self._deadline
             )
         except client.LoginRefusedError as exc:
             self._fail(SourceIssue("login", str(exc)))
@@ -206,6 +207,27 @@ class RouterOSSource:
         if api is not None:
             with contextlib.suppress(OSError):
                 api.close()
+
+
+def endpoint(config: RouterOSSourceConfig) -> client.Endpoint:
+    """What an API session needs from the router's settings."""
+    tls = config.tls
+    return client.Endpoint(
+        host=config.host,
+        port=config.api_port,
+        username=config.username,
+        login=config.login,
+        tls_name=None if tls is None else tls.server_name or config.host,
+        pin_sha256=tls.fingerprint_sha256
+        if tls is not None and tls.verify == "fingerprint"
+        else None,
+    )
+
+
+def tls_context(config: RouterOSSourceConfig) -> ssl.SSLContext | None:
+    """The api-ssl context the settings ask for; None for plain TCP."""
+    tls = config.tls
+    return None if tls is None else client.ssl_context(tls.verify == "ca", tls.ca_file)
 
 
 def _is_timeout(exc: BaseException) -> bool:
