@@ -12,10 +12,14 @@ from pantau.collector.influxdb.line_protocol import line
 from pantau.shared.registry import Point
 from pantau.shared.wire import Event, Sample, State, Telemetry
 
+# The storage schema's names (README, "Storage"): measurements, and the tags every row carries.
 TELEMETRY = "telemetry"
 STATE = "state"
 EVENT = "event"
 CAPACITY = "capacity"
+SLA_HOURLY = "sla_hourly"
+SLA_DAILY = "sla_daily"
+TAG_KEYS = ("point", "kelurahan", "kecamatan", "provider")
 _SAMPLE_FIELDS = tuple(name for name in Sample.model_fields if name != "ts_ms")
 
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from pantau.collector.influxdb import influxql
 from pantau.collector.influxdb.line_protocol import line
+from pantau.collector.lines import SLA_HOURLY, TAG_KEYS, TELEMETRY
 from pantau.collector.rollup_daily import refresh_days
 from pantau.collector.sla.hourly import HourRollup, RawSample, hours_touched, rollup_hour
 from pantau.collector.sla.periods import HOUR_MS
@@ -35,9 +36,6 @@ from pantau.shared.wire import Sample
 
 log = logging.getLogger(__name__)
 
-TELEMETRY = "telemetry"
-SLA_HOURLY = "sla_hourly"
-TAG_KEYS = ("point", "kelurahan", "kecamatan", "provider")
 ROWS_PER_READ = 20_000  # raw rows one read may return: bounds memory and time per piece
 POINTS_PER_PLAN = 200  # points whose hours one count query plans
 LINES_PER_WRITE = 5_000

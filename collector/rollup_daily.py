@@ -14,39 +14,21 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
 from typing import Any, Protocol
 
 from pantau.collector.influxdb import influxql
 from pantau.collector.influxdb.line_protocol import line
+from pantau.collector.lines import SLA_DAILY, SLA_HOURLY, TAG_KEYS
 from pantau.collector.sla.daily import pack_day, wib_day
 from pantau.collector.sla.hourly import EMPTY_SLOTS, HourRollup
 from pantau.collector.sla.periods import DAY_MS
 
-SLA_DAILY = "sla_daily"
-SLA_HOURLY = "sla_hourly"  # the same measurement collector/rollup.py writes
-TAG_KEYS = ("point", "kelurahan", "kecamatan", "provider")
 POINTS_PER_READ = 50  # × 24 hourly rows: one small, bounded answer per read
 LINES_PER_WRITE = 2_000
 CHECK_FIELDS = ("marked_sum", "rolled_sum")  # what a packed row was packed from
 # The hourly fields a refresh reads, in HourRollup's order after hour_ms, then the marks.
-ROLLUP_FIELDS = (
-    "states",
-    "samples_n",
-    "interval_s",
-    "seq_first",
-    "seq_last",
-    "seq_gaps",
-    "seq_resets",
-    "unsynced_n",
-    "clients_max",
-    "clients_sum",
-    "clients_n",
-    "rtt_median_ms",
-    "loss_median_pct",
-    "jitter_median_ms",
-    "rx_kbps_5m",
-    "tx_kbps_5m",
-)
+ROLLUP_FIELDS = tuple(f.name for f in fields(HourRollup))[1:]
 MARK_FIELDS = ("marked_ms", "rolled_ms")
 
 TagsFor = Callable[[str], Mapping[str, str]]

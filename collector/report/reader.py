@@ -22,12 +22,11 @@ from typing import Any, Protocol
 
 from pantau.collector.influxdb import influxql
 from pantau.collector.influxdb.client import Influx
+from pantau.collector.lines import CAPACITY, SLA_DAILY, SLA_HOURLY
 from pantau.collector.rollup import whole_series
 from pantau.collector.rollup_daily import (
     CHECK_FIELDS,
     ROLLUP_FIELDS,
-    SLA_DAILY,
-    SLA_HOURLY,
     read_hours,
     rollup_from_values,
 )
@@ -37,7 +36,6 @@ from pantau.collector.sla.hourly import HourRollup
 from pantau.collector.sla.periods import DAY_MS, HOUR_MS
 from pantau.shared.errors import SinkError
 
-CAPACITY = "capacity"
 POINTS_PER_QUERY = 50
 PARALLEL_QUERIES = 2
 _DAY_FIELDS = (*PACKED_FIELDS, *CHECK_FIELDS)

@@ -14,12 +14,12 @@ import pytest
 from pantau.collector.admin.registry_cli import generate
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.lab.services import Service
-from pantau.collector.lines import capacity_lines
+from pantau.collector.lines import SLA_DAILY, capacity_lines
 from pantau.collector.report.cli import compute, render
 from pantau.collector.report.compute import Filters
 from pantau.collector.report.reader import InfluxSource
 from pantau.collector.rollup import mark_lines, rollup_line
-from pantau.collector.rollup_daily import SLA_DAILY, refresh_days
+from pantau.collector.rollup_daily import refresh_days
 from pantau.collector.sla.daily import PointHours, wib_day
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import DAY_MS, HOUR_MS, month

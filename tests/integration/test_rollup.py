@@ -10,11 +10,10 @@ import pytest
 
 from pantau.collector.lab.services import Service, free_port
 from pantau.collector.lab.services import influxd as influxd_service
-from pantau.collector.lines import telemetry_lines
+from pantau.collector.lines import SLA_HOURLY, telemetry_lines
 from pantau.collector.report.reader import InfluxSource
 from pantau.collector.rollup import (
     ROWS_PER_READ,
-    SLA_HOURLY,
     RollupStats,
     mark_lines,
     recompute,
