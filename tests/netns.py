@@ -6,7 +6,9 @@ the link is `ip link set <host end> down`: a real cut, not a stopped process.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -24,6 +26,22 @@ needs_netns = pytest.mark.skipif(
 )
 
 
+LOCK = "/tmp/pantau-netns.lock"
+
+
+def _free_subnet(preferred: int) -> int:
+    """The preferred third octet if no host interface uses it, else the next free one."""
+    shown = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show"], check=True, capture_output=True, text=True, timeout=10
+    ).stdout
+    used = {int(m) for m in re.findall(r"inet 10\.199\.(\d+)\.", shown)}
+    for offset in range(254):
+        candidate = (preferred - 1 + offset) % 254 + 1
+        if candidate not in used:
+            return candidate
+    raise RuntimeError("no free 10.199.x.0/30 subnet for a test namespace")
+
+
 def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
 
@@ -38,14 +56,23 @@ class Netns:
 
     @classmethod
     def create(cls, subnet: int) -> Netns:
+        """A namespace on 10.199.<subnet>.0/30, or on the next free /30 when another test run
+        on this machine holds that one (two suites side by side must not share an address)."""
         tag = secrets.token_hex(3)
-        ns = cls(
-            f"pantau-{tag}", f"pv{tag}h", f"pv{tag}n", f"10.199.{subnet}.1", f"10.199.{subnet}.2"
-        )
-        ip("netns", "add", ns.name)
-        ip("link", "add", ns.host_if, "type", "veth", "peer", "name", ns.ns_if)
-        ip("link", "set", ns.ns_if, "netns", ns.name)
-        ip("addr", "add", f"{ns.host_ip}/30", "dev", ns.host_if)
+        with open(LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # choose and claim the subnet as one step
+            subnet = _free_subnet(subnet)
+            ns = cls(
+                f"pantau-{tag}",
+                f"pv{tag}h",
+                f"pv{tag}n",
+                f"10.199.{subnet}.1",
+                f"10.199.{subnet}.2",
+            )
+            ip("netns", "add", ns.name)
+            ip("link", "add", ns.host_if, "type", "veth", "peer", "name", ns.ns_if)
+            ip("link", "set", ns.ns_if, "netns", ns.name)
+            ip("addr", "add", f"{ns.host_ip}/30", "dev", ns.host_if)
         ip("link", "set", ns.host_if, "up")
         ip("netns", "exec", ns.name, "ip", "addr", "add", f"{ns.ns_ip}/30", "dev", ns.ns_if)
         ip("netns", "exec", ns.name, "ip", "link", "set", ns.ns_if, "up")
