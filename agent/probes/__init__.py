@@ -1,4 +1,8 @@
-"""WAN reachability from the agent host: TCP connect and the system `ping` (no root needed)."""
+"""WAN reachability from the agent host: TCP connect and the system `ping` (no root needed).
+
+A package of its own, below the sampler and the capacity tests, which both probe: so neither
+imports the other to reach it.
+"""
 
 from __future__ import annotations
 
