@@ -12,12 +12,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
-
 from pantau.agent.config import PointConfig
 from pantau.agent.probes import Target, probe
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
+from pantau.agent.sample import build_sample
 from pantau.agent.sources.base import Reachability, Reading, Source, SourceIssue
 from pantau.agent.sources.clock import Clock, next_tick
 from pantau.agent.spool import Spool, SpoolFullError
@@ -95,38 +94,15 @@ class PointSampler:
         if reading.device_up:
             self.wan_rates = (ts_ms / 1000, rates)
         self._report_issues(reading.issues, ts_ms)
-        fields: dict[str, Any] = {
-            "ts_ms": ts_ms,
-            "boot": self.boot,
-            "interval_s": self.interval_s,
-            "device_up": reading.device_up,
-            "uptime_s": reading.uptime_s,
-            "rx_bytes": reading.counters.rx_bytes,
-            "tx_bytes": reading.counters.tx_bytes,
-            "rx_packets": reading.counters.rx_packets,
-            "tx_packets": reading.counters.tx_packets,
-            "rx_errors": reading.counters.rx_errors,
-            "tx_errors": reading.counters.tx_errors,
-            "rx_bps": rates.rx_bps,
-            "tx_bps": rates.tx_bps,
-            "link_up": reading.link_up,
-            "link_downs": reading.link_downs,
-            "clients_assoc": reading.clients_assoc,
-            "clients_hotspot": reading.clients_hotspot,
-            "clients_dhcp": reading.clients_dhcp,
-            "cpu_pct": reading.cpu_pct,
-            "mem_used_pct": reading.mem_used_pct,
-            "temp_c": reading.temp_c,
-            "clock_synced": reading.clock_synced,
-        }
-        if reach is not None:
-            fields |= {
-                "wan_up": reach.wan_up,
-                "rtt_ms": reach.rtt_ms,
-                "loss_pct": reach.loss_pct,
-                "jitter_ms": reach.jitter_ms,
-            }
-        self._store(fields)
+        built = build_sample(
+            reading, reach, rates, ts_ms=ts_ms, boot=self.boot, interval_s=self.interval_s
+        )
+        for rejected in built.rejected:
+            if self._once.first(f"invalid:{rejected.field}"):
+                self.log.warning(
+                    "%s=%r rejected: %s", rejected.field, rejected.value, rejected.reason
+                )
+        self._store(built.sample)
         if self.publisher is not None:
             if reading.device_up:
                 self.publisher.set_facts(reading.facts)
@@ -191,8 +167,7 @@ class PointSampler:
         except SpoolFullError as exc:
             self.log.error("event %s not stored, disk full: %s", kind, exc)
 
-    def _store(self, fields: dict[str, Any]) -> None:
-        sample = self._valid(fields)
+    def _store(self, sample: Sample) -> None:
         try:
             self.spool.append_sample(
                 self.point, lambda seq: encode(sample.model_copy(update={"seq": seq})).decode()
@@ -210,17 +185,3 @@ class PointSampler:
             )
             self._unstored = 0
             self._once.clear("disk-full")
-
-    def _valid(self, fields: dict[str, Any]) -> Sample:
-        """A value outside the contract becomes null (and is logged once), never a lost sample."""
-        try:
-            return Sample(seq=0, **fields)
-        except ValidationError as exc:
-            cleaned = dict(fields)
-            for error in exc.errors():
-                name = str(error["loc"][0])
-                if name in cleaned and name not in ("ts_ms", "boot", "interval_s", "device_up"):
-                    if self._once.first(f"invalid:{name}"):
-                        self.log.warning("%s=%r rejected: %s", name, cleaned[name], error["msg"])
-                    cleaned[name] = None
-            return Sample(seq=0, **cleaned)
