@@ -13,6 +13,7 @@ import uuid
 
 from pantau.agent import __version__
 from pantau.agent.config import AgentConfig, load_agent_config
+from pantau.agent.point import PointContext
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.run import PointSampler
 from pantau.agent.sources.clock import Clock, CompressedClock, RealClock
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.config}: ok, {len(config.points)} point(s): {ids}")
         return 0
     if args.action == "speedtest":
-        from pantau.agent.capacity.cli import speedtest
+        from pantau.agent.speedtest_cli import speedtest
 
         return speedtest(config, args.point, args.publish)
     _fewer_malloc_arenas()
@@ -93,6 +94,7 @@ class Agent:
         )
         self.publishers: list[PointPublisher] = []
         self.samplers: list[PointSampler] = []
+        contexts: list[PointContext] = []
         for point in config.points:
             source = point.source.build(point.id, self.clock)
             publisher = PointPublisher(
@@ -103,19 +105,21 @@ class Agent:
                 config.mqtt.for_point(point.id),
                 config.publish,
             )
+            context = PointContext(point.id, self.spool, publisher, self.clock)
             self.publishers.append(publisher)
-            self.samplers.append(
-                PointSampler(
-                    point, config.interval_s, source, self.spool, publisher, self.clock, self.boot
-                )
-            )
+            contexts.append(context)
+            self.samplers.append(PointSampler(point, config.interval_s, source, context, self.boot))
         self.capacity = None
         if any(p.capacity is not None or p.bursts is not None for p in config.points):
             # Imported only when used: speed tests pull in more than a plain agent needs.
-            from pantau.agent.capacity.worker import CapacityWorkers
+            from pantau.agent.capacity.worker import CapacityWorker, CapacityWorkers
 
-            self.capacity = CapacityWorkers.build(
-                config, self.samplers, self.publishers, self.spool, self.clock
+            self.capacity = CapacityWorkers(
+                [
+                    CapacityWorker(point, config.state_dir, context, self.clock)
+                    for point, context in zip(config.points, contexts, strict=True)
+                    if point.capacity is not None or point.bursts is not None
+                ]
             )
 
     def run(self, stop: threading.Event) -> None:

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
 
 from pantau.agent.config import PointConfig
+from pantau.agent.point import PointContext
 from pantau.agent.probes import Target, probe
-from pantau.agent.publisher import PointPublisher
 from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
 from pantau.agent.sample import build_sample
 from pantau.agent.sources.base import Reachability, Reading, Source, SourceIssue
-from pantau.agent.sources.clock import Clock, next_tick
-from pantau.agent.spool import Spool, SpoolFullError
+from pantau.agent.sources.clock import next_tick
+from pantau.agent.sources.reachability import merge_burst
+from pantau.agent.spool import SpoolFullError
 from pantau.shared.logs import Once, PointLogger
-from pantau.shared.wire import Event, Sample, encode
+from pantau.shared.wire import Sample, encode
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +31,17 @@ class PointSampler:
         config: PointConfig,
         interval_s: float,
         source: Source,
-        spool: Spool,
-        publisher: PointPublisher | None,
-        clock: Clock,
+        context: PointContext,
         boot: str,
     ) -> None:
         self.config = config
         self.point = config.id
         self.interval_s = interval_s
         self.source = source
-        self.spool = spool
-        self.publisher = publisher
-        self.clock = clock
+        self.context = context
+        self.spool = context.spool
+        self.publisher = context.publisher
+        self.clock = context.clock
         self.boot = boot
         self.log = PointLogger(log, config.id)
         self.samples_taken = 0
@@ -51,9 +49,6 @@ class PointSampler:
         self._active_issues: dict[str, str] = {}
         self._unstored = 0
         self._once = Once()
-        # For capacity tests: the latest WAN rates (wall time, rates), and ping bursts to merge.
-        self.wan_rates: tuple[float, Rates] | None = None
-        self.reach_hook: Callable[[Reachability | None], Reachability | None] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sample-{self.point}", daemon=True)
 
@@ -79,20 +74,10 @@ class PointSampler:
     def sample_once(self) -> None:
         ts_ms = int(self.clock.now() * 1000)
         reading = self._read()
-        reach = reading.reachability
-        if (
-            reach is None
-            and reading.device_up
-            and self.config.probes
-            and self.config.probes.targets
-        ):
-            targets = [Target(t.kind, t.host, t.port) for t in self.config.probes.targets]
-            reach = probe(targets, self.config.probes.count, self.config.probes.timeout_s)
-        if self.reach_hook is not None:
-            reach = self.reach_hook(reach)
+        reach = self._reachability(reading)
         rates = self._rates(reading, ts_ms)
         if reading.device_up:
-            self.wan_rates = (ts_ms / 1000, rates)
+            self.context.note_wan_rates(ts_ms / 1000, self.interval_s, rates)
         self._report_issues(reading.issues, ts_ms)
         built = build_sample(
             reading, reach, rates, ts_ms=ts_ms, boot=self.boot, interval_s=self.interval_s
@@ -120,6 +105,17 @@ class PointSampler:
                 issues=(SourceIssue("device", f"{type(exc).__name__}: {exc}"),),
             )
 
+    def _reachability(self, reading: Reading) -> Reachability | None:
+        """The source's own, else the agent's probes (when the device answers); then the
+        latest ping burst's rtt, loss and jitter, if one is waiting."""
+        reach = reading.reachability
+        probes = self.config.probes
+        if reach is None and reading.device_up and probes and probes.targets:
+            targets = [Target(t.kind, t.host, t.port) for t in probes.targets]
+            reach = probe(targets, probes.count, probes.timeout_s)
+        burst = self.context.take_burst()
+        return reach if burst is None else merge_burst(reach, burst)
+
     def _rates(self, reading: Reading, ts_ms: int) -> Rates:
         if not reading.device_up:
             return Rates()
@@ -135,7 +131,7 @@ class PointSampler:
             and snapshot.uptime_s is not None
             and snapshot.uptime_s < previous.uptime_s
         ):
-            self.record_event(
+            self.context.record_event(
                 "reboot",
                 ts_ms,
                 f"device restarted (uptime {previous.uptime_s:.0f}s -> {snapshot.uptime_s:.0f}s)",
@@ -149,23 +145,11 @@ class PointSampler:
         for path, message in current.items():
             if path not in self._active_issues:
                 self.log.warning("%s: %s", path, message)
-                self.record_event("source_error", ts_ms, message, {"path": path})
+                self.context.record_event("source_error", ts_ms, message, {"path": path})
         for path in self._active_issues.keys() - current.keys():
             self.log.info("%s: recovered", path)
-            self.record_event("source_recovered", ts_ms, None, {"path": path})
+            self.context.record_event("source_recovered", ts_ms, None, {"path": path})
         self._active_issues = current
-
-    def record_event(
-        self, kind: str, ts_ms: int, message: str | None, data: dict[str, Any]
-    ) -> None:
-        """Spool an event of this point; it travels like samples do, so it is never lost."""
-        body = encode(
-            Event(point=self.point, ts_ms=ts_ms, kind=kind, message=message, data=data)  # type: ignore[arg-type]
-        ).decode()
-        try:
-            self.spool.append_event(self.point, body)
-        except SpoolFullError as exc:
-            self.log.error("event %s not stored, disk full: %s", kind, exc)
 
     def _store(self, sample: Sample) -> None:
         try:

@@ -11,8 +11,9 @@ import sys
 import time
 
 from pantau.agent.capacity.methods import build_method
-from pantau.agent.capacity.worker import Tester, capacity_data, spool_emitter
+from pantau.agent.capacity.worker import Tester, capacity_data
 from pantau.agent.config import AgentConfig, PointConfig
+from pantau.agent.point import PointContext
 from pantau.agent.rates import CounterSnapshot, compute_rates
 from pantau.agent.sources.clock import RealClock
 from pantau.shared.errors import ConfigError
@@ -93,9 +94,8 @@ def speedtest(config: AgentConfig, point_id: str | None, publish: bool) -> int:
         )
         try:
             message = "; ".join(measurement.errors)[:400] or None
-            spool_emitter(point.id, spool, None)(
-                "capacity", int(outcome.started_s * 1000), message, data
-            )
+            context = PointContext(point.id, spool, None, clock)
+            context.record_event("capacity", int(outcome.started_s * 1000), message, data)
         finally:
             spool.close()
         print(f"{point.id}: stored in the agent's spool; the agent publishes it")

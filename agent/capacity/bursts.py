@@ -1,12 +1,11 @@
 """Ping bursts for loss and jitter. The per-sample probe stays light (a few probes); every few
 minutes a burst of 20 or so pings measures loss and jitter properly, and the next sample
-carries its rtt, loss and jitter (the sample's `wan_up` stays the light probe's verdict)."""
+carries its rtt, loss and jitter (the sample's `wan_up` stays the light probe's verdict; see
+`merge_burst` in agent/sources/reachability.py)."""
 
 from __future__ import annotations
 
 import subprocess
-import threading
-from dataclasses import replace
 
 from pantau.agent.capacity.config import BurstConfig
 from pantau.agent.capacity.routeros import RouterSession
@@ -61,30 +60,3 @@ def router_burst(cfg: BurstConfig, session: RouterSession) -> Reachability:
 
     rows = session.run(cfg.count * cfg.interval_s + cfg.timeout_s + 10, job)
     return summarize_pings([parse_ping(rows, cfg.target)])
-
-
-def merge(light: Reachability | None, burst: Reachability) -> Reachability:
-    """The sample's reachability with the burst's rtt, loss and jitter."""
-    if burst.loss_pct is None:
-        return light or Reachability()
-    base = light or Reachability(wan_up=burst.wan_up)
-    if base.wan_up is None:
-        base = replace(base, wan_up=burst.wan_up)
-    return replace(base, rtt_ms=burst.rtt_ms, loss_pct=burst.loss_pct, jitter_ms=burst.jitter_ms)
-
-
-class BurstBox:
-    """Hands the latest burst to the next sample, once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._burst: Reachability | None = None
-
-    def put(self, burst: Reachability) -> None:
-        with self._lock:
-            self._burst = burst
-
-    def merge_into(self, light: Reachability | None) -> Reachability | None:
-        with self._lock:
-            burst, self._burst = self._burst, None
-        return light if burst is None else merge(light, burst)

@@ -1,8 +1,9 @@
 """One thread per point that tests capacity and runs ping bursts, beside its sampler.
 
-A test is decided just before it starts: the sampler's latest WAN rates tell whether users are
-busy, the ledger whether the day's data budget allows it, the uplink lock whether another test
-is running. Results and deferrals become events in the spool, so none is ever lost.
+A test is decided just before it starts: the sampler's latest WAN rates (read from the point's
+context) tell whether users are busy, the ledger whether the day's data budget allows it, the
+uplink lock whether another test is running. Results and deferrals become events in the spool,
+through the same context, so none is ever lost.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pantau.agent.capacity.bursts import BurstBox, agent_burst, router_burst
+from pantau.agent.capacity.bursts import agent_burst, router_burst
 from pantau.agent.capacity.config import BurstConfig, CapacityConfig
+from pantau.agent.capacity.link import PointLink, PointSettings
 from pantau.agent.capacity.methods import Method, build_method, priced_seconds
 from pantau.agent.capacity.result import Measurement
 from pantau.agent.capacity.routeros import RouterSession
@@ -34,22 +36,12 @@ from pantau.agent.capacity.schedule import (
 )
 from pantau.agent.capacity.state import LedgerFile, uplink_lock
 from pantau.agent.sources.base import Reachability
+from pantau.agent.sources.clock import Clock
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.shared.errors import ConfigError
 from pantau.shared.logs import PointLogger
-from pantau.shared.wire import Event, encode
-
-if TYPE_CHECKING:
-    from pantau.agent.config import AgentConfig, PointConfig
-    from pantau.agent.publisher import PointPublisher
-    from pantau.agent.run import PointSampler
-    from pantau.agent.sources.clock import Clock
-    from pantau.agent.spool import Spool
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[[str, int, str | None, dict[str, Any]], None]
-STALE_INTERVALS = 3  # WAN rates older than this many sampling intervals are not trusted
 
 
 @dataclass(frozen=True)
@@ -144,16 +136,14 @@ class CapacityWorker:
 
     def __init__(
         self,
-        point: PointConfig,
+        point: PointSettings,
         state_dir: Path,
-        sampler: PointSampler,
-        emit: Emit,
+        link: PointLink,
         clock: Clock,
         rng: random.Random | None = None,
     ) -> None:
         self.point = point.id
-        self.sampler = sampler
-        self.emit = emit
+        self.link = link
         self.clock = clock
         self.rng = rng or random.Random()
         self.log = PointLogger(log, point.id)
@@ -167,11 +157,9 @@ class CapacityWorker:
             self.tester = Tester(point.id, cfg, method, state_dir, clock)
             check_peak_room(point.id, cfg, method)
         self.bursts: BurstConfig | None = point.bursts
-        self.box = BurstBox()
         self._burst: Callable[[], Reachability] | None = None
         if self.bursts is not None:
             self._burst = burst_runner(point, self.bursts)
-            sampler.reach_hook = self.box.merge_into
         self._next_burst = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capacity-{point.id}", daemon=True)
@@ -224,22 +212,10 @@ class CapacityWorker:
         """Run the burst and the test that are due at `now`."""
         if self._burst is not None and now >= self._next_burst:
             assert self.bursts is not None
-            self.box.put(self._burst())
+            self.link.offer_burst(self._burst())
             self._next_burst = self.clock.now() + self.bursts.every_s
         if self.planner is not None and now >= self.planner.next().due_s:
             self.attempt(self.planner.next())
-
-    def traffic_bps(self) -> float | None:
-        """User traffic on the WAN from the sampler's latest reading (rx + tx), if recent."""
-        latest = self.sampler.wan_rates
-        if latest is None:
-            return None
-        at_s, rates = latest
-        if self.clock.now() - at_s > STALE_INTERVALS * self.sampler.interval_s + 1:
-            return None
-        if rates.rx_bps is None and rates.tx_bps is None:
-            return None
-        return (rates.rx_bps or 0.0) + (rates.tx_bps or 0.0)
 
     def attempt(self, pending: Pending) -> Outcome | None:
         assert self.tester is not None and self.planner is not None
@@ -249,14 +225,16 @@ class CapacityWorker:
         if planner.peak_covered(pending, today.peak_tests):
             planner.done(pending, now, today.peak_tests)
             return None
-        outcome = tester.attempt(self.traffic_bps(), pending.deferrals, pending.deadline_s)
+        outcome = tester.attempt(self.link.wan_traffic_bps(), pending.deferrals, pending.deadline_s)
         ts_ms = int(outcome.started_s * 1000)
         if outcome.measurement is not None:
             m = outcome.measurement
             self.tests_run += 1
             self.log.info("capacity test (%s): %s", pending.trigger, m.summary())
             message = "; ".join(m.errors)[:400] if m.errors else None
-            self.emit("capacity", ts_ms, message, capacity_data(outcome, pending.trigger))
+            self.link.record_event(
+                "capacity", ts_ms, message, capacity_data(outcome, pending.trigger)
+            )
             ledger = tester.ledger.load(local_day(self.clock.now(), tester.cfg.schedule.zone))
             planner.done(pending, self.clock.now(), ledger.peak_tests)
             return outcome
@@ -264,7 +242,7 @@ class CapacityWorker:
         self.deferrals += 1
         message = deferral_message(outcome, tester.limits)
         self.log.info("%s", message)
-        self.emit(
+        self.link.record_event(
             "test_deferred",
             ts_ms,
             message,
@@ -306,7 +284,7 @@ def check_peak_room(point: str, cfg: CapacityConfig, method: Method) -> None:
         )
 
 
-def burst_runner(point: PointConfig, cfg: BurstConfig) -> Callable[[], Reachability]:
+def burst_runner(point: PointSettings, cfg: BurstConfig) -> Callable[[], Reachability]:
     source = point.source
     via = cfg.via
     if via == "auto":
@@ -333,24 +311,6 @@ class CapacityWorkers:
     def __init__(self, workers: Sequence[CapacityWorker]) -> None:
         self.workers = list(workers)
 
-    @classmethod
-    def build(
-        cls,
-        config: AgentConfig,
-        samplers: Sequence[PointSampler],
-        publishers: Sequence[PointPublisher],
-        spool: Spool,
-        clock: Clock,
-    ) -> CapacityWorkers:
-        workers = []
-        for sampler, publisher in zip(samplers, publishers, strict=True):
-            point = sampler.config
-            if point.capacity is None and point.bursts is None:
-                continue
-            emit = spool_emitter(point.id, spool, publisher)
-            workers.append(CapacityWorker(point, config.state_dir, sampler, emit, clock))
-        return cls(workers)
-
     def start(self) -> None:
         for worker in self.workers:
             worker.start()
@@ -360,22 +320,3 @@ class CapacityWorkers:
             worker.stop()
         for worker in self.workers:
             worker.join(5.0)
-
-
-def spool_emitter(point: str, spool: Spool, publisher: PointPublisher | None) -> Emit:
-    """Events go to the spool first (so they survive anything), then the publisher is woken."""
-    from pantau.agent.spool import SpoolFullError
-
-    def emit(kind: str, ts_ms: int, message: str | None, data: dict[str, Any]) -> None:
-        body = encode(
-            Event(point=point, ts_ms=ts_ms, kind=kind, message=message, data=data)  # type: ignore[arg-type]
-        ).decode()
-        try:
-            spool.append_event(point, body)
-        except SpoolFullError as exc:
-            log.error("[%s] event %s not stored, disk full: %s", point, kind, exc)
-            return
-        if publisher is not None:
-            publisher.notify()
-
-    return emit

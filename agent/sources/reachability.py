@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from pantau.agent.sources.base import Reachability
 
@@ -40,3 +41,15 @@ def reachability(answers: Iterable[Sequence[float]], sent: int) -> Reachability:
         loss_pct=loss,
         jitter_ms=round(statistics.fmean(changes), 3) if changes else None,
     )
+
+
+def merge_burst(light: Reachability | None, burst: Reachability) -> Reachability:
+    """A sample's reachability with a ping burst's rtt, loss and jitter; `wan_up` stays the
+    sample's own verdict (the burst's only when the sample has none). A burst that could not
+    run (no loss figure) changes nothing."""
+    if burst.loss_pct is None:
+        return light or Reachability()
+    base = light or Reachability(wan_up=burst.wan_up)
+    if base.wan_up is None:
+        base = replace(base, wan_up=burst.wan_up)
+    return replace(base, rtt_ms=burst.rtt_ms, loss_pct=burst.loss_pct, jitter_ms=burst.jitter_ms)

@@ -26,6 +26,7 @@ from pantau.agent.capacity.iperf3 import Iperf3Test
 from pantau.agent.capacity.schedule import Pending
 from pantau.agent.capacity.worker import CapacityWorker
 from pantau.agent.config import AgentConfig
+from pantau.agent.point import PointContext
 from pantau.agent.run import PointSampler
 from pantau.agent.sources.clock import RealClock
 from pantau.agent.sources.linux import LinuxSource
@@ -201,8 +202,9 @@ def test_ping_bursts_see_added_loss_and_delay(tmp_path: Path) -> None:
         assert point.source.kind == "linux"
         clock = RealClock()
         spool = Spool(tmp_path / "spool.sqlite", 1000)
-        sampler = PointSampler(point, 10.0, LinuxSource(point.source), spool, None, clock, "b1")  # type: ignore[arg-type]
-        worker = CapacityWorker(point, config.state_dir, sampler, lambda *a: None, clock)
+        context = PointContext(point.id, spool, None, clock)
+        sampler = PointSampler(point, 10.0, LinuxSource(point.source), context, "b1")  # type: ignore[arg-type]
+        worker = CapacityWorker(point, config.state_dir, context, clock)
         worker.run_due(clock.now())  # the burst is due at once
         sampler.sample_once()
         sampler.sample_once()  # the next sample has no burst of its own
@@ -223,7 +225,7 @@ def test_ping_bursts_see_added_loss_and_delay(tmp_path: Path) -> None:
 
 def sampler_and_worker(
     tmp_path: Path, ns: Netns, capacity: dict[str, Any]
-) -> tuple[PointSampler, CapacityWorker, Spool, list[tuple[str, dict[str, Any]]]]:
+) -> tuple[PointSampler, CapacityWorker, Spool]:
     config = validate(
         {
             "state_dir": str(tmp_path / "state"),
@@ -241,25 +243,25 @@ def sampler_and_worker(
     point = config.points[0]
     clock = RealClock()
     spool = Spool(tmp_path / "spool.sqlite", 1000)
-    sampler = PointSampler(point, 1.0, LinuxSource(point.source), spool, None, clock, "b1")  # type: ignore[arg-type]
-    events: list[tuple[str, dict[str, Any]]] = []
-    worker = CapacityWorker(
-        point,
-        config.state_dir,
-        sampler,
-        lambda kind, ts, msg, data: events.append((kind, data)),
-        clock,
-    )
+    context = PointContext(point.id, spool, None, clock)
+    sampler = PointSampler(point, 1.0, LinuxSource(point.source), context, "b1")  # type: ignore[arg-type]
+    worker = CapacityWorker(point, config.state_dir, context, clock)
     worker.start()
     worker.stop()  # its thread does nothing here: the test drives attempts itself
     worker.join(5)
-    return sampler, worker, spool, events
+    return sampler, worker, spool
 
 
-def sampled_traffic_bps(sampler: PointSampler, worker: CapacityWorker) -> float | None:
+def capacity_events(spool: Spool, point: str) -> list[tuple[str, dict[str, Any]]]:
+    """The worker's events (test results and deferrals) as the spool holds them."""
+    events = [json.loads(r.body) for r in spool.peek(point, 0, 10_000) if r.kind == "event"]
+    return [(e["kind"], e["data"]) for e in events if e["kind"] in ("capacity", "test_deferred")]
+
+
+def sampled_traffic_bps(sampler: PointSampler) -> float | None:
     """Take a sample; the WAN traffic the worker would judge by (None before two samples)."""
     sampler.sample_once()
-    return worker.traffic_bps()
+    return sampler.context.wan_traffic_bps()
 
 
 def test_heavy_user_traffic_defers_the_test(tmp_path: Path) -> None:
@@ -276,7 +278,7 @@ def test_heavy_user_traffic_defers_the_test(tmp_path: Path) -> None:
             "defer_above_bps": 5_000_000,
             "defer_retry_s": 300,
         }
-        sampler, worker, spool, events = sampler_and_worker(tmp_path, ns, capacity)
+        sampler, worker, spool = sampler_and_worker(tmp_path, ns, capacity)
         # users download at full speed (an iperf3 client in the role of the hotspot's users)
         users = subprocess.Popen(
             ["iperf3", "-c", ns.ns_ip, "-p", "5202", "-R", "-t", "60"],
@@ -286,7 +288,7 @@ def test_heavy_user_traffic_defers_the_test(tmp_path: Path) -> None:
         try:
             sampler.sample_once()
             wait_for(
-                lambda: (sampled_traffic_bps(sampler, worker) or 0) > 40e6,
+                lambda: (sampled_traffic_bps(sampler) or 0) > 40e6,
                 30,
                 "the users' download in the sampler's rates",
                 step_s=0.5,
@@ -297,11 +299,12 @@ def test_heavy_user_traffic_defers_the_test(tmp_path: Path) -> None:
             users.wait(15)
 
         def quiet_link() -> bool:
-            traffic = sampled_traffic_bps(sampler, worker)
+            traffic = sampled_traffic_bps(sampler)
             return traffic is not None and traffic < 5e6
 
         wait_for(quiet_link, 30, "a quiet link in the sampler's rates", step_s=0.5)
         quiet = worker.attempt(Pending("random", time.time()))
+        events = capacity_events(spool, "citangkil-06")
         spool.close()
     assert busy is not None and busy.measurement is None
     assert busy.decision.reason == "user_traffic" and busy.traffic_bps is not None

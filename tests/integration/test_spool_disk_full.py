@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pantau.agent.config import PointConfig
+from pantau.agent.point import PointContext
 from pantau.agent.run import PointSampler
 from pantau.agent.sources.clock import SteppingClock
 from pantau.agent.spool import Spool
@@ -37,8 +38,9 @@ def test_full_disk_loses_nothing_silently(small_disk: Path) -> None:
     config = PointConfig.model_validate(
         {"id": "citangkil-05", "source": {"kind": "simulated", "fixed_rx_bps": 1e6}}
     )
+    context = PointContext("citangkil-05", spool, None, clock)
     sampler = PointSampler(
-        config, 10, config.source.build("citangkil-05", clock), spool, None, clock, "boot-1"
+        config, 10, config.source.build("citangkil-05", clock), context, "boot-1"
     )
     attempts = 0
     while sampler._unstored < 5 and attempts < 5000:  # fill the disk, then five more

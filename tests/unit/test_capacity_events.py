@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from pantau.agent.capacity.bursts import BurstBox, merge, ping_args
+from pantau.agent.capacity.bursts import ping_args
 from pantau.agent.capacity.config import BurstConfig, CapacityConfig
 from pantau.agent.capacity.iperf3 import iperf3_args
 from pantau.agent.capacity.methods import build_method, priced_seconds
 from pantau.agent.capacity.result import Measurement
 from pantau.agent.config import AgentConfig
 from pantau.agent.sources.base import Reachability
+from pantau.agent.sources.reachability import merge_burst
 from pantau.collector.lines import event_lines
 from pantau.shared.config import load_config, validate
 from pantau.shared.errors import ConfigError
@@ -113,15 +114,7 @@ BURST = Reachability(wan_up=True, rtt_ms=92.7, loss_pct=20.0, jitter_ms=0.02)
 def test_merge_burst(
     light: Reachability | None, burst: Reachability, expected: Reachability
 ) -> None:
-    assert merge(light, burst) == expected
-
-
-def test_burst_box_hands_a_burst_to_one_sample() -> None:
-    box = BurstBox()
-    assert box.merge_into(LIGHT) is LIGHT
-    box.put(BURST)
-    assert box.merge_into(LIGHT) == Reachability(True, 92.7, 20.0, 0.02)
-    assert box.merge_into(LIGHT) is LIGHT
+    assert merge_burst(light, burst) == expected
 
 
 def test_command_lines() -> None:

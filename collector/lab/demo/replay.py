@@ -214,6 +214,7 @@ def _worker(
 ) -> None:
     """Sample every point at every tick of every segment, then publish the spool."""
     from pantau.agent.config import MqttConfig, PointConfig, PublishConfig
+    from pantau.agent.point import PointContext
     from pantau.agent.publisher import PointPublisher
     from pantau.agent.run import PointSampler
     from pantau.agent.sources.clock import SteppingClock
@@ -237,9 +238,7 @@ def _worker(
                 config,
                 segments[0].interval_s,
                 config.source.build(point, clock),
-                spool,
-                None,
-                clock,
+                PointContext(point, spool, None, clock),
                 boot,
             )
         )
@@ -321,4 +320,4 @@ def _speed_test(sampler: Any, moment: float) -> None:
         up_bytes=int(up * 1e6 / 8 * 10),
     )
     data = measurement.data(None, in_peak(t), "scheduled")
-    sampler.record_event("capacity", int(t * 1000), measurement.summary(), data)
+    sampler.context.record_event("capacity", int(t * 1000), measurement.summary(), data)
