@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-
 # ASCII punctuation a regular expression (or its closing slash) could take as syntax; letters,
 # digits, spaces, `-` and `_` stand for themselves (RE2 refuses an escaped letter or space).
 _REGEX_SPECIAL = re.compile(r"[!-,./:-@\[-^`{-~]")
