@@ -4,6 +4,9 @@ SQLite in WAL mode with synchronous=FULL: a SIGKILL or a power cut at any moment
 the whole row or none of it. Rows are clustered by point, so draining one point's backlog reads
 consecutive pages even when hundreds of points were spooled side by side. `seq` is assigned here, in the same transaction as the row, so it is
 monotonic per point and survives restarts.
+
+`SpoolView` is the only way anything else (the demo, the tests, the benchmarks) looks into a
+spool: read-only, so an observer never writes SQL against it nor holds up a sampler.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,19 @@ class Row:
     kind: str
     seq: int | None
     body: str
+
+
+@dataclass(frozen=True)
+class PointProgress:
+    """How far one point got, as its spool holds it."""
+
+    next_seq: int  # the seq of the next sample; seq counts from 0, so also the samples taken
+    waiting: int  # samples not yet acknowledged by the broker
+    dropped: int  # samples dropped (full spool or disk), not yet reported to the collector
+
+    @property
+    def taken(self) -> int:
+        return self.next_seq
 
 
 class SpoolFullError(Exception):
@@ -267,6 +284,72 @@ class Spool:
         self._counters.clear()
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("ROLLBACK")
+
+
+class SpoolView:
+    """A read-only look into a spool that another process may be writing.
+
+    Opened read-only (WAL lets it read beside the writer, never in its way). A spool whose tables
+    are not made yet holds nothing: it reads as no points and no rows.
+    """
+
+    def __init__(self, path: Path, timeout_s: float = 5.0) -> None:
+        if not path.exists():
+            raise FileNotFoundError(f"no spool at {path}")
+        uri = path.resolve().as_uri() + "?mode=ro"
+        self._db = sqlite3.connect(uri, uri=True, timeout=timeout_s, check_same_thread=False)
+
+    def __enter__(self) -> SpoolView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def progress(self) -> dict[str, PointProgress]:
+        """Every point's progress: one row per point, cheap at any backlog."""
+        rows = self._read("SELECT point, next_seq, held, dropped FROM points ORDER BY point")
+        return {point: PointProgress(*counts) for point, *counts in rows}
+
+    def rows(self, point: str | None = None) -> int:
+        """Samples and events not yet acknowledged, of one point or all (reads the rows)."""
+        if point is None:
+            found = self._read("SELECT COUNT(*) FROM outbox")
+        else:
+            found = self._read("SELECT COUNT(*) FROM outbox WHERE point = ?", (point,))
+        return found[0][0] if found else 0
+
+    def waiting_before(self, point: str, seq: int) -> int:
+        """Samples of a point taken before `seq` and still waiting: what is left of a backlog,
+        however many newer samples wait beside it."""
+        found = self._read(
+            "SELECT COUNT(*) FROM outbox WHERE point = ? AND kind = 'telemetry' AND seq < ?",
+            (point, seq),
+        )
+        return found[0][0] if found else 0
+
+    def intact(self) -> bool:
+        """SQLite's own integrity check of the whole file."""
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def _has_tables(self) -> bool:
+        names = {n for (n,) in self._db.execute("SELECT name FROM sqlite_master")}
+        return {"outbox", "points"} <= names
+
+    def _read(self, query: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        if not self._has_tables():
+            return []
+        return self._db.execute(query, args).fetchall()
+
+
+def read_progress(path: Path) -> dict[str, PointProgress]:
+    """Every point's progress in the spool at `path`; none while it does not exist yet."""
+    if not path.exists():
+        return {}
+    with SpoolView(path) as view:
+        return view.progress()
 
 
 def _is_full(exc: sqlite3.Error) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from pantau.agent.spool import SpoolView, read_progress
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.influxdb.config import InfluxConfig
 from pantau.shared.errors import SinkError
@@ -178,58 +179,33 @@ def start_agent(
     return Proc(["agent", "--config", str(config)], log_path, env, prefix).start()
 
 
+def spool_path(state_dir: Path) -> Path:
+    return state_dir / "spool.sqlite"
+
+
 def taken_samples(state_dir: Path) -> dict[str, int]:
     """Samples each point's agent took (its next seq), read from the agent's own spool."""
-    import sqlite3
-
-    db = sqlite3.connect(state_dir / "spool.sqlite")
-    try:
-        return dict(db.execute("SELECT point, next_seq FROM points"))
-    finally:
-        db.close()
+    return {point: p.taken for point, p in read_progress(spool_path(state_dir)).items()}
 
 
 def taken_so_far(state_dir: Path) -> int:
     """Samples an agent has taken so far, all points together (0 before its spool exists)."""
-    import sqlite3
-
-    if not (state_dir / "spool.sqlite").exists():
-        return 0
-    db = sqlite3.connect(state_dir / "spool.sqlite")
-    try:
-        return sum(n for (n,) in db.execute("SELECT next_seq FROM points"))
-    except sqlite3.OperationalError:  # the agent has not made its tables yet
-        return 0
-    finally:
-        db.close()
+    return sum(taken_samples(state_dir).values())
 
 
 def spooled_before(state_dir: Path, next_seqs: dict[str, int]) -> int:
     """Samples still in the spool that were taken before the given next seq of their point:
     what is left of a backlog, however many fresh samples sit beside it."""
-    import sqlite3
-
-    db = sqlite3.connect(state_dir / "spool.sqlite")
-    try:
-        return sum(
-            db.execute(
-                "SELECT COUNT(*) FROM outbox WHERE point = ? AND kind = 'telemetry' AND seq < ?",
-                (point, seq),
-            ).fetchone()[0]
-            for point, seq in next_seqs.items()
-        )
-    finally:
-        db.close()
+    with SpoolView(spool_path(state_dir)) as view:
+        return sum(view.waiting_before(point, seq) for point, seq in next_seqs.items())
 
 
 def spooled(state_dir: Path) -> int:
-    import sqlite3
-
-    db = sqlite3.connect(state_dir / "spool.sqlite")
-    try:
-        return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-    finally:
-        db.close()
+    """Samples and events in an agent's spool, not yet acknowledged (0 before it exists)."""
+    if not spool_path(state_dir).exists():
+        return 0
+    with SpoolView(spool_path(state_dir)) as view:
+        return view.rows()
 
 
 def stored_seqs(db: Influx, point: str) -> list[int]:

@@ -4,7 +4,6 @@ implements it: VictoriaMetrics, read back through its export API."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from tests.pipeline import (
     registry_file,
     start_agent,
     start_collector,
+    taken_samples,
     wait_for,
 )
 
@@ -83,9 +83,7 @@ def test_v2_write_path_lands_every_sample(
             "6 samples in VictoriaMetrics",
         )
         agent.stop()
-        db = sqlite3.connect(tmp_path / "agent-state" / "spool.sqlite")
-        (taken,) = db.execute("SELECT next_seq FROM points").fetchone()
-        db.close()
+        (taken,) = taken_samples(tmp_path / "agent-state").values()
         seqs = wait_for(
             lambda: (s := exported(victoria, "telemetry_seq")) and len(s) == taken and s,
             15,

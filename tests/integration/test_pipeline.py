@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
+from pantau.agent.spool import SpoolView
 from pantau.collector.lab.services import Service
 from tests.pipeline import (
     agent_config,
@@ -15,6 +15,7 @@ from tests.pipeline import (
     count_rows,
     influx,
     registry_file,
+    spool_path,
     start_agent,
     start_collector,
     wait_for,
@@ -25,14 +26,9 @@ TX_BPS = 1_000_000.0
 
 
 def spool_state(state_dir: Path) -> dict[str, tuple[int, int]]:
-    """point -> (samples taken, samples still waiting) from the agent's own spool."""
-    db = sqlite3.connect(state_dir / "spool.sqlite")
-    try:
-        taken = dict(db.execute("SELECT point, next_seq FROM points"))
-        waiting = dict(db.execute("SELECT point, COUNT(*) FROM outbox GROUP BY point"))
-    finally:
-        db.close()
-    return {p: (n, waiting.get(p, 0)) for p, n in taken.items()}
+    """point -> (samples taken, samples and events still waiting) from the agent's own spool."""
+    with SpoolView(spool_path(state_dir)) as view:
+        return {point: (p.taken, view.rows(point)) for point, p in view.progress().items()}
 
 
 def test_simulated_point_rates_across_a_reboot(

@@ -8,7 +8,6 @@ router as device_up=false samples that never hold up the other routers.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from tests.pipeline import (
     registry_file,
     start_agent,
     start_collector,
+    taken_samples,
     wait_for,
 )
 
@@ -95,14 +95,6 @@ def source(fleet: SimFleet, certs: CertFiles, point: str, transport: str) -> dic
     return {"id": point, "source": settings}
 
 
-def taken(state_dir: Path) -> dict[str, int]:
-    db = sqlite3.connect(state_dir / "spool.sqlite")
-    try:
-        return dict(db.execute("SELECT point, next_seq FROM points"))
-    finally:
-        db.close()
-
-
 def rows_of(db: Any, point: str) -> list[dict[str, Any]]:
     return db.query(f'SELECT * FROM "telemetry" WHERE "point" = \'{point}\' ORDER BY time')
 
@@ -137,7 +129,7 @@ def test_routers_to_influxdb(
         fleet.routers[fleet.index(REBOOTED)].reboot()
         wait_for(lambda: count_rows(db, "telemetry", where) >= 6, 30, "3 samples after reboot")
         agent.stop()
-        counts = taken(tmp_path / "agent-state")
+        counts = taken_samples(tmp_path / "agent-state")
         total = sum(counts.values())
         wait_for(lambda: count_rows(db, "telemetry") == total, 20, f"{total} rows in InfluxDB")
         rows = {p: rows_of(db, p) for p in points}

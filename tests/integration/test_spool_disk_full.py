@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from pantau.agent.config import PointConfig
 from pantau.agent.point import PointContext
 from pantau.agent.run import PointSampler
 from pantau.agent.sources.clock import SteppingClock
-from pantau.agent.spool import Spool
+from pantau.agent.spool import Spool, SpoolView
 
 
 @pytest.fixture
@@ -53,20 +53,16 @@ def test_full_disk_loses_nothing_silently(small_disk: Path) -> None:
     for _ in range(3):
         clock.set(clock.now() + 10)
         sampler.sample_once()
+    rows = spool.peek("citangkil-05", 0, 10**6)
+    dropped = spool.dropped("citangkil-05")
     spool.close()
 
-    db = sqlite3.connect(small_disk / "spool.sqlite")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    seqs = [
-        row[0] for row in db.execute("SELECT seq FROM outbox WHERE kind = 'telemetry' ORDER BY id")
-    ]
+    with SpoolView(small_disk / "spool.sqlite") as view:
+        assert view.intact()
+    seqs = [r.seq for r in rows if r.kind == "telemetry"]
     assert seqs == list(range(stored_before + 3))  # no gap, no repeat: seq counts stored samples
-    (dropped,) = db.execute("SELECT dropped FROM points WHERE point = 'citangkil-05'").fetchone()
     assert dropped == 5  # the lost samples are reported in the next message
-    bodies = [
-        json.loads(b) for (b,) in db.execute("SELECT body FROM outbox ORDER BY id DESC LIMIT 1")
-    ]
-    assert bodies[0]["seq"] == stored_before + 2
+    assert json.loads(rows[-1].body)["seq"] == stored_before + 2
 
 
 def test_spool_survives_reopen_after_kill_mid_transaction(tmp_path: Path) -> None:
@@ -76,13 +72,15 @@ def test_spool_survives_reopen_after_kill_mid_transaction(tmp_path: Path) -> Non
     for _ in range(3):
         spool.append_sample("a-01", lambda seq: json.dumps({"seq": seq}))
     script = (
-        "import os, sqlite3, sys\n"
-        f"db = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
-        "db.execute('BEGIN IMMEDIATE')\n"
-        "db.execute(\"INSERT INTO outbox (point, id, kind, seq, body) VALUES ('a-01', 99, 'telemetry', 99, 'half')\")\n"
-        "os.kill(os.getpid(), 9)\n"
+        "import json, os, pathlib\n"
+        "from pantau.agent.spool import Spool\n"
+        f"spool = Spool(pathlib.Path({str(path)!r}), max_samples_per_point=1000)\n"
+        "with spool.transaction():\n"
+        "    spool.append_sample('a-01', lambda seq: json.dumps({'seq': seq}))\n"
+        "    os.kill(os.getpid(), 9)\n"
     )
-    subprocess.run(["python3", "-c", script], check=False)
+    killed = subprocess.run([sys.executable, "-c", script], check=False)
+    assert killed.returncode == -9
     spool.close()
     spool = Spool(path, max_samples_per_point=1000)
     assert [r.seq for r in spool.peek("a-01", 0, 10)] == [0, 1, 2]

@@ -4,7 +4,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from pantau.agent.spool import Spool
+import pytest
+
+from pantau.agent.spool import PointProgress, Spool, SpoolView, read_progress
 
 
 def body(seq: int) -> str:
@@ -75,3 +77,37 @@ def test_spool_is_wal_and_fully_synchronous(tmp_path: Path) -> None:
     Spool(tmp_path / "s.sqlite", max_samples_per_point=100).close()
     db = sqlite3.connect(tmp_path / "s.sqlite")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_view_reads_progress_beside_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    spool = Spool(path, max_samples_per_point=3)
+    for _ in range(5):  # seq 0..4; the cap keeps 2, 3, 4 and counts 2 dropped
+        spool.append_sample("a-01", body)
+    spool.append_event("a-01", '{"kind": "reboot"}')
+    spool.append_sample("b-01", body)
+    spool.remove("b-01", spool.peek("b-01", 0, 10))
+    with SpoolView(path) as view:
+        assert view.progress() == {
+            "a-01": PointProgress(next_seq=5, waiting=3, dropped=2),
+            "b-01": PointProgress(next_seq=1, waiting=0, dropped=0),
+        }
+        assert view.progress()["a-01"].taken == 5
+        assert (view.rows(), view.rows("a-01"), view.rows("b-01")) == (4, 4, 0)
+        assert [view.waiting_before("a-01", seq) for seq in (2, 3, 4, 5)] == [0, 1, 2, 3]
+        assert view.intact()
+        with spool.transaction():  # the writer mid-commit: the view reads what is committed
+            spool.append_sample("a-01", body)
+            assert view.progress()["a-01"] == PointProgress(5, 3, 2)
+        assert view.progress()["a-01"] == PointProgress(6, 3, 3)
+    spool.close()
+    assert read_progress(path)["a-01"] == PointProgress(6, 3, 3)
+
+
+def test_a_spool_not_made_yet_holds_nothing(tmp_path: Path) -> None:
+    assert read_progress(tmp_path / "spool.sqlite") == {}
+    with pytest.raises(FileNotFoundError, match="no spool at"):
+        SpoolView(tmp_path / "spool.sqlite")
+    sqlite3.connect(tmp_path / "spool.sqlite").close()  # the file is there, its tables not yet
+    with SpoolView(tmp_path / "spool.sqlite") as view:
+        assert (view.progress(), view.rows(), view.waiting_before("a-01", 9)) == ({}, 0, 0)

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import multiprocessing
 import random
-import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
 
+from pantau.agent.spool import read_progress
 from pantau.collector.influxdb import influxql
 from pantau.collector.lab.demo import scenario
 from pantau.shared.errors import SinkError
@@ -188,21 +188,9 @@ def _rows(db: Queryable, query: str) -> list[tuple[str, int, Any]]:
 
 
 def spool_progress(states: list[Path]) -> tuple[int, int]:
-    taken = waiting = 0
-    for state in states:
-        path = state / "spool.sqlite"
-        if not path.exists():
-            continue
-        try:
-            db = sqlite3.connect(path, timeout=1)
-            try:
-                taken += db.execute("SELECT COALESCE(SUM(next_seq), 0) FROM points").fetchone()[0]
-                waiting += db.execute("SELECT COALESCE(SUM(held), 0) FROM points").fetchone()[0]
-            finally:
-                db.close()
-        except sqlite3.Error:
-            pass  # a spool being created: counted on the next call
-    return taken, waiting
+    """(samples taken, samples waiting for the broker) over the workers' spools."""
+    points = [p for state in states for p in read_progress(state / "spool.sqlite").values()]
+    return sum(p.taken for p in points), sum(p.waiting for p in points)
 
 
 def _worker(

@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pantau.agent.spool import read_progress
 from pantau.collector.admin.registry_cli import dump, generate, read_kelurahan_csv
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.influxdb.config import InfluxConfig
@@ -401,11 +401,7 @@ def _rollups(
 
 
 def _spool_taken(state: Path) -> int:
-    db = sqlite3.connect(state / "spool.sqlite")
-    try:
-        return db.execute("SELECT COALESCE(SUM(next_seq), 0) FROM points").fetchone()[0]
-    finally:
-        db.close()
+    return sum(p.taken for p in read_progress(state / "spool.sqlite").values())
 
 
 def _count(db: Influx, where: str) -> int:
