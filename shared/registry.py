@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -88,6 +89,76 @@ def default_penalties() -> list[PenaltyBracket]:
     ]
 
 
+def _check_brackets(brackets: Sequence[PenaltyBracket], what: str) -> None:
+    """Brackets with distinct bounds, deducting no less for a worse figure."""
+    ordered = sorted(brackets, key=lambda b: -b.below_pct)
+    for higher, lower in itertools.pairwise(ordered):
+        if higher.below_pct == lower.below_pct:
+            raise ValueError(f"two {what} brackets below {higher.below_pct} %")
+        if lower.deduction_pct < higher.deduction_pct:
+            raise ValueError(
+                f"{what} below {lower.below_pct} % deducts less than below {higher.below_pct} %"
+            )
+
+
+def bracket_deduction(brackets: Sequence[PenaltyBracket], value_pct: float) -> float:
+    """The deduction of the lowest bracket the value falls under (0 when none)."""
+    return max((b.deduction_pct for b in brackets if value_pct < b.below_pct), default=0.0)
+
+
+def default_speed_brackets() -> list[PenaltyBracket]:
+    return [
+        PenaltyBracket(below_pct=90, deduction_pct=10),
+        PenaltyBracket(below_pct=80, deduction_pct=25),
+        PenaltyBracket(below_pct=60, deduction_pct=50),
+        PenaltyBracket(below_pct=40, deduction_pct=75),
+    ]
+
+
+class Compliance(Section):
+    """The regulators' rule for subsidised broadband (FCC's 80/80 and 95 % latency): at least
+    `tests_share_pct` of the peak-window tests reach `speed_pct` of the judged speed, and at
+    least `latency_share_pct` of the peak-window latency samples are at or under `latency_ms`.
+    Failing either deducts `deduction_pct`."""
+
+    tests_share_pct: float = Field(default=80, gt=0, le=100)
+    speed_pct: float = Field(default=80, gt=0, le=100)
+    latency_share_pct: float = Field(default=95, gt=0, le=100)
+    latency_ms: float = Field(default=100, gt=0)
+    deduction_pct: float = Field(default=25, ge=0, le=100)
+
+
+SpeedKind = Literal["brackets", "per_mbps", "compliance"]
+
+
+class SpeedTerms(Section):
+    """How delivered speed changes the bill. The verdict is taken on the download tests in the
+    peak window (what users get when they use it), against the judged speed: committed ×
+    (1 − goodput_allowance_pct / 100)."""
+
+    kind: SpeedKind = Field(
+        default="brackets",
+        description="brackets: by peak median % of judged speed; per_mbps: fee × delivered /"
+        " judged (≤ 100 %); compliance: the regulators' 80/80 + latency rule",
+    )
+    min_tests: int = Field(
+        default=5, ge=1, description="Peak-window download tests needed for a verdict"
+    )
+    goodput_allowance_pct: float = Field(
+        default=4.4,
+        ge=0,
+        lt=50,
+        description="TCP goodput under line rate (Ethernet, IP, TCP headers): 4.4 % at 1500 B",
+    )
+    brackets: list[PenaltyBracket] = Field(default_factory=default_speed_brackets)
+    compliance: Compliance = Field(default_factory=Compliance)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SpeedTerms:
+        _check_brackets(self.brackets, "speed")
+        return self
+
+
 class Terms(Section):
     """Every SLA setting of a contract; the defaults are the Cilegon contract and DESIGN.md."""
 
@@ -104,27 +175,29 @@ class Terms(Section):
     no_data_counts_as_down: bool = Field(
         default=False, description="Minutes without data are treated as provider_down"
     )
+    speed: SpeedTerms | None = Field(
+        default_factory=SpeedTerms, description="Speed deduction schedule; null: none"
+    )
+    combine: Literal["sum", "max"] = Field(
+        default="sum",
+        description="sum: availability + speed deduction, capped at 100 %; max: the larger",
+    )
+    min_coverage_pct: float = Field(
+        default=90, ge=0, le=100, description="Below this data coverage: no automatic verdict"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Terms:
         if self.peak_end == self.peak_start:
             raise ValueError("peak window is empty (peak_start == peak_end)")
-        ordered = sorted(self.penalties, key=lambda b: -b.below_pct)
-        for higher, lower in itertools.pairwise(ordered):
-            if higher.below_pct == lower.below_pct:
-                raise ValueError(f"two penalty brackets below {higher.below_pct} %")
-            if lower.deduction_pct < higher.deduction_pct:
-                raise ValueError(
-                    f"penalty below {lower.below_pct} % deducts less than below {higher.below_pct} %"
-                )
+        _check_brackets(self.penalties, "penalty")
         return self
 
     def deduction_pct(self, availability_pct: float | None) -> float:
         """The deduction of the lowest bracket the availability falls under (0 when none)."""
         if availability_pct is None:
             return 0.0
-        hit = [b for b in self.penalties if availability_pct < b.below_pct]
-        return max((b.deduction_pct for b in hit), default=0.0)
+        return bracket_deduction(self.penalties, availability_pct)
 
 
 class TermsOverride(Section):
@@ -141,6 +214,9 @@ class TermsOverride(Section):
     loss_threshold_pct: float | None = Field(default=None, ge=0, le=100)
     penalties: list[PenaltyBracket] | None = None
     no_data_counts_as_down: bool | None = None
+    speed: SpeedTerms | None = Field(default=None, description="Replaces the contract's whole")
+    combine: Literal["sum", "max"] | None = None
+    min_coverage_pct: float | None = Field(default=None, ge=0, le=100)
 
 
 class Contract(Section):

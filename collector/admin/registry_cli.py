@@ -189,6 +189,19 @@ def generate(
             {"below_pct": 80, "deduction_pct": 50},
             {"below_pct": 50, "deduction_pct": 100},
         ],
+        "speed": {  # judged on the peak-window tests against 50 × (1 − 4.4 %) = 47.8 Mbps
+            "kind": "brackets",
+            "min_tests": 5,
+            "goodput_allowance_pct": 4.4,
+            "brackets": [
+                {"below_pct": 90, "deduction_pct": 10},
+                {"below_pct": 80, "deduction_pct": 25},
+                {"below_pct": 60, "deduction_pct": 50},
+                {"below_pct": 40, "deduction_pct": 75},
+            ],
+        },
+        "combine": "sum",
+        "min_coverage_pct": 90,
     }
     return {"city": city, "kelurahan": kelurahan, "contracts": [contract], "points": points}
 

@@ -18,7 +18,15 @@ from pantau.collector.sla.daily import PointHours
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.groups import group_figures
 from pantau.collector.sla.hourly import HourRollup
-from pantau.collector.sla.month import NO_DATA, PointDetail, PointPlan, plan_point, point_month
+from pantau.collector.sla.month import (
+    LOW_COVERAGE,
+    NO_DATA,
+    NOT_ENOUGH,
+    PointDetail,
+    PointPlan,
+    plan_point,
+    point_month,
+)
 from pantau.collector.sla.outages import Run
 from pantau.collector.sla.periods import Period, from_ms
 from pantau.shared.errors import ConfigError, PantauError
@@ -68,6 +76,8 @@ class Evidence:
     points: tuple[str, ...] = ()  # points with missing or stale hours
     oldest_ms: int | None = None  # the earliest such hour
     no_data_points: tuple[str, ...] = ()
+    low_coverage_points: tuple[str, ...] = ()  # coverage under the contract's minimum
+    not_enough_tests_points: tuple[str, ...] = ()  # too few peak-window speed tests
 
     @property
     def complete(self) -> bool:
@@ -217,10 +227,14 @@ def _evidence(details: Sequence[PointDetail]) -> Evidence:
         stale_hours=sum(d.figures.evidence_stale_hours or 0 for d in details),
         points=tuple(d.figures.id for d in affected),
         oldest_ms=min((d.oldest_incomplete_ms or 0 for d in affected), default=None),
-        no_data_points=tuple(
-            d.figures.id for d in details if d.figures.to_be_decided_reason == NO_DATA
-        ),
+        no_data_points=_with_reason(details, NO_DATA),
+        low_coverage_points=_with_reason(details, LOW_COVERAGE),
+        not_enough_tests_points=_with_reason(details, NOT_ENOUGH),
     )
+
+
+def _with_reason(details: Sequence[PointDetail], reason: str) -> tuple[str, ...]:
+    return tuple(d.figures.id for d in details if d.figures.to_be_decided_reason == reason)
 
 
 def _describe(filters: Filters) -> str:

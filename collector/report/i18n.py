@@ -52,6 +52,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "sec_undecided": ("Titik yang belum diputuskan", "Points to be decided"),
     "rollup_missing": ("rollup belum dibuat", "rollup missing"),
     "rollup_stale": ("rollup terlambat", "rollup late"),
+    "low_coverage": ("kelengkapan data kurang", "low data coverage"),
+    "not_enough_tests": ("uji kecepatan kurang", "not enough speed tests"),
     "idr_per_mbps": ("Rp per Mbps", "Rp per Mbps"),
     "coverage": ("Kelengkapan data", "Data coverage"),
     "seq_gaps": ("Sampel hilang (seq)", "Missing samples (seq)"),

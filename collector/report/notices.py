@@ -4,6 +4,8 @@ any usable data, and the money left to be decided because of them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.i18n import rupiah
 from pantau.collector.sla.periods import from_ms
@@ -26,6 +28,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "no_data": (
         "TANPA DATA: {points} titik tanpa satu menit pun yang dapat dinilai: {ids}",
         "NO DATA: {points} point(s) without a single minute to judge: {ids}",
+    ),
+    "low_coverage": (
+        "DATA KURANG: {points} titik dengan kelengkapan data di bawah {minimum} % kontrak: {ids}",
+        "LOW COVERAGE: {points} point(s) with data coverage under the contract's {minimum} %:"
+        " {ids}",
+    ),
+    "not_enough_tests": (
+        "UJI KURANG: {points} titik dengan kurang dari {minimum} uji kecepatan jam sibuk: {ids}",
+        "NOT ENOUGH TESTS: {points} point(s) with fewer than {minimum} peak-window speed tests:"
+        " {ids}",
     ),
     "undecided": (
         "BELUM DIPUTUSKAN: {amount} ({points} titik) tidak termasuk jumlah dibayar",
@@ -62,10 +74,16 @@ def notices(report: MonthReport, lang: str) -> list[str]:
             )
         )
     if evidence.no_data_points:
-        ids = ", ".join(evidence.no_data_points[:SHOWN_IDS])
-        if len(evidence.no_data_points) > SHOWN_IDS:
-            ids += ", …"
-        found.append(_TEXT["no_data"][index].format(points=len(evidence.no_data_points), ids=ids))
+        found.append(_points_line("no_data", evidence.no_data_points, index))
+    figures = {d.figures.id: d.figures for d in report.points}
+    if evidence.low_coverage_points:
+        minimum = _same(figures[p].min_coverage_pct for p in evidence.low_coverage_points)
+        found.append(_points_line("low_coverage", evidence.low_coverage_points, index, minimum))
+    if evidence.not_enough_tests_points:
+        minimum = _same(figures[p].speed_min_tests for p in evidence.not_enough_tests_points)
+        found.append(
+            _points_line("not_enough_tests", evidence.not_enough_tests_points, index, minimum)
+        )
     total = report.total
     if total.points_to_be_decided_n:
         found.append(
@@ -74,6 +92,25 @@ def notices(report: MonthReport, lang: str) -> list[str]:
             )
         )
     return found
+
+
+def _points_line(key: str, points: tuple[str, ...], index: int, minimum: object = None) -> str:
+    ids = ", ".join(points[:SHOWN_IDS])
+    if len(points) > SHOWN_IDS:
+        ids += ", …"
+    return _TEXT[key][index].format(points=len(points), ids=ids, minimum=minimum)
+
+
+def _same(values: Iterable[object]) -> str:
+    """The contract minimum the points share, as written; several: joined with '/'."""
+    found = sorted({_plain(v) for v in values})
+    return "/".join(found)
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def first_line(report: MonthReport, lang: str) -> str | None:

@@ -65,6 +65,8 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
             "oldest_hour": None if evidence.oldest_ms is None else iso(evidence.oldest_ms),
             "fix": None if evidence.complete else fix_command(report),
             "no_data_points": list(evidence.no_data_points),
+            "low_coverage_points": list(evidence.low_coverage_points),
+            "not_enough_tests_points": list(evidence.not_enough_tests_points),
         },
         "generated": iso(report.generated_ms),
         "period": {

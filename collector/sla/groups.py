@@ -15,6 +15,7 @@ import numpy as np
 from pantau.collector.sla.capacity import group_capacity
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.month import PointDetail, array_median, p95_mbps
+from pantau.collector.sla.speed import pct_of_median
 
 _SUMMED = (
     "points",
@@ -36,6 +37,10 @@ _SUMMED = (
     "up_tests_n",
     "fee_idr",
     "deduction_idr",
+    "deduction_availability_idr",
+    "deduction_speed_idr",
+    "points_speed_short_n",
+    "points_not_enough_tests_n",
     "net_payable_idr",
     "to_be_decided_idr",
     "points_to_be_decided_n",
@@ -54,6 +59,12 @@ _SHARED = (
     "committed_up_mbps",
     "rtt_threshold_ms",
     "loss_threshold_pct",
+    "speed_schedule",
+    "goodput_allowance_pct",
+    "speed_judged_mbps",
+    "speed_min_tests",
+    "deduction_rule",
+    "min_coverage_pct",
 )
 
 
@@ -126,6 +137,15 @@ def group_figures(level: str, name: str, details: Sequence[PointDetail]) -> Figu
     f.idr_per_mbps = sum(p.net_payable_idr or 0 for p in delivered) / mbps if mbps else None
     decided_fee = (f.fee_idr or 0) - (f.to_be_decided_idr or 0)
     f.deduction_pct = 100.0 * (f.deduction_idr or 0) / decided_fee if decided_fee else None
+    f.deduction_availability_pct = (
+        100.0 * (f.deduction_availability_idr or 0) / decided_fee if decided_fee else None
+    )
+    f.deduction_speed_pct = (
+        100.0 * (f.deduction_speed_idr or 0) / decided_fee if decided_fee else None
+    )
+    judged = f.speed_judged_mbps
+    peak = [v for d in details for v in d.capacity.peak_down_mbps]
+    f.speed_peak_pct = float(pct_of_median(peak, judged)) if judged and peak else None
     return f
 
 

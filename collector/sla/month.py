@@ -39,6 +39,14 @@ from pantau.collector.sla.periods import (
     day_start_ms,
     from_ms,
 )
+from pantau.collector.sla.speed import (
+    NOT_ENOUGH_TESTS,
+    SpeedVerdict,
+    dec,
+    money,
+    prorated_fee,
+    speed_verdict,
+)
 from pantau.collector.sla.stats import median
 from pantau.shared.registry import Point, Registry, Terms
 
@@ -49,6 +57,8 @@ EMPTY_HOUR = NO_SAMPLE * 60
 ROLLUP_MISSING = "rollup_missing"  # raw data without a rollup: rebuild the rollups
 ROLLUP_STALE = "rollup_stale"  # a rollup older than raw data that arrived since: rebuild
 NO_DATA = "no_data"  # judged minutes, but not one with data to judge them by
+LOW_COVERAGE = "low_coverage"  # fewer samples than the contract's minimum coverage
+NOT_ENOUGH = NOT_ENOUGH_TESTS  # fewer peak-window speed tests than the contract's minimum
 _MIN = -(2**62)
 _MAX = 2**62
 
@@ -120,6 +130,7 @@ class PointDetail:
     availability: Availability
     capacity: PointCapacity
     rtt_hour_medians: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    peak_rtt_hour_medians: np.ndarray = field(default_factory=lambda: np.zeros(0))
     loss_hour_medians: np.ndarray = field(default_factory=lambda: np.zeros(0))
     jitter_hour_medians: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rx_slots_kbps: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -130,6 +141,7 @@ class PointDetail:
     loss_over_hours: int = 0
     hours_with_data: int = 0  # active hours of the period with a rollup or raw data marked
     oldest_incomplete_ms: int | None = None  # first active hour whose rollup is missing/stale
+    speed: SpeedVerdict = field(default_factory=lambda: SpeedVerdict("no_schedule"))
 
 
 def masked_states(plan: PointPlan, states: str, start_ms: int) -> str:
@@ -235,14 +247,28 @@ def point_month(
     _capacity_figures(f, detail.capacity)
     _hourly_figures(detail, plan, period, hours)
     _evidence_figures(detail, plan, period, hours)
-    undecided = to_be_decided(f, pct is None and judged > 0)
-    _money_figures(f, terms, active_minutes, period.minutes, pct, undecided)
+    detail.speed = speed_verdict(
+        terms,
+        detail.capacity.peak_down_mbps,
+        detail.peak_rtt_hour_medians.tolist(),
+        judged=judged > 0,
+    )
+    _speed_figures(f, terms, detail.speed)
+    undecided = to_be_decided(
+        f,
+        pct is None and judged > 0,
+        judged > 0 and f.coverage_pct is not None and f.coverage_pct < terms.min_coverage_pct,
+        not detail.speed.decided,
+    )
+    _money_figures(f, terms, active_minutes, period.minutes, pct, undecided, detail.speed)
     f.rtt_threshold_ms = terms.rtt_threshold_ms
     f.loss_threshold_pct = terms.loss_threshold_pct
     return detail
 
 
-def to_be_decided(f: Figures, no_usable_minute: bool) -> str | None:
+def to_be_decided(
+    f: Figures, no_usable_minute: bool, low_coverage: bool = False, not_enough_tests: bool = False
+) -> str | None:
     """Why the point's payment cannot be decided from the evidence, or None when it can."""
     if f.evidence_missing_hours:
         return ROLLUP_MISSING
@@ -250,7 +276,31 @@ def to_be_decided(f: Figures, no_usable_minute: bool) -> str | None:
         return ROLLUP_STALE
     if no_usable_minute:
         return NO_DATA
+    if low_coverage:
+        return LOW_COVERAGE
+    if not_enough_tests:
+        return NOT_ENOUGH
     return None
+
+
+def _speed_figures(f: Figures, terms: Terms, verdict: SpeedVerdict) -> None:
+    speed = terms.speed
+    f.speed_schedule = verdict.kind
+    f.deduction_rule = terms.combine
+    f.min_coverage_pct = terms.min_coverage_pct
+    f.speed_verdict = verdict.verdict
+    if speed is not None:
+        f.goodput_allowance_pct = speed.goodput_allowance_pct
+        f.speed_min_tests = speed.min_tests
+    f.speed_judged_mbps = _float(verdict.judged_mbps)
+    f.speed_peak_pct = _float(verdict.peak_pct)
+    f.speed_tests_reaching_pct = _float(verdict.tests_reaching_pct)
+    f.latency_ok_pct = _float(verdict.latency_ok_pct)
+    f.points_not_enough_tests_n = int(verdict.verdict == NOT_ENOUGH)
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _active_tests(
@@ -287,23 +337,30 @@ def _money_figures(
     period_minutes: int,
     pct: float | None,
     undecided: str | None,
+    speed: SpeedVerdict,
 ) -> None:
-    """Fee prorated by active minutes; deduction from the penalty bracket; Rp per Mbps. A fee
-    that cannot be decided from the evidence is held back whole: no deduction, no net."""
-    fee = round(terms.fee_idr * active_minutes / period_minutes)
+    """Fee prorated by active minutes; the availability and speed deductions combined by the
+    contract's rule (sla/speed.py); Rp per Mbps. A fee that cannot be decided from the evidence
+    is held back whole: no deduction, no net."""
+    fee = prorated_fee(terms.fee_idr, active_minutes, period_minutes)
     f.fee_idr = fee
     f.to_be_decided_reason = undecided
     f.points_to_be_decided_n = int(undecided is not None)
+    f.points_speed_short_n = 0
     if undecided is not None:
         f.to_be_decided_idr = fee
         return
-    deduction_pct = terms.deduction_pct(pct)
-    deduction = round(fee * deduction_pct / 100)
+    bill = money(fee, terms.combine, dec(terms.deduction_pct(pct)), speed.deduction_pct)
     f.to_be_decided_idr = 0
-    f.deduction_pct = deduction_pct
-    f.deduction_idr = deduction
-    f.net_payable_idr = fee - deduction
-    f.idr_per_mbps = (fee - deduction) / f.down_median_mbps if f.down_median_mbps else None
+    f.deduction_availability_pct = float(bill.availability_pct)
+    f.deduction_speed_pct = float(bill.speed_pct)
+    f.deduction_pct = float(bill.combined_pct)
+    f.deduction_idr = bill.deduction_idr
+    f.deduction_availability_idr = bill.availability_idr
+    f.deduction_speed_idr = bill.speed_idr
+    f.net_payable_idr = bill.net_payable_idr
+    f.points_speed_short_n = int(bill.speed_pct > 0)
+    f.idr_per_mbps = bill.net_payable_idr / f.down_median_mbps if f.down_median_mbps else None
 
 
 def _span_mask(hour_ms: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -391,6 +448,9 @@ def _hourly_figures(
     peaks = ints["clients_max"][rows]
     peaks = peaks[peaks != ABSENT]
     detail.rtt_hour_medians = _present(floats["rtt_median_ms"][rows])
+    terms = plan.terms
+    peak = peak_hours(hour_ms[rows], terms.peak_start, terms.peak_end)
+    detail.peak_rtt_hour_medians = _present(floats["rtt_median_ms"][rows][peak])
     detail.loss_hour_medians = _present(floats["loss_median_pct"][rows])
     detail.jitter_hour_medians = _present(floats["jitter_median_ms"][rows])
     detail.rx_slots_kbps = _rates(hours.slots["rx_kbps_5m"][rows])
@@ -410,6 +470,17 @@ def _hourly_figures(
     detail.loss_over_hours = int((detail.loss_hour_medians > plan.terms.loss_threshold_pct).sum())
     f.jitter_median_ms = array_median(detail.jitter_hour_medians)
     utilisation_figures(f, detail.rx_slots_kbps, detail.tx_slots_kbps, plan.terms.down_mbps)
+
+
+def peak_hours(hour_ms: np.ndarray, start: dt.time, end: dt.time) -> np.ndarray:
+    """Per hour: it starts inside the WIB peak window [start, end) (which may wrap midnight)."""
+
+    def ms(moment: dt.time) -> int:
+        return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1000
+
+    lo, hi = ms(start), ms(end)
+    t = (hour_ms + WIB_OFFSET_H * HOUR_MS) % DAY_MS
+    return (t >= lo) & (t < hi) if lo < hi else (t >= lo) | (t < hi)
 
 
 def _present(values: np.ndarray) -> np.ndarray:

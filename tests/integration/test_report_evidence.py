@@ -57,7 +57,10 @@ def registry_yaml(path: Path) -> Path:
     return write_yaml(
         path,
         {
-            "contracts": [{"provider": "Awinet", "valid_from": "2024-01-01"}],
+            # no speed schedule (no capacity tests here): evidence is the matter
+            "contracts": [
+                {"provider": "Awinet", "valid_from": "2024-01-01", "terms": {"speed": None}}
+            ],
             "points": [p | {"provider": "Awinet"} for p in points],
         },
     )
@@ -143,6 +146,8 @@ def test_json_evidence_and_the_fees_held_back(month_stored: Any) -> None:
         "oldest_hour": "2026-10-09T08:00:00+07:00",
         "fix": "pantau rollup rebuild --month 2026-10",
         "no_data_points": [],
+        "low_coverage_points": [],
+        "not_enough_tests_points": [],
     }
     money = ("to_be_decided_reason", "fee_idr", "deduction_idr", "net_payable_idr")
     points = {p["id"]: {k: p[k] for k in money} for p in data["points"]}

@@ -3,7 +3,8 @@
 by hand below.
 
 October 2026 (WIB): 44 640 minutes. Both points sample every 240 s (each sample covers 4
-minutes), 11 160 samples a month. Default Awinet contract: threshold 300 s, Rp500.000, 50 Mbps.
+minutes), 11 160 samples a month. Default Awinet contract without a speed schedule: threshold
+300 s, Rp500.000, 50 Mbps.
 
 citangkil-01 (Citangkil), in service all month:
 - WAN down 10 Oct 23:52 → 11 Oct 00:20 (7 samples, 28 min): one outage of 1 680 s over midnight
@@ -139,7 +140,15 @@ def registry_yaml(path: Path) -> Path:
                 {"name": "Citangkil", "kecamatan": "Citangkil"},
                 {"name": "Jombang Wetan", "kecamatan": "Jombang"},
             ],
-            "contracts": [{"id": "awinet", "provider": "Awinet", "valid_from": "2024-01-01"}],
+            # no speed schedule: the speed verdict's money is test_report_money.py's
+            "contracts": [
+                {
+                    "id": "awinet",
+                    "provider": "Awinet",
+                    "valid_from": "2024-01-01",
+                    "terms": {"speed": None},
+                }
+            ],
             "points": [
                 {"id": A, "kelurahan": "Citangkil", "kecamatan": "Citangkil", "provider": "Awinet"},
                 {

@@ -149,6 +149,52 @@ REFUSALS = [
         " deducts less than below 95.0 %",
     ),
     (
+        "speed schedule that deducts less for a slower link",
+        changed(
+            "contracts.0.terms",
+            {
+                "speed": {
+                    "brackets": [
+                        {"below_pct": 80, "deduction_pct": 25},
+                        {"below_pct": 60, "deduction_pct": 10},
+                    ]
+                }
+            },
+        ),
+        "r.yaml: contracts[0] (awinet-2026): field 'terms.speed' value error, speed below 60.0 %"
+        " deducts less than below 80.0 %",
+    ),
+    (
+        "unknown speed schedule kind",
+        changed("contracts.0.terms", {"speed": {"kind": "per_gb"}}),
+        "r.yaml: contracts[0] (awinet-2026): field 'terms.speed.kind' input should be 'brackets',"
+        " 'per_mbps' or 'compliance', got 'per_gb'",
+    ),
+    (
+        "a goodput allowance that is not an allowance",
+        changed("contracts.0.terms", {"speed": {"goodput_allowance_pct": 60}}),
+        "r.yaml: contracts[0] (awinet-2026): field 'terms.speed.goodput_allowance_pct' input"
+        " should be less than 50, got 60",
+    ),
+    (
+        "no minimum of tests",
+        changed("contracts.0.terms", {"speed": {"min_tests": 0}}),
+        "r.yaml: contracts[0] (awinet-2026): field 'terms.speed.min_tests' input should be"
+        " greater than or equal to 1, got 0",
+    ),
+    (
+        "unknown combination rule",
+        changed("contracts.0.terms", {"combine": "product"}),
+        "r.yaml: contracts[0] (awinet-2026): field 'terms.combine' input should be 'sum' or"
+        " 'max', got 'product'",
+    ),
+    (
+        "compliance share over 100 %",
+        changed("contracts.0.terms", {"speed": {"compliance": {"tests_share_pct": 120}}}),
+        "r.yaml: contracts[0] (awinet-2026): field 'terms.speed.compliance.tests_share_pct' input"
+        " should be less than or equal to 100, got 120",
+    ),
+    (
         "no points",
         changed("points", []),
         "r.yaml: the registry lists no points",

@@ -74,6 +74,8 @@ def test_a_final_report_starts_as_before() -> None:
         "oldest_hour": None,
         "fix": None,
         "no_data_points": [],
+        "low_coverage_points": [],
+        "not_enough_tests_points": [],
     }
     assert data["generated"] == "2026-11-15T12:00:00+07:00"
     assert '<div class="notice">' not in render(report, "html", "en")
@@ -102,6 +104,8 @@ def test_missing_and_late_rollups_are_said_first_and_their_fees_held_back() -> N
         "oldest_hour": "2026-09-30T20:00:00+07:00",
         "fix": "pantau rollup rebuild --month 2026-10",
         "no_data_points": [],
+        "low_coverage_points": [],
+        "not_enough_tests_points": [],
     }
     points = {p["id"]: p for p in data["points"]}
     money = ("fee_idr", "deduction_idr", "net_payable_idr", "to_be_decided_idr")
@@ -116,8 +120,8 @@ def test_missing_and_late_rollups_are_said_first_and_their_fees_held_back() -> N
     total = data["total"]
     assert {k: total[k] for k in (*money, "points_to_be_decided_n")} == {
         "fee_idr": 3_000_000,
-        "deduction_idr": 0,
-        "net_payable_idr": 2_000_000,
+        "deduction_idr": 550_000,  # the synthetic Masigit is slow at peak: speed deductions
+        "net_payable_idr": 1_450_000,
         "to_be_decided_idr": 1_000_000,
         "points_to_be_decided_n": 2,
     }
@@ -142,7 +146,7 @@ def test_the_table_marks_what_is_held_back() -> None:
     table = render(incomplete(), "table", "id")
     assert table.splitlines()[0].startswith("BUKTI BELUM LENGKAP: 2 jam-titik berisi telemetri")
     total = next(line for line in table.splitlines() if line.lstrip().startswith("total"))
-    assert total.split()[-3:] == ["0,00", "2,00", "*"]
+    assert total.split()[-3:] == ["0,55", "1,45", "*"]
     assert table.rstrip().splitlines()[-1] == (
         "? / * Belum diputuskan: Rp1.000.000 (2 titik), tidak termasuk jumlah dibayar"
     )
@@ -268,8 +272,9 @@ def test_a_month_before_every_installation_is_an_error() -> None:
 
 def test_points_with_data_for_part_of_the_month() -> None:
     """Installed on 16 October (the registry says so): judged and billed from then on. An agent
-    that started on 16 October at a point in service all month: the first half is no data, the
-    fee is decided on the second. A point silent all month beside them: to be decided."""
+    that started on 16 October at a point in service all month: the first half is no data, its
+    coverage (52 %) is under the contract's 90 %: to be decided. A point silent all month beside
+    them: to be decided."""
     data = generate(KELURAHAN, 3, "Awinet")
     next(p for p in data["points"] if p["id"] == "citangkil-01")["installed"] = "2026-10-16"
     reg = parse_registry(data, "test")
@@ -282,14 +287,21 @@ def test_points_with_data_for_part_of_the_month() -> None:
     points = {d.figures.id: d.figures for d in report.points}
     installed, started, silent = (points[f"citangkil-0{i}"] for i in (1, 2, 3))
     assert (installed.minutes_active, installed.minutes_no_sample) == (16 * 1440, 0)
-    assert (installed.fee_idr, installed.net_payable_idr) == (258_065, 258_065)
+    # the synthetic peak median is under 90 % of the judged 47.8 Mbps: 10 % speed deduction
+    assert (installed.fee_idr, installed.deduction_speed_idr, installed.net_payable_idr) == (
+        258_065,
+        25_807,
+        232_258,
+    )
     assert (started.minutes_active, started.minutes_no_sample) == (44_640, 15 * 1440)
-    assert (started.to_be_decided_reason, started.net_payable_idr) == (None, 500_000)
+    assert (started.to_be_decided_reason, started.to_be_decided_idr) == ("low_coverage", 500_000)
+    assert started.coverage_pct == 100 * 16 / 31
     assert (silent.to_be_decided_reason, silent.to_be_decided_idr) == ("no_data", 500_000)
     assert report.evidence.no_data_points == ("citangkil-03",)
     assert report.evidence.complete
     line = render(report, "table", "en").splitlines()[0]
     assert line == (
         "NO DATA: 1 point(s) without a single minute to judge: citangkil-03"
-        " | TO BE DECIDED: Rp500,000 (1 point(s)) left out of the net payable"
+        " | LOW COVERAGE: 1 point(s) with data coverage under the contract's 90 %: citangkil-02"
+        " | TO BE DECIDED: Rp1,000,000 (2 point(s)) left out of the net payable"
     )

@@ -17,6 +17,10 @@ def wib(*parts: int) -> int:
 
 
 def registry(points: list[dict[str, Any]] | None = None, **terms: Any) -> Registry:
+    """One Awinet contract with these terms. Without speed or coverage terms in the call, the
+    contract has no speed schedule and no coverage minimum: the rollups these tests build carry
+    minute states, not sample counts, and most have no capacity tests."""
+    terms = {"speed": None, "min_coverage_pct": 0} | terms
     base = {"id": "citangkil-01", "kelurahan": "Citangkil", "kecamatan": "Citangkil"}
     rows = [base | {"provider": "Awinet"} | p for p in (points or [{}])]
     return parse_registry(

@@ -276,7 +276,15 @@ def test_contract_periods_and_overrides(contracts: list[dict[str, Any]], expecte
 def test_capacity_against_an_overridden_commitment() -> None:
     from pantau.collector.sla.capacity import CapacityTest
 
-    reg = _contract_registry([{"provider": "Awinet", "kelurahan": {"Masigit": {"down_mbps": 20}}}])
+    reg = _contract_registry(
+        [
+            {
+                "provider": "Awinet",
+                "terms": {"speed": None, "min_coverage_pct": 0},
+                "kelurahan": {"Masigit": {"down_mbps": 20}},
+            }
+        ]
+    )
     plan = plan_point(reg, reg.points[0], OCT)
     assert plan is not None
     tests = [CapacityTest(wib(2026, 10, 3, h, 0), "down", v) for h, v in ((9, 18.0), (20, 16.0))]
