@@ -1,6 +1,8 @@
-"""`pantau broker config`: mosquitto.conf, password file, ACL and TLS files from the registry.
+"""`pantau broker config`: mosquitto.conf, password file, access rules and TLS files from the
+registry; `pantau broker sync`: the same rules onto the running broker.
 
     pantau broker config --registry registry.yaml --out /etc/pantau/mosquitto
+    pantau broker sync --out /etc/pantau/mosquitto     # on the broker host, after a change
 
 Re-running is safe: the files are rewritten from the registry and the PKI index each time.
 """
@@ -10,9 +12,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pantau.collector.admin.broker_config import BrokerSettings, write_broker_files
+from pantau.collector.admin.broker_config import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    DEFAULT_MAX_QUEUED_BYTES,
+    DEFAULT_MAX_QUEUED_MESSAGES,
+    BrokerSettings,
+    write_broker_files,
+)
+from pantau.collector.admin.dynsec import read_rules, sync
 from pantau.collector.admin.pki import Pki
 from pantau.collector.admin.pki_cli import RELOAD_HINT, pki_dir_argument
+from pantau.shared.config import read_secret_file
 from pantau.shared.registry import load_registry
 
 
@@ -33,9 +43,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     config.add_argument("--data-dir", type=Path, default=Path("/var/lib/mosquitto"))
     config.add_argument("--log-file", type=Path, help="log to this file (default: syslog)")
     config.add_argument("--run-as", default="mosquitto", help="user the broker runs as")
+    config.add_argument(
+        "--admin-port",
+        type=int,
+        default=8885,
+        help="loopback listener for `pantau pki` and `pantau broker sync` (0: off)",
+    )
+    config.add_argument(
+        "--dynsec-plugin", help="path of mosquitto_dynamic_security.so on the broker host"
+    )
+    config.add_argument(
+        "--max-payload-bytes",
+        type=int,
+        default=DEFAULT_MAX_PAYLOAD_BYTES,
+        help="the collectors' max_payload_bytes; the broker refuses larger messages",
+    )
+    config.add_argument(
+        "--max-queued-messages",
+        type=int,
+        default=DEFAULT_MAX_QUEUED_MESSAGES,
+        help="messages the broker holds for one client that is away",
+    )
+    config.add_argument(
+        "--max-queued-bytes",
+        type=int,
+        default=DEFAULT_MAX_QUEUED_BYTES,
+        help="bytes the broker holds for one client that is away",
+    )
+    apply = actions.add_parser(
+        "sync", help="apply the rules `config` wrote to the running broker, end revoked sessions"
+    )
+    apply.add_argument("--out", required=True, type=Path, help="the folder `config` wrote")
+    apply.add_argument("--admin-port", type=int, default=8885, help="the broker's admin listener")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "sync":
+        return _sync(args)
     registry = load_registry(args.registry)
     settings = BrokerSettings(
         cert_port=args.cert_port or None,
@@ -45,9 +89,17 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         log_file=args.log_file,
         run_as=args.run_as,
+        admin_port=args.admin_port or None,
+        dynsec_plugin=args.dynsec_plugin,
+        max_payload_bytes=args.max_payload_bytes,
+        max_queued_messages=args.max_queued_messages,
+        max_queued_bytes=args.max_queued_bytes,
     )
     files = write_broker_files(Pki(args.dir), [p.id for p in registry.points], args.out, settings)
-    print(f"wrote {files.conf}, {files.passwd.name}, {files.acl.name} and tls/ in {files.out}")
+    print(
+        f"wrote {files.conf.name}, {files.passwd.name}, {files.dynsec.name}, {files.rules.name},"
+        f" {files.admin_password.name} and tls/ in {files.out}"
+    )
     print(f"{len(files.agents)} of {len(registry.points)} point(s) have credentials")
     if files.unregistered:
         shown = ", ".join(files.unregistered[:10])
@@ -56,4 +108,19 @@ def run(args: argparse.Namespace) -> int:
         print("warning: no collector identity; run: pantau pki issue <name> --role collector")
     print(f"run the broker with: mosquitto -c {files.conf}")
     print(RELOAD_HINT.replace("now", "after a change"))
+    print(f"and give a running broker the new rights: pantau broker sync --out {files.out}")
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    out = args.out.resolve()
+    password = read_secret_file(out / "admin.password").get_secret_value()
+    report = sync("127.0.0.1", args.admin_port, password, read_rules(out / "rules.json"))
+    for line in report.commands:
+        print(f"  {line}")
+    print(f"{len(report.commands)} rule change(s) applied")
+    if report.sessions_ended:
+        print(f"ended the session(s) of {', '.join(report.sessions_ended)}")
+    if report.retained_cleared:
+        print(f"cleared {len(report.retained_cleared)} retained message(s)")
     return 0

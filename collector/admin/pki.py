@@ -31,9 +31,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pantau.shared.errors import PantauError
 from pantau.shared.topics import is_point_id
 
-Role = Literal["agent", "collector", "noc"]
+Role = Literal["agent", "collector", "noc", "admin"]
 Method = Literal["cert", "password", "both"]
-ROLES: tuple[Role, ...] = ("agent", "collector", "noc")
+ROLES: tuple[Role, ...] = ("agent", "collector", "noc")  # what `pantau pki issue` hands out
+ADMIN_ROLE: Role = "admin"  # the broker's own administrator (collector/admin/dynsec.py)
 CA_DAYS = 20 * 365
 LEAF_DAYS = 10 * 365
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -341,6 +342,18 @@ class Pki:
                 secret.unlink()
         return True
 
+    def ensure_admin(self, name: str) -> Path:
+        """The broker administrator's identity (a password only), made once; returns the file
+        that holds its password (mode 600, in this directory only)."""
+        identity = self._load().identities.get(name)
+        password = self.bundle_dir(name) / "password"
+        if identity is not None and identity.role != ADMIN_ROLE:
+            raise PkiError(f"{name!r} is issued as {identity.role}; it is reserved for the broker")
+        renew = identity is None or identity.status != "active" or not password.exists()
+        if renew:
+            self.issue(name, ADMIN_ROLE, "password", renew=True)
+        return password
+
     def password_lines(self) -> list[str]:
         """`name:hash` lines of every active password identity, for the broker's password file."""
         return [
@@ -481,7 +494,7 @@ def hash_passwords(passwords: dict[str, str], workdir: Path) -> dict[str, str]:
 
 
 def _check_name(name: str, role: Role) -> None:
-    if role not in ROLES:
+    if role not in (*ROLES, ADMIN_ROLE):
         raise PkiError(f"role {role!r} is not one of {', '.join(ROLES)}")
     if role == "agent" and not is_point_id(name):
         raise PkiError(f"{name!r} is not a point id (lowercase a-z, 0-9 and '-')")

@@ -4,7 +4,7 @@
     pantau pki issue citangkil-03                     # client certificate and key
     pantau pki issue citangkil-04 --method password   # a password entry instead
     pantau pki issue pantau-collector --role collector
-    pantau pki revoke citangkil-03                    # CRL + password entry + broker files
+    pantau pki revoke citangkil-03                    # CRL, password, rights, its sessions
 
 Every command is safe to re-run. Secrets are written to files of mode 600 and never printed.
 """
@@ -16,7 +16,13 @@ import os
 import signal
 from pathlib import Path
 
-from pantau.collector.admin.broker_config import BrokerFiles, rewrite_remembered
+from pantau.collector.admin.broker_config import (
+    BrokerFiles,
+    remembered_settings,
+    rewrite_remembered,
+    sync_running_broker,
+)
+from pantau.collector.admin.dynsec import DynsecError
 from pantau.collector.admin.pki import LEAF_DAYS, ROLES, Pki, PkiError
 from pantau.shared.config import read_secret_file
 
@@ -110,7 +116,9 @@ def _issue(pki: Pki, args: argparse.Namespace) -> int:
         print(f"  password in {issued.password_file} (mode 600); the user name is {issued.name}")
     if issued.created:
         print(f"  CA to verify the broker: {issued.ca_file}")
-        if _refresh_broker(pki) is not None:
+        files = _refresh_broker(pki)
+        if files is not None:
+            _sync(pki, files, [])
             print(RELOAD_HINT)
     return 0
 
@@ -122,11 +130,33 @@ def _revoke(pki: Pki, args: argparse.Namespace) -> int:
         print(f"{args.name}: was already revoked")
     files = _refresh_broker(pki)
     if args.reload_pid:
-        os.kill(args.reload_pid, signal.SIGHUP)
+        os.kill(args.reload_pid, signal.SIGHUP)  # password file and CRL
         print(f"sent SIGHUP to the broker (pid {args.reload_pid})")
     elif files is not None:
         print(RELOAD_HINT)
+    if files is not None:
+        _sync(pki, files, [args.name])
     return 0
+
+
+def _sync(pki: Pki, files: BrokerFiles, end_sessions: list[str]) -> None:
+    """Rights, sessions and retained messages on the running broker, through its admin
+    listener; a broker that is not running loads the rights when it starts."""
+    settings = remembered_settings(pki)
+    assert settings is not None
+    try:
+        report = sync_running_broker(files, settings, end_sessions)
+    except (DynsecError, OSError) as exc:
+        print(f"broker not updated live ({exc}); on the broker host run:")
+        print(f"  pantau broker sync --out {files.out}   (or restart it)")
+        return
+    changed = len(report.commands)
+    print(f"broker updated live: {changed} rule change(s)", end="")
+    if report.sessions_ended:
+        print(f", session(s) ended: {', '.join(report.sessions_ended)}", end="")
+    if report.retained_cleared:
+        print(f", {len(report.retained_cleared)} retained message(s) cleared", end="")
+    print()
 
 
 def _refresh_broker(pki: Pki) -> BrokerFiles | None:

@@ -19,14 +19,17 @@ from typing import Any, Literal
 from pantau.collector.admin.broker_config import (
     BrokerFiles,
     BrokerSettings,
+    sync_running_broker,
     write_broker_files,
 )
+from pantau.collector.admin.dynsec import SyncReport
 from pantau.collector.admin.pki import Pki
 from pantau.collector.lab import services
 from pantau.shared.registry import Registry, load_registry
 
 COLLECTOR = "pantau-collector"
 NOC = "noc"
+NOC_COMMANDS = ("noc-status", "noc-alerts")  # `pantau status` and `pantau alerts`, one each
 HOST = "127.0.0.1"
 
 
@@ -52,6 +55,8 @@ class SecureBroker:
     agents: dict[str, Credentials]
     collector: Credentials
     noc: Credentials
+    settings: BrokerSettings
+    noc_commands: dict[str, Credentials]
 
     def agent_mqtt(self, method: Literal["password", "cert"] = "password") -> dict[str, Any]:
         """The `mqtt` section of an agent config for any number of the prepared points:
@@ -73,8 +78,14 @@ class SecureBroker:
         """The `mqtt` section of a collector config (merge client_id, share_group as needed)."""
         return self._reader_mqtt(self.collector, method)
 
-    def noc_mqtt(self) -> dict[str, Any]:
-        return self._reader_mqtt(self.noc, "password")
+    def noc_mqtt(self, name: str = NOC) -> dict[str, Any]:
+        """A NOC identity's `mqtt` section: `noc`, or `noc-status` / `noc-alerts`."""
+        who = self.noc if name == NOC else self.noc_commands[name]
+        return self._reader_mqtt(who, "password")
+
+    def sync(self, end_sessions: list[str] | None = None) -> SyncReport:
+        """What `pantau broker sync` does: the rules on disk onto the running broker."""
+        return sync_running_broker(self.files, self.settings, end_sessions)
 
     def reload(self) -> None:
         """What `systemctl reload` does: mosquitto rereads passwords, ACL and the CRL."""
@@ -113,7 +124,7 @@ def prepare_secure_broker(
     pki.init([HOST, "localhost"])
     pki.issue_many(points, "agent", "both")
     pki.issue(COLLECTOR, "collector", "both")
-    pki.issue(NOC, "noc", "password")
+    pki.issue_many([NOC, *NOC_COMMANDS], "noc", "password")
     broker_dir = workdir / "broker"
     data_dir = broker_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +132,7 @@ def prepare_secure_broker(
         cert_port=services.free_port(),
         password_port=services.free_port(),
         plain_port=services.free_port() if plain_port else None,
+        admin_port=services.free_port(),
         bind=bind,
         data_dir=data_dir,
         log_file=broker_dir / "mosquitto.log",
@@ -141,6 +153,8 @@ def prepare_secure_broker(
         agents={p: _credentials(pki, p) for p in points},
         collector=_credentials(pki, COLLECTOR),
         noc=_credentials(pki, NOC),
+        settings=settings,
+        noc_commands={n: _credentials(pki, n) for n in NOC_COMMANDS},
     )
 
 

@@ -127,15 +127,16 @@ def _http_ready(path: str) -> Callable[[Service], bool]:
 
 
 def mosquitto_conf(port: int, workdir: Path, listeners: str | None = None) -> str:
-    """A broker tuned for Pantau: big queues for persistent sessions, no inflight cap."""
+    """A broker tuned and limited as `pantau broker config` makes one, without its security."""
+    from pantau.collector.admin.broker_config import TUNING, limit_lines
+
     body = listeners or f"listener {port} 127.0.0.1\nallow_anonymous true\n"
     # Started as root, mosquitto would drop to its own user, who cannot enter our private workdir.
     user = "user root\n" if os.geteuid() == 0 else ""
+    tuning = "".join(f"{line}\n" for line in (*TUNING, *limit_lines()))
     return (
-        f"{user}{body}"
-        f"persistence true\npersistence_location {workdir}/\nautosave_interval 30\n"
-        "max_inflight_messages 0\nmax_queued_messages 10000000\n"
-        "set_tcp_nodelay true\n"
+        f"{user}{body}{tuning}"
+        f"persistence_location {workdir}/\n"
         f"log_dest file {workdir}/mosquitto.log\nlog_type error\nlog_type warning\n"
         "log_type notice\nlog_type information\nlog_timestamp_format %Y-%m-%dT%H:%M:%S\n"
     )

@@ -213,6 +213,7 @@ def make_pki(root: Path, registry: Path, env: dict[str, str], ports: dict[str, i
     run([*pantau, "pki", "issue", *pki, *point], env, 60, cwd=root)
     listeners = ["--cert-port", "0", "--password-port", str(ports["mqtt_tls"])]
     listeners += ["--plain-port", str(ports["mqtt_plain"]), "--run-as", "root"]
+    listeners += ["--admin-port", str(ports["mqtt_admin"])]
     out = ["--registry", str(registry), "--out", str(root / "broker")]
     run([*pantau, "broker", "config", *pki, *out, *listeners], env, 60, cwd=root)
 
@@ -249,6 +250,7 @@ def write_site(root: Path, wheels: Path, sim_port: int) -> Site:
     ports = {
         "mqtt_tls": free_port(),
         "mqtt_plain": free_port(),
+        "mqtt_admin": free_port(),
         "influx": free_port(),
         "influx_rpc": free_port(),
         "metrics": free_port(),
@@ -318,6 +320,7 @@ def write_site(root: Path, wheels: Path, sim_port: int) -> Site:
         "mosquitto_cert_port": None,
         "mosquitto_password_port": ports["mqtt_tls"],
         "mosquitto_plain_port": ports["mqtt_plain"],
+        "mosquitto_admin_port": ports["mqtt_admin"],
         "influxdb_http_port": ports["influx"],
         "influxdb_rpc_port": ports["influx_rpc"],
         "collector_registry_src": str(registry),

@@ -1,17 +1,20 @@
-"""What `pantau broker config` writes: the ACL and mosquitto.conf line by line, the files and
-their modes, and the commands end to end (in-process)."""
+"""What `pantau broker config` writes: the access rules and mosquitto.conf line by line, the
+files and their modes, and the commands end to end (in-process)."""
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
 import pytest
 
+from pantau.collector.admin import dynsec
 from pantau.collector.admin.broker_config import (
     TUNING,
     BrokerSettings,
-    render_acl,
+    find_dynsec_plugin,
+    limit_lines,
     render_conf,
     rewrite_remembered,
     write_broker_files,
@@ -22,7 +25,7 @@ from pantau.shared.cli import main
 from tests.pipeline import registry_file
 
 
-def test_acl_gives_each_agent_only_its_own_topics() -> None:
+def test_rules_give_each_agent_only_its_own_topics_and_no_subscription() -> None:
     identities = [
         Identity("cit-02", "agent"),
         Identity("cit-01", "agent"),
@@ -31,23 +34,57 @@ def test_acl_gives_each_agent_only_its_own_topics() -> None:
         Identity("pantau-collector", "collector"),
         Identity("noc", "noc"),
     ]
-    assert render_acl(["cit-01", "cit-02", "cit-03"], identities).splitlines()[3:] == [
-        "user cit-01",
-        "topic write pantau/v1/cit-01/telemetry",
-        "topic write pantau/v1/cit-01/state",
-        "topic write pantau/v1/cit-01/event",
-        "",
-        "user cit-02",
-        "topic write pantau/v1/cit-02/telemetry",
-        "topic write pantau/v1/cit-02/state",
-        "topic write pantau/v1/cit-02/event",
-        "",
-        "user pantau-collector",
-        "topic read pantau/v1/#",
-        "",
-        "user noc",
-        "topic read pantau/v1/#",
-        "topic read $SYS/#",
+    rules = dynsec.rules_for(["cit-01", "cit-02", "cit-03"], identities)
+    assert rules.clients == {
+        "cit-01": ("cit-01", frozenset({"pantau-agent-cit-01"})),
+        "cit-02": ("cit-02", frozenset({"pantau-agent-cit-02"})),
+        "pantau-collector": ("pantau-collector", frozenset({"pantau-collector"})),
+        "noc": ("noc", frozenset({"pantau-noc"})),
+        "pantau-broker-admin": (None, frozenset({"pantau-admin"})),  # the only one not pinned
+    }
+    assert rules.revoked == ("cit-03",) and rules.agents == ("cit-01", "cit-02")
+    assert sorted(rules.roles["pantau-agent-cit-01"]) == [
+        ("publishClientSend", f"pantau/v1/cit-01/{kind}", True)
+        for kind in ("event", "state", "telemetry")
+    ]  # and nothing else: no subscription, no read
+    collector = rules.roles["pantau-collector"]
+    assert {a[0] for a in collector} == {"subscribePattern", "publishClientReceive"}
+    assert ("subscribePattern", "$share/+/pantau/v1/+/telemetry", True) in collector
+    assert sorted(rules.roles["pantau-noc"]) == [
+        ("publishClientReceive", "pantau/v1/+/state", True),
+        ("subscribePattern", "pantau/v1/+/state", True),
+    ]
+    data = rules.to_json()
+    assert data["defaultACLAccess"] == {
+        "publishClientSend": False,
+        "publishClientReceive": False,
+        "subscribe": False,
+        "unsubscribe": True,
+    }
+    assert dynsec.Rules.from_json(json.loads(json.dumps(data))) == rules
+
+
+def test_sync_plans_only_what_differs() -> None:
+    want = dynsec.rules_for(["cit-01"], [Identity("cit-01", "agent")])
+    live = {"roles": [], "clients": [], "default": {}}
+    first = dynsec.plan(live, want)
+    assert [c["command"] for c in first] == [
+        "setDefaultACLAccess",
+        "createRole",
+        "createRole",
+        "createRole",
+        "createRole",
+        "createClient",
+        "createClient",
+    ]
+    applied = json.loads(json.dumps(want.to_json()))
+    same = {"roles": applied["roles"], "clients": applied["clients"]}
+    assert dynsec.plan(same | {"default": dict(dynsec.DEFAULT_ACCESS)}, want) == []
+    gone = dynsec.rules_for(["cit-01"], [Identity("cit-01", "agent", status="revoked")])
+    later = dynsec.plan(same | {"default": dict(dynsec.DEFAULT_ACCESS)}, gone)
+    assert later == [
+        {"command": "deleteClient", "username": "cit-01"},
+        {"command": "deleteRole", "rolename": "pantau-agent-cit-01"},
     ]
 
 
@@ -57,13 +94,23 @@ def test_conf_listeners(tmp_path: Path) -> None:
     files = write_broker_files(pki, [], tmp_path / "out", BrokerSettings(plain_port=1883))
     text = render_conf(BrokerSettings(plain_port=1883, bind="203.0.113.7"), files)
     lines = text.splitlines()
-    assert lines[1:6] == [
+    assert lines[1:8] == [
         "user mosquitto",
         "per_listener_settings false",
         "allow_anonymous false",
         f"password_file {files.passwd}",
-        f"acl_file {files.acl}",
+        "# Subscriptions checked when they are made: collector/admin/dynsec.py",
+        f"plugin {find_dynsec_plugin()}",
+        f"plugin_opt_config_file {files.dynsec}",
     ]
+    limits = [line for line in lines if line.startswith("max_")]
+    assert limits == [
+        "max_inflight_messages 0",
+        "max_packet_size 1049600",  # the collector's 1 MiB and room for topic and properties
+        "max_queued_messages 2000000",
+        "max_queued_bytes 1073741824",
+    ]
+    assert lines[-1] == "listener 8885 127.0.0.1"  # admin: loopback, client id not forced
     cert_block = lines[lines.index("listener 8883 203.0.113.7") :][:10]
     assert cert_block[1:] == [
         f"cafile {files.ca}",
@@ -81,12 +128,15 @@ def test_conf_listeners(tmp_path: Path) -> None:
     assert "listener 1883 127.0.0.1" in lines  # plaintext: loopback only, whatever the bind
     assert "log_dest syslog" in lines and "persistence_location /var/lib/mosquitto/" in lines
     off = render_conf(BrokerSettings(password_port=None), files).splitlines()
-    assert [line for line in off if line.startswith("listener")] == ["listener 8883"]
+    assert [line for line in off if line.startswith("listener")] == [
+        "listener 8883",
+        "listener 8885 127.0.0.1",
+    ]
 
 
 def test_the_production_broker_keeps_the_tuning_of_the_test_broker(tmp_path: Path) -> None:
     test_broker = services.mosquitto_conf(1883, tmp_path).splitlines()
-    assert [line for line in TUNING if line not in test_broker] == []
+    assert [line for line in (*TUNING, *limit_lines()) if line not in test_broker] == []
     pki = Pki(tmp_path / "pki")
     pki.init(["127.0.0.1"])
     files = write_broker_files(pki, [], tmp_path / "out", BrokerSettings())
@@ -103,9 +153,11 @@ def test_files_are_private_complete_and_stable(tmp_path: Path) -> None:
     assert first.agents == ["cit-01"] and first.collectors == ["pantau-collector"]
     written = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert sorted(p.relative_to(out).as_posix() for p in written) == [
-        "acl",
+        "admin.password",
+        "dynamic-security.json",
         "mosquitto.conf",
         "passwd",
+        "rules.json",
         "tls/broker.key",
         "tls/broker.pem",
         "tls/ca.pem",
@@ -113,7 +165,9 @@ def test_files_are_private_complete_and_stable(tmp_path: Path) -> None:
     ]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in written)
     assert pki.ca_key_path.read_bytes() not in written.values()  # the CA's key stays behind
-    assert written[out / "passwd"].decode().startswith("cit-01:$7$")
+    passwd = written[out / "passwd"].decode().splitlines()
+    assert [line.split(":")[0] for line in passwd] == ["pantau-broker-admin", "cit-01"]
+    assert passwd[1].startswith("cit-01:$7$")
     write_broker_files(pki, ["cit-01"], out, BrokerSettings(run_as="root"))
     assert {p: p.read_bytes() for p in written} == written  # re-running changes nothing
 
@@ -129,8 +183,10 @@ def test_revoke_rewrites_the_remembered_broker_files(tmp_path: Path) -> None:
     pki.revoke("cit-02")
     files = rewrite_remembered(pki)
     assert files is not None and files.out == out.resolve() and files.agents == ["cit-01"]
-    assert [line.split(":")[0] for line in (out / "passwd").read_text().splitlines()] == ["cit-01"]
-    assert "cit-02" not in (out / "acl").read_text()
+    users = [line.split(":")[0] for line in (out / "passwd").read_text().splitlines()]
+    assert users == ["pantau-broker-admin", "cit-01"]
+    rules = dynsec.read_rules(out / "rules.json")
+    assert "cit-02" not in rules.clients and rules.revoked == ("cit-02",)
     assert (out / "tls" / "crl.pem").read_bytes() == pki.crl_path.read_bytes() != crl_before
     assert "listener 18883" in (out / "mosquitto.conf").read_text()  # same settings as before
 
@@ -152,7 +208,8 @@ def test_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "2 of 2 point(s) have credentials" in printed.out
     assert "cit-02: revoked (certificate in the CRL, password entry removed)" in printed.out
     assert f"broker files rewritten in {out}" in printed.out
-    assert printed.out.splitlines()[-3:] == [
+    assert printed.out.splitlines()[-4:] == [
+        "pantau-broker-admin              admin      password       active",
         "cit-01                           agent      cert           active",
         "cit-02                           agent      -              revoked",
         "pantau-collector                 collector  cert           active",

@@ -150,7 +150,7 @@ def test_many_at_once(pki: Pki) -> None:
         ("-cit", "agent", "is not a point id"),
         ("collector one", "collector", "is not a valid name"),
         ("a:b", "noc", "is not a valid name"),
-        ("cit-01", "admin", "role 'admin' is not one of agent, collector, noc"),
+        ("cit-01", "root", "role 'root' is not one of agent, collector, noc"),
     ],
 )
 def test_names_and_roles_are_checked(pki: Pki, name: str, role: str, message: str) -> None:

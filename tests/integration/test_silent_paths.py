@@ -1,0 +1,148 @@
+"""The silent paths an attack test found (issue 14), each closed and proven on the real stack:
+the broker as `pantau broker config` writes it, a real collector and InfluxDB, messages counted
+end to end (every one stored, or refused with a reason that is counted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
+from pantau.collector.lab.services import Service
+from pantau.shared import topics
+from tests.broker_probe import Session, connect, sample, secret, telemetry
+from tests.pipeline import (
+    PANTAU,
+    Proc,
+    collector_config,
+    count_rows,
+    influx,
+    registry_file,
+    start_collector,
+    wait_for,
+)
+
+POINTS = ["cit-01", "cit-02", "cit-03"]
+SHARED = f"$share/pantau/{topics.telemetry_topic('+')}"
+
+
+@pytest.fixture
+def secure(tmp_path: Path) -> Iterator[SecureBroker]:
+    registry = registry_file(tmp_path / "registry.yaml", POINTS)
+    broker = prepare_secure_broker(tmp_path / "secure", registry)
+    broker.service.start()
+    yield broker
+    broker.service.stop()
+
+
+def shared_collector(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str, **extra: object
+) -> Proc:
+    config = collector_config(
+        tmp_path / "collector.yaml",
+        secure.cert_port,
+        influxd.url,
+        database,
+        tmp_path / "registry.yaml",
+        mqtt=secure.collector_mqtt() | {"client_id": "collector", "share_group": "pantau"},
+        **extra,
+    )
+    return start_collector(config, tmp_path / "collector.log")
+
+
+def final_stats(collector: Proc) -> dict[str, object]:
+    return json.loads(collector.log().splitlines()[-1].split("stats ", 1)[1])
+
+
+def publish_samples(session: Session, point: str, count: int, first: int = 0) -> None:
+    """`count` messages of one sample each (seq from `first`, a second apart, the last one a
+    second ago), every one acknowledged by the broker."""
+    now = int(time.time() * 1000)
+    for seq in range(first, first + count):
+        payload = telemetry(point, [sample(seq, now - (first + count - seq) * 1000, 1e6 + seq)])
+        assert session.publish(topics.telemetry_topic(point), payload) == "Success"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*PANTAU, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_a_stolen_agent_credential_cannot_join_the_share_group(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Defect 1: an agent that joined the collectors' share group with a persistent session
+    and went offline took half of every point's messages, which the broker then dropped."""
+    collector = shared_collector(secure, tmp_path, influxd, database)
+    ca = secure.pki.ca_cert_path
+    a, b = secure.agents["cit-01"], secure.agents["cit-02"]
+    thief = connect(
+        secure.password_port, ca, "cit-01", secret(a.password_file), session_expiry_s=3600
+    )
+    refused = thief.subscribe(SHARED, topics.telemetry_topic("+"), "pantau/v1/#")
+    thief.close()  # offline; its session (had it any subscription) would stay
+    noc = connect(secure.password_port, ca, "noc", secret(secure.noc.password_file))
+    noc_answers = noc.subscribe(SHARED, topics.telemetry_topic("+"), topics.state_topic("+"))
+    noc.close()
+    publisher = connect(secure.cert_port, ca, cert=b.cert_file, key=b.key_file)
+    try:
+        publish_samples(publisher, "cit-02", 20)
+        db = influx(influxd.url, database)
+        wait_for(lambda: count_rows(db, "telemetry") == 20, 20, "all 20 samples stored")
+    finally:
+        publisher.close()
+        collector.stop()
+    assert refused == ["Not authorized"] * 3
+    assert noc_answers == ["Not authorized", "Not authorized", "Granted QoS 1"]
+    assert count_rows(db, "telemetry") == 20
+    assert final_stats(collector)["received"] == 20  # the collector saw every one
+
+
+def test_revoking_a_collector_ends_its_session_and_its_share(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """A collector identity that joined the share group and went away keeps a session the
+    broker hands every other message to; revoking it must end that session."""
+    pki = ["--dir", str(secure.pki.dir)]
+    cli("pki", "issue", "collector-2", "--role", "collector", "--method", "password", *pki)
+    secure.reload()  # the new password; its rights came live with `issue`
+    password = secret(secure.pki.bundle_dir("collector-2") / "password")
+    ca = secure.pki.ca_cert_path
+
+    def second() -> Session | None:
+        session = connect(secure.password_port, ca, "collector-2", password, session_expiry_s=3600)
+        if session.connack == "Success":
+            return session
+        session.close()
+        return None
+
+    other = wait_for(second, 10, "the new collector identity to be let in")
+    assert other.subscribe(SHARED) == ["Granted QoS 1"]
+    other.close()  # away, with a share of the group in its session
+    collector = shared_collector(secure, tmp_path, influxd, database)
+    assert secure.service.process is not None
+    done = cli(
+        "pki", "revoke", "collector-2", "--reload-pid", str(secure.service.process.pid), *pki
+    )
+    b = secure.agents["cit-02"]
+    publisher = connect(secure.cert_port, ca, cert=b.cert_file, key=b.key_file)
+    try:
+        publish_samples(publisher, "cit-02", 20)
+        db = influx(influxd.url, database)
+        wait_for(lambda: count_rows(db, "telemetry") == 20, 20, "all 20 samples stored")
+    finally:
+        publisher.close()
+        collector.stop()
+    assert final_stats(collector)["received"] == 20
+    assert "session(s) ended: collector-2" in done.stdout
+    # and the revoked identity cannot come back for its session
+    assert connect(secure.password_port, ca, "collector-2", password).connack == "Not authorized"
+
