@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from pantau.collector.influxdb.config import InfluxConfig
-from pantau.collector.noc.config import AlertsConfig, MetricsConfig
+from pantau.collector.noc.config import AlertsConfig, MetricsConfig, StatusConfig
 from pantau.shared.config import Section, load_config
 from pantau.shared.mqtt_client import MqttConfig as BaseMqttConfig
 
@@ -90,6 +90,7 @@ class CollectorConfig(Section):
     # NOC: the collector's /metrics endpoint and the rules of `pantau alerts` (collector/noc/)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    status: StatusConfig = Field(default_factory=StatusConfig)
 
 
 def load_collector_config(path: str | Path) -> CollectorConfig:

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from pantau.shared.config import Section, read_secret_file
 from pantau.shared.errors import ConfigError
+from pantau.shared.mqtt_client import MqttConfig
 
 RULE_NAMES = (
     "provider_down",
@@ -21,6 +22,25 @@ RULE_NAMES = (
     "collector_down",
     "influx_unreachable",
 )
+
+
+class NocMqttConfig(MqttConfig):
+    """The broker as one NOC command sees it: its own identity (`pantau pki issue noc-alerts
+    --role noc`), never the collector's, whose persistent session it would take over."""
+
+    client_id: str | None = Field(
+        default=None, description="Default pantau-<command>-<pid>; the secure broker uses the user"
+    )
+
+
+class StatusConfig(Section):
+    """`pantau status`."""
+
+    mqtt: NocMqttConfig | None = Field(
+        default=None,
+        description="Its own broker identity (a NOC one; reads agent states only). Without it,"
+        " the collector's broker address and CA, and no credentials",
+    )
 
 
 class MetricsConfig(Section):
@@ -121,6 +141,11 @@ class AlertsConfig(Section):
         default=None, description="One apprise URL per line, mode 600 (keeps tokens out of YAML)"
     )
     rules: Rules = Field(default_factory=Rules)
+    mqtt: NocMqttConfig | None = Field(
+        default=None,
+        description="Its own broker identity (a NOC one; reads agent states only). Without it,"
+        " the collector's broker address and CA, and no credentials",
+    )
 
     @field_validator("targets", mode="before")
     @classmethod

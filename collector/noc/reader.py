@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from pantau.collector.config import MqttConfig
+from pantau.collector.config import MqttConfig as CollectorMqtt
 from pantau.collector.influxdb.client import Influx
+from pantau.collector.noc.config import NocMqttConfig
 from pantau.collector.noc.observe import AgentState, CapacityTest, Facts, Latest, PointState
 from pantau.shared import topics
-from pantau.shared.errors import PantauError, PayloadError
-from pantau.shared.mqtt_client import make_client
+from pantau.shared.errors import ConfigError, PantauError, PayloadError
+from pantau.shared.mqtt_client import TlsConfig, make_client
 from pantau.shared.wire import State, decode
 
 log = logging.getLogger(__name__)
@@ -50,27 +53,64 @@ OTHER_THAN = {  # a sample in another state than this one (null WAN counts as up
 }
 
 
+def noc_mqtt(collector: CollectorMqtt, own: NocMqttConfig | None, command: str) -> NocMqttConfig:
+    """The broker settings of one NOC command: its own section when given; otherwise the
+    collector's broker address and CA with no credentials at all, so a NOC command can never
+    log in as the collector (the broker would hand it the collector's session)."""
+    if own is not None:
+        config = own
+    else:
+        tls = None
+        if collector.tls is not None:
+            tls = TlsConfig(ca_file=collector.tls.ca_file, insecure=collector.tls.insecure)
+        config = NocMqttConfig(
+            host=collector.host, port=collector.port, tls=tls, keepalive_s=collector.keepalive_s
+        )
+    client_id = config.client_id or f"pantau-{command}-{os.getpid()}"
+    if client_id == collector.client_id or (
+        config.username and config.username in (collector.username, collector.client_id)
+    ):
+        raise ConfigError(
+            f"{command}.mqtt must not use the collector's identity: give it one of its own"
+            f" (pantau pki issue noc-{command} --role noc --method password)"
+        )
+    return config.model_copy(update={"client_id": client_id})
+
+
 class StateWatcher:
     """Keeps the retained `state` of every point, live, on its own MQTT session.
 
-    Its own client id and a clean session: it must never take over the collector's queue.
+    Its own identity and client id and a clean session that ends with the connection: it must
+    never take over the collector's queue.
     """
 
-    def __init__(self, config: MqttConfig, name: str = "noc") -> None:
+    def __init__(self, config: NocMqttConfig, name: str = "noc") -> None:
         self.config = config
+        self.name = name
         self._states: dict[str, AgentState] = {}
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
+        self._refused = threading.Event()
         self._last_message_at = 0.0
-        self.client = make_client(config, f"{config.client_id}-{name}-{os.getpid()}")
+        client_id = config.client_id or f"pantau-{name}-{os.getpid()}"
+        self.client = make_client(config, client_id)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
 
     def start(self) -> StateWatcher:
         self.client.reconnect_delay_set(1, 30)
-        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0  # nothing of ours outlives the connection
+        self.client.connect_async(
+            self.config.host,
+            self.config.port,
+            self.config.keepalive_s,
+            clean_start=True,
+            properties=props,
+        )
         self.client.loop_start()
         return self
 
@@ -85,8 +125,9 @@ class StateWatcher:
     def settle(self, timeout_s: float, quiet_s: float = 0.3) -> bool:
         """Wait for the subscription and for the burst of retained states to end."""
         deadline = time.monotonic() + timeout_s
-        if not self._subscribed.wait(max(0.0, deadline - time.monotonic())):
-            return False
+        while not self._subscribed.wait(0.05):
+            if self._refused.is_set() or time.monotonic() >= deadline:
+                return False
         while time.monotonic() < deadline:
             if time.monotonic() - max(self._last_message_at, self._subscribed_at) >= quiet_s:
                 return True
@@ -99,18 +140,36 @@ class StateWatcher:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("broker refused the NOC's state watcher: %s", reason_code)
+            self._refuse(f"the broker refused the login: {reason_code}")
             return
         client.subscribe(topics.state_topic("+"), qos=1)
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        self._refuse("no connection to the broker (refused, or TLS failed)")
+
+    def _refuse(self, why: str) -> None:
+        if not self._refused.is_set():
+            log.error(
+                "agent states unavailable: %s; `%s` needs a broker identity of its own in its"
+                " `mqtt` section (a NOC one: pantau pki issue noc-%s --role noc)",
+                why,
+                self.name,
+                self.name,
+            )
+        self._refused.set()
+
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if any(rc.is_failure for rc in reason_codes):
-            log.error("broker refused the subscription to agent states")
+            self._refuse("the broker refused the subscription to agent states")
             return
+        self._refused.clear()
         self._subscribed_at = time.monotonic()
+        self._ever_subscribed = True
         self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not self._subscribed.is_set() and not self._ever_subscribed:
+            self._refuse(f"the broker closed the connection before letting it in ({reason_code})")
         self._subscribed.clear()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
@@ -138,6 +197,7 @@ class StateWatcher:
             )
 
     _subscribed_at = 0.0
+    _ever_subscribed = False
 
 
 @dataclass

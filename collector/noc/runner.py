@@ -24,7 +24,7 @@ from pantau.collector.noc.gather import CityView, gather
 from pantau.collector.noc.history import History
 from pantau.collector.noc.notify import Delivery
 from pantau.collector.noc.observe import DOWN_STATES, STATE_CODES, PointState
-from pantau.collector.noc.reader import StateWatcher, first_after, newest_sample_ms
+from pantau.collector.noc.reader import StateWatcher, first_after, newest_sample_ms, noc_mqtt
 from pantau.collector.noc.rules import CentralFacts, all_conditions, timings
 from pantau.shared.errors import PantauError
 from pantau.shared.registry import Registry
@@ -40,7 +40,7 @@ class AlertRunner:
         self.alerts = config.alerts
         self.registry = registry
         self.influx = Influx(config.influx)
-        self.watcher = StateWatcher(config.mqtt, "alerts")
+        self.watcher = StateWatcher(noc_mqtt(config.mqtt, self.alerts.mqtt, "alerts"), "alerts")
         self.engine = Engine(timings(self.alerts))
         self.delivery = Delivery(self.alerts.all_targets(), self.alerts.retry_for_s, source)
         self.history = History(self.influx)

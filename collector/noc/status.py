@@ -23,7 +23,7 @@ from pantau.collector.influxdb.client import Influx
 from pantau.collector.noc.gather import CityView, gather
 from pantau.collector.noc.messages import duration, wib
 from pantau.collector.noc.observe import KelurahanView, PointState, PointView
-from pantau.collector.noc.reader import StateWatcher
+from pantau.collector.noc.reader import StateWatcher, noc_mqtt
 from pantau.shared.errors import ConfigError
 from pantau.shared.registry import Registry, load_registry
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         raise ConfigError(f"{config.registry}: no kelurahan {args.kelurahan!r} in the registry")
     influx = Influx(config.influx)
-    watcher = StateWatcher(config.mqtt, "status").start()
+    watcher = StateWatcher(noc_mqtt(config.mqtt, config.status.mqtt, "status"), "status").start()
     broker_ok = watcher.settle(args.broker_wait)
     try:
         if not args.watch:

@@ -146,3 +146,65 @@ def test_revoking_a_collector_ends_its_session_and_its_share(
     # and the revoked identity cannot come back for its session
     assert connect(secure.password_port, ca, "collector-2", password).connack == "Not authorized"
 
+
+def test_status_and_alerts_never_touch_the_collectors_session(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Defect 2: `pantau status` and `pantau alerts` logged in as the collector; the broker
+    forces client id = user name, so each run took over the collector's persistent session and
+    deleted it, with every message queued in it."""
+    mqtt = secure.collector_mqtt() | {"client_id": "collector"}
+    config = collector_config(
+        tmp_path / "collector.yaml",
+        secure.cert_port,
+        influxd.url,
+        database,
+        tmp_path / "registry.yaml",
+        mqtt=mqtt,
+    )
+    collector = start_collector(config, tmp_path / "collector.log")
+    collector.stop()  # away, its persistent session left on the broker to queue for it
+    b = secure.agents["cit-02"]
+    publisher = connect(secure.cert_port, secure.pki.ca_cert_path, cert=b.cert_file, key=b.key_file)
+    try:
+        publish_samples(publisher, "cit-02", 5)
+    finally:
+        publisher.close()
+    # With the collector's own config, as the NOC guide runs them: no identity of their own.
+    status = cli("status", "--config", str(config), "--format", "json", "--broker-wait", "5")
+    alerts = cli("alerts", "--config", str(config), "--once")
+    again = start_collector(config, tmp_path / "collector-again.log")
+    db = influx(influxd.url, database)
+    try:
+        wait_for(lambda: count_rows(db, "telemetry") == 5, 20, "the 5 queued samples stored")
+    finally:
+        again.stop()
+    assert final_stats(again)["received"] == 5
+    assert "session resumed" in again.log()
+    assert json.loads(status.stdout)["broker_ok"] is False  # no identity: no agent states
+    assert "needs a broker identity of its own" in status.stderr + alerts.stderr
+    # With identities of their own (NOC: agent states only), while the collector is away again.
+    publisher = connect(secure.cert_port, secure.pki.ca_cert_path, cert=b.cert_file, key=b.key_file)
+    try:
+        publish_samples(publisher, "cit-02", 5, first=5)
+    finally:
+        publisher.close()
+    own = collector_config(
+        tmp_path / "noc.yaml",
+        secure.cert_port,
+        influxd.url,
+        database,
+        tmp_path / "registry.yaml",
+        mqtt=mqtt,
+        status={"mqtt": secure.noc_mqtt("noc-status")},
+        alerts={"mqtt": secure.noc_mqtt("noc-alerts")},
+    )
+    status_own = cli("status", "--config", str(own), "--format", "json", "--broker-wait", "10")
+    cli("alerts", "--config", str(own), "--once")
+    third = start_collector(config, tmp_path / "collector-third.log")
+    try:
+        wait_for(lambda: count_rows(db, "telemetry") == 10, 20, "the next 5 samples stored")
+    finally:
+        third.stop()
+    assert final_stats(third)["received"] == 5
+    assert json.loads(status_own.stdout)["broker_ok"] is True

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from pantau.agent import config as agent_config
 from pantau.collector import config as collector_config
 from pantau.collector.admin.pki import Pki
-from pantau.collector.noc.reader import StateWatcher
+from pantau.collector.noc.reader import StateWatcher, noc_mqtt
 from pantau.shared.errors import ConfigError
 from pantau.shared.mqtt_client import MqttConfig, TlsConfig, make_client
 
@@ -84,4 +84,4 @@ def test_tls_files_are_checked_before_the_client_is_made(tmp_path: Path, pki: Pk
 def test_the_noc_checks_tls_files_like_everyone_else(tmp_path: Path) -> None:
     config = collector_config.MqttConfig(tls=TlsConfig(ca_file=str(tmp_path / "ca.pem")))
     with pytest.raises(ConfigError, match=r"ca\.pem: TLS CA file cannot be read"):
-        StateWatcher(config)
+        StateWatcher(noc_mqtt(config, None, "status"))
