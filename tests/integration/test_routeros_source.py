@@ -41,7 +41,7 @@ EXPECTED = {
     },
     "7.14": {
         "cpu_pct": 4.0,
-        "mem_used_pct": 38.25,
+        "mem_used_pct": 38.28,  # (134217728 - 82837504) / 134217728, as captured
         "temp_c": 43.0,
         "rtt_ms": 12.412,
         "jitter_ms": 0.4,

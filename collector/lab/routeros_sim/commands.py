@@ -209,6 +209,14 @@ def ping(router: SimRouter, session: Session, request: Request) -> Reply:
 COMMANDS["/tool/ping"] = ping
 
 
+def probe_rtt_ms(router: SimRouter, seq: int) -> float | None:
+    """The round trip of probe `seq` while the WAN is up (None: this probe goes unanswered)."""
+    script = router.spec.ping_script
+    if script:
+        return script[seq % len(script)]
+    return round(router.spec.ping_rtt_ms + PING_OFFSETS_MS[seq % len(PING_OFFSETS_MS)], 3)
+
+
 async def _ping_stream(
     router: SimRouter, address: str, count: int, interval_s: float
 ) -> AsyncIterator[Sentence]:
@@ -219,8 +227,9 @@ async def _ping_stream(
     rtts: list[float] = []
     for seq in range(count):
         sent_at = start + seq * interval_s
-        answered = router.wan_up
-        rtt = round(router.spec.ping_rtt_ms + PING_OFFSETS_MS[seq % len(PING_OFFSETS_MS)], 3)
+        scripted = probe_rtt_ms(router, seq)
+        answered = router.wan_up and scripted is not None
+        rtt = scripted or 0.0
         due = sent_at + (rtt / 1000 if answered else interval_s)
         await asyncio.sleep(max(0.0, due - loop.time()))
         words = ["!re", f"=seq={seq}", f"=host={address}"]

@@ -1,7 +1,8 @@
 """RouterOS dialects the simulator speaks, loaded from the data files beside it.
 
 Each data file holds what a real router of that release answers (field names, formats,
-packages); rows.json holds the row templates shared by all releases (registration tables,
+packages), taken from the captured replies in tests/testdata/routeros where there is one
+(tests/integration/test_routeros_captures.py holds them equal); rows.json holds the row templates shared by all releases (registration tables,
 hotspot sessions, DHCP leases).
 """
 
@@ -22,9 +23,7 @@ class Dialect:
     version: str
     empty_reply: bool  # 7.18+: a reply with no data is `!empty` then `!done`
     ping_time: str  # "ms" (ROS 6) or "ms_us" (ROS 7)
-    resource: dict[str, str]
-    memory_used_pct: float
-    cpu_load: int
+    resource: dict[str, str]  # the /system/resource row, uptime filled in live
     identity: str
     packages: tuple[dict[str, str], ...]
     wireless_package: str
@@ -59,8 +58,6 @@ def load_dialect(name: str) -> Dialect:
         empty_reply=raw["empty_reply"],
         ping_time=raw["ping_time"],
         resource=raw["resource"],
-        memory_used_pct=raw["memory_used_pct"],
-        cpu_load=raw["cpu_load"],
         identity=raw["identity"],
         packages=tuple(raw["packages"]),
         wireless_package=raw["wireless_package"],

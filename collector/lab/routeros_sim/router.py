@@ -43,6 +43,11 @@ class RouterSpec:
     tx_bps: float = 4_000_000.0
     rx_bytes: int = 5_123_456_789_012  # beyond 32 bits, as a router up for weeks has
     tx_bytes: int = 987_654_321_098
+    rx_packets: int | None = None  # None: one packet per 1,400 bytes received ...
+    tx_packets: int | None = None  # ... and per 600 bytes sent
+    rx_errors: int = 0
+    tx_errors: int = 0
+    link_downs: int = 0  # WAN link losses before the simulation starts
     uptime_s: float = 3 * 86_400 + 4 * 3_600 + 5 * 60 + 6
     hotspot_sessions: int = 25
     associated: int = 18
@@ -50,6 +55,9 @@ class RouterSpec:
     dhcp_bound: int = 30
     dhcp_waiting: int = 2
     ping_rtt_ms: float = 12.412
+    # Round trips of successive probes, repeating (None: no answer, while the WAN is up);
+    # empty: ping_rtt_ms with small fixed offsets (commands.PING_OFFSETS_MS).
+    ping_script: tuple[float | None, ...] = ()
     wireless_package: str | None = DEFAULT  # None: no wireless package installed
     health: Literal["sensors", "none", "trap"] = "sensors"
     durations: Literal["letters", "clock"] = "letters"  # clock: old `2w6d13:21:53` style
@@ -66,12 +74,29 @@ class Faults:
     drop_on: str | None = None  # only replies to commands under this path count for drop_replies
 
 
+COUNTER_WRAP = 2**64  # RouterOS counters are 64-bit and wrap
+
+
 @dataclass
 class Counters:
-    rx_bytes: float
-    tx_bytes: float
-    rx_packets: float
-    tx_packets: float
+    """Whole counters as the router shows them; traffic is added exactly (no float rounding),
+    so a counter next to its 64-bit wrap reads as set."""
+
+    rx_bytes: int
+    tx_bytes: int
+    rx_packets: int
+    tx_packets: int
+    carry: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])  # fractions
+
+    def add(self, rx_bytes: float, tx_bytes: float) -> None:
+        moved = (rx_bytes, tx_bytes, rx_bytes / 1_400, tx_bytes / 600)
+        totals = [self.rx_bytes, self.tx_bytes, self.rx_packets, self.tx_packets]
+        for i, amount in enumerate(moved):
+            exact = self.carry[i] + amount
+            whole = int(exact)
+            self.carry[i] = exact - whole
+            totals[i] = (totals[i] + whole) % COUNTER_WRAP
+        self.rx_bytes, self.tx_bytes, self.rx_packets, self.tx_packets = totals
 
 
 @dataclass
@@ -93,7 +118,7 @@ class SimRouter:
         self.dhcp_waiting = self.spec.dhcp_waiting
         self.health = self.spec.health
         self.wan_up = True
-        self.link_downs = 0
+        self.link_downs = self.spec.link_downs
         self.boot_id = 0
         self.requests = 0  # API commands answered, for tests and the benchmark
         self.logins = 0
@@ -102,11 +127,12 @@ class SimRouter:
         now = self.clock()
         self._boot_at = now - self.spec.uptime_s
         self._last = now
+        spec = self.spec
         self._counters = Counters(
-            rx_bytes=float(self.spec.rx_bytes),
-            tx_bytes=float(self.spec.tx_bytes),
-            rx_packets=float(self.spec.rx_bytes // 1_400),
-            tx_packets=float(self.spec.tx_bytes // 600),
+            rx_bytes=spec.rx_bytes,
+            tx_bytes=spec.tx_bytes,
+            rx_packets=spec.rx_bytes // 1_400 if spec.rx_packets is None else spec.rx_packets,
+            tx_packets=spec.tx_bytes // 600 if spec.tx_packets is None else spec.tx_packets,
         )
 
     # --- scripting -------------------------------------------------------------------------
@@ -117,7 +143,7 @@ class SimRouter:
             now = self.clock()
             self._boot_at = now
             self._last = now
-            self._counters = Counters(0.0, 0.0, 0.0, 0.0)
+            self._counters = Counters(0, 0, 0, 0)
             self.link_downs = 0
             self.boot_id += 1
 
@@ -155,6 +181,13 @@ class SimRouter:
         with self.lock:
             self.packages = [p for p in self.packages if p["name"] != name]
 
+    def set_package_disabled(self, name: str, disabled: bool = True) -> None:
+        """An installed package switched off: still listed, its menus gone."""
+        with self.lock:
+            for package in self.packages:
+                if package["name"] == name:
+                    package["disabled"] = "true" if disabled else "false"
+
     def add_package(self, name: str) -> None:
         with self.lock:
             if all(p["name"] != name for p in self.packages):
@@ -174,7 +207,7 @@ class SimRouter:
         with self.lock:
             self._advance()
             c = self._counters
-            return Counters(c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets)
+            return Counters(c.rx_bytes, c.tx_bytes, c.rx_packets, c.tx_packets, list(c.carry))
 
     def has_path(self, path: str) -> bool:
         """False for a menu whose package is missing (the router says `no such command prefix`)."""
@@ -205,13 +238,7 @@ class SimRouter:
         self._last = now
         if not self.wan_up or elapsed == 0:
             return
-        rx = self.rx_bps * elapsed / 8
-        tx = self.tx_bps * elapsed / 8
-        c = self._counters
-        c.rx_bytes += rx
-        c.tx_bytes += tx
-        c.rx_packets += rx / 1_400
-        c.tx_packets += tx / 600
+        self._counters.add(self.rx_bps * elapsed / 8, self.tx_bps * elapsed / 8)
 
     def _package(self, name: str) -> dict[str, str]:
         template = dict(self.dialect.packages[0])
@@ -219,11 +246,16 @@ class SimRouter:
         return template
 
     def _initial_packages(self) -> list[dict[str, str]]:
+        """The dialect's packages in its order, its wireless package replaced in place by the
+        spec's choice (or left out)."""
         wireless = self.dialect.wireless_package
         chosen = wireless if self.spec.wireless_package == DEFAULT else self.spec.wireless_package
-        packages = [dict(p) for p in self.dialect.packages if p["name"] != wireless]
-        if chosen is not None:
-            packages.append(self._package(chosen))
+        packages = []
+        for package in self.dialect.packages:
+            if package["name"] != wireless:
+                packages.append(dict(package))
+            elif chosen is not None:
+                packages.append(self._package(chosen))
         return packages
 
 
@@ -235,12 +267,8 @@ def _with_ids(rows: list[Row], start: int = 1) -> list[Row]:
 
 
 def _resource(r: SimRouter) -> list[Row]:
-    d = r.dialect
-    row = dict(d.resource)
-    total = int(row["total-memory"])
+    row = dict(r.dialect.resource)
     row["uptime"] = r.format_duration(int(r.uptime_s))
-    row["free-memory"] = str(round(total * (100 - d.memory_used_pct) / 100))
-    row["cpu-load"] = str(d.cpu_load)
     return [row]
 
 
@@ -278,6 +306,8 @@ def _interfaces(r: SimRouter) -> list[Row]:
                     "tx-packet": str(int(c.tx_packets)),
                     "fp-rx-byte": str(int(c.rx_bytes)),
                     "fp-rx-packet": str(int(c.rx_packets)),
+                    "rx-error": str(r.spec.rx_errors),
+                    "tx-error": str(r.spec.tx_errors),
                     "link-downs": str(r.link_downs),
                     "running": "true" if r.wan_up else "false",
                 }
