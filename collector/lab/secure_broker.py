@@ -110,6 +110,7 @@ def prepare_secure_broker(
     points: list[str] | None = None,
     plain_port: bool = False,
     bind: str = HOST,
+    **limits: int,
 ) -> SecureBroker:
     """CA, broker certificate for 127.0.0.1/localhost, a certificate and a password for each
     point (all of the registry's by default), the collector and a NOC account, then the broker
@@ -137,6 +138,7 @@ def prepare_secure_broker(
         data_dir=data_dir,
         log_file=broker_dir / "mosquitto.log",
         run_as="root" if os.geteuid() == 0 else getpass.getuser(),
+        **limits,  # max_payload_bytes, max_queued_messages, max_queued_bytes
     )
     files = write_broker_files(pki, ids, broker_dir, settings)
     assert settings.cert_port and settings.password_port

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
-from pantau.collector.lab.services import Service
+from pantau.collector.lab.services import Service, free_port
 from pantau.shared import topics
 from tests.broker_probe import Session, connect, sample, secret, telemetry
 from tests.pipeline import (
@@ -41,7 +43,12 @@ def secure(tmp_path: Path) -> Iterator[SecureBroker]:
 
 
 def shared_collector(
-    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str, **extra: object
+    secure: SecureBroker,
+    tmp_path: Path,
+    influxd: Service,
+    database: str,
+    log: str = "collector.log",
+    **extra: object,
 ) -> Proc:
     config = collector_config(
         tmp_path / "collector.yaml",
@@ -52,7 +59,7 @@ def shared_collector(
         mqtt=secure.collector_mqtt() | {"client_id": "collector", "share_group": "pantau"},
         **extra,
     )
-    return start_collector(config, tmp_path / "collector.log")
+    return start_collector(config, tmp_path / log)
 
 
 def final_stats(collector: Proc) -> dict[str, object]:
@@ -66,6 +73,20 @@ def publish_samples(session: Session, point: str, count: int, first: int = 0) ->
     for seq in range(first, first + count):
         payload = telemetry(point, [sample(seq, now - (first + count - seq) * 1000, 1e6 + seq)])
         assert session.publish(topics.telemetry_topic(point), payload) == "Success"
+
+
+def received(port: int) -> float:
+    """Messages the collector has taken in, from its /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:  # not serving yet
+        return 0.0
+    for family in text_string_to_metric_families(text):
+        for sample_ in family.samples:
+            if sample_.name == "pantau_collector_messages_received_total":
+                return sample_.value
+    return 0.0
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -208,3 +229,54 @@ def test_status_and_alerts_never_touch_the_collectors_session(
         third.stop()
     assert final_stats(third)["received"] == 5
     assert json.loads(status_own.stdout)["broker_ok"] is True
+
+
+def test_the_broker_refuses_huge_messages_and_bounds_what_it_queues(
+    tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Defect 3: one 256 MB message took the broker to 523 MB, three queued for a stopped
+    collector held 779 MB. The broker now refuses a message larger than the collector would
+    take (plus room for its topic), and holds a bounded number of bytes for a client away."""
+    registry = registry_file(tmp_path / "registry.yaml", POINTS)
+    secure = prepare_secure_broker(tmp_path / "secure", registry, max_queued_bytes=1_500_000)
+    secure.service.start()
+    ca = secure.pki.ca_cert_path
+    a = secure.agents["cit-01"]
+    try:
+        collector = shared_collector(secure, tmp_path, influxd, database)
+        limit = 1_048_576  # the collector's max_payload_bytes, the broker's default too
+
+        def agent() -> Session:
+            return connect(secure.password_port, ca, "cit-01", secret(a.password_file))
+
+        huge = agent()
+        huge.client.publish(topics.telemetry_topic("cit-01"), b"x" * (limit + 4096), qos=1)
+        wait_for(lambda: huge.error, 10, "the broker to drop the client")
+        huge.close()
+        near = agent()
+        assert near.publish(topics.telemetry_topic("cit-01"), b"y" * (limit + 100)) == "Success"
+        publish_samples(near, "cit-01", 1)
+        db = influx(influxd.url, database)
+        wait_for(lambda: count_rows(db, "telemetry") == 1, 20, "the valid sample stored")
+        collector.stop()  # away: the broker queues for its session, within its bytes
+        publish_samples(near, "cit-01", 1, first=1)  # queued first
+        for _ in range(3):
+            assert near.publish(topics.telemetry_topic("cit-01"), b"z" * 1_000_000) == "Success"
+        near.close()
+        port = free_port()
+        again = shared_collector(
+            secure, tmp_path, influxd, database, "again.log", metrics={"port": port}
+        )
+        wait_for(lambda: received(port) >= 3, 20, "the queued messages")
+        wait_for(lambda: count_rows(db, "telemetry") == 2, 20, "the queued valid sample")
+        again.stop()
+    finally:
+        secure.service.stop()
+    assert huge.error and huge.acks == {}  # dropped without an answer (see its log below)
+    first, second = final_stats(collector), final_stats(again)
+    assert first["received"] == 2 and first["rejected"] == {"oversize": 1}
+    # 1.5 MB held for the collector: the sample, then two of the three 1 MB messages
+    assert second["received"] == 3 and second["rejected"] == {"not_json": 2}
+    log = secure.service.log_path.read_text()
+    assert "disconnected due to oversize packet" in log
+    assert "Outgoing messages are being dropped for client pantau-collector" in log
