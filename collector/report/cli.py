@@ -9,6 +9,7 @@ are missing or late or a point has no data).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -52,9 +53,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_store_arguments(parser)
 
 
+def report_time_ms() -> int:
+    """When the report is made: now, or SOURCE_DATE_EPOCH (seconds) for a report made again
+    exactly as it was (reproducible builds' convention)."""
+    fixed = os.environ.get("SOURCE_DATE_EPOCH")
+    if fixed is None:
+        return int(time.time() * 1000)
+    if not fixed.isdigit():
+        raise ConfigError(f"SOURCE_DATE_EPOCH {fixed!r}: expected whole seconds since 1970")
+    return int(fixed) * 1000
+
+
 def run(args: argparse.Namespace) -> int:
     period = month(args.month)
-    now_ms = int(time.time() * 1000)
+    now_ms = report_time_ms()
     check_started(period, now_ms)  # before connecting to anything
     registry, source, close = _open(args)
     try:

@@ -162,7 +162,9 @@ def build_report(
     what = _describe(filters)
     if not plans:
         raise ReportError(f"no point{what} is in service in {period.label}: nothing to report")
-    details = [point_month(p, period, rollups(p.point.id), tests(p.point.id)) for p in plans]
+    details = [
+        point_month(p, period, rollups(p.point.id), tests(p.point.id), now_ms) for p in plans
+    ]
     if not any(d.hours_with_data for d in details):
         raise ReportError(
             f"no data for {period.label}: no rollup and no raw telemetry for the"

@@ -173,10 +173,12 @@ def point_month(
     period: Period,
     rollups: PointHours | Mapping[int, HourRollup],
     tests: Sequence[CapacityTest],
+    now_ms: int | None = None,
 ) -> PointDetail:
     """Every figure of one point for the period. `rollups` covers the period and one day
     either side (CONTEXT_MS), so edge outages are judged whole: a PointHours over exactly that
-    window, or rows by UTC hour start (hours without a row have no data)."""
+    window, or rows by UTC hour start (hours without a row have no data). In a month not over
+    at `now_ms`, data quality (coverage above all) counts only the hours already over."""
     terms = plan.terms
     ctx_start = period.start_ms - CONTEXT_MS
     ctx_end = period.end_ms + CONTEXT_MS
@@ -245,7 +247,7 @@ def point_month(
     f.mttr_s = sum(durations) / len(durations) if durations else None
     f.short_interruptions_n = len(avail.short_interruptions)
     _capacity_figures(f, detail.capacity)
-    _hourly_figures(detail, plan, period, hours)
+    _hourly_figures(detail, plan, period, hours, now_ms)
     _evidence_figures(detail, plan, period, hours)
     detail.speed = speed_verdict(
         terms,
@@ -394,15 +396,18 @@ def _hourly_figures(
     plan: PointPlan,
     period: Period,
     hours: PointHours,
+    now_ms: int | None = None,
 ) -> None:
-    """Data quality, latency, utilisation and clients from the active hours' rollups.
+    """Data quality, latency, utilisation and clients from the active hours' rollups (of a
+    month not over, the hours over by now_ms).
 
     Passes over columns: a month of 430 points is 320 000 rollups, and this runs inside the
     report's time budget. Sums of floats are taken in hour order, as a loop over rows would.
     """
     f = detail.figures
+    elapsed = period.end_ms if now_ms is None else min(period.end_ms, now_ms // HOUR_MS * HOUR_MS)
     active_spans = [
-        span for a in plan.active if (span := _intersect(a, (period.start_ms, period.end_ms)))
+        span for a in plan.active if (span := _intersect(a, (period.start_ms, elapsed)))
     ]
     active_hours = sum((hi - lo) // HOUR_MS for lo, hi in active_spans)
     hour_ms = hours.hour_ms()

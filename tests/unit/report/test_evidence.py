@@ -205,12 +205,22 @@ def test_a_month_not_over_is_provisional() -> None:
         "PROVISIONAL: 2026-11 is not over (report of 2026-11-15 12:00 WIB);"
         " figures and amounts will change"
     )
-    assert render(report, "table", "en").splitlines()[0] == line
+    # the synthetic citangkil-03 is dead for 3 of the 14.5 days over: coverage 79 % so far
+    low = (
+        "LOW COVERAGE: 1 point(s) with data coverage under the contract's 90 %: citangkil-03"
+        " | TO BE DECIDED: Rp500,000 (1 point(s)) left out of the net payable"
+    )
+    assert render(report, "table", "en").splitlines()[0] == f"{line} | {low}"
     data = json.loads(render(report, "json", "en"))
-    assert (data["provisional"], data["final"], data["notices"]) == (True, False, [line])
-    assert render(report, "csv", "id").splitlines()[0] == (
-        "# SEMENTARA: 2026-11 belum berakhir (laporan per 2026-11-15 12:00 WIB);"
-        " angka dan jumlah akan berubah"
+    assert (data["provisional"], data["final"]) == (True, False)
+    assert data["notices"] == [line, *low.split(" | ")]
+    assert (
+        render(report, "csv", "id")
+        .splitlines()[0]
+        .startswith(
+            "# SEMENTARA: 2026-11 belum berakhir (laporan per 2026-11-15 12:00 WIB);"
+            " angka dan jumlah akan berubah | "
+        )
     )
 
 
