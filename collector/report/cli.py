@@ -1,4 +1,5 @@
-"""`pantau report`: the monthly SLA report as a terminal table, CSV, JSON or one HTML file.
+"""`pantau report`: the monthly SLA report as a terminal table, CSV (one file per level),
+JSON, one HTML file, a PDF (headless Chromium's print of the HTML) or an XLSX workbook.
 
 Exit codes: 0 a report was written; 2 no report (bad arguments, InfluxDB unreachable, a month
 not begun or without any data: one line on standard error); 3 with `--strict`, a report was
@@ -25,12 +26,14 @@ from pantau.collector.report.compute import (
 from pantau.collector.report.i18n import LANGS
 from pantau.collector.report.notices import notices
 from pantau.collector.report.reader import Prefetch, ReportSource
+from pantau.collector.report.render_data import LEVELS, to_csv, to_csv_files
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import month
 from pantau.shared.errors import ConfigError
 from pantau.shared.registry import Registry
 
-FORMATS = ("table", "csv", "json", "html")
+FORMATS = ("table", "csv", "json", "html", "pdf")
+BINARY = ("pdf", "xlsx")
 EXIT_NOT_FINAL = 3
 
 
@@ -41,7 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", help="only this provider")
     parser.add_argument("--point", help="only this point id")
     parser.add_argument("--format", choices=FORMATS, default="table")
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    parser.add_argument(
+        "--out",
+        help="write to this file instead of standard output (csv: FILE.csv gives FILE-point.csv,"
+        " FILE-kelurahan.csv, ...; a directory gives pantau-report-MONTH-LEVEL.csv in it)",
+    )
+    parser.add_argument(
+        "--level",
+        choices=LEVELS,
+        default="point",
+        help="csv on standard output: the level to print (default point)",
+    )
     parser.add_argument("--lang", choices=LANGS, default="id", help="id (default) or en")
     parser.add_argument(
         "--strict",
@@ -74,16 +87,24 @@ def run(args: argparse.Namespace) -> int:
         report = compute(registry, source, args.month, filters, now_ms)
     finally:
         close()
-    text = render(report, args.format, args.lang)
-    if args.out:
+    what = f"{args.format} report for {period.label}, {len(report.points)} point(s)"
+    if args.format in BINARY:
+        if not args.out:
+            raise ConfigError(f"--format {args.format} needs --out FILE")
         out = Path(args.out)
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"--out {out}: cannot write: {exc.strerror}") from exc
-        print(f"{out}: {args.format} report for {period.label}, {len(report.points)} point(s)")
+        _write(out, render_binary(report, args.format, args.lang))
+        print(f"{out}: {what}")
+    elif args.format == "csv" and args.out:
+        paths = csv_paths(Path(args.out), period.label)
+        for level, text in to_csv_files(report, args.lang).items():
+            _write(paths[level], text.encode("utf-8"))
+        print(f"{', '.join(str(p) for p in paths.values())}: {what}")
+    elif args.out:
+        out = Path(args.out)
+        _write(out, render(report, args.format, args.lang).encode("utf-8"))
+        print(f"{out}: {what}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(render(report, args.format, args.lang, args.level))
     if args.out or args.format != "table":
         for line in notices(report, args.lang):  # also the report's first line
             print(f"pantau report: {line}", file=sys.stderr)
@@ -95,6 +116,21 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_NOT_FINAL
     return 0
+
+
+def _write(out: Path, data: bytes) -> None:
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write: {exc.strerror}") from exc
+
+
+def csv_paths(out: Path, label: str) -> dict[str, Path]:
+    """FILE.csv → FILE-LEVEL.csv beside it; a directory → pantau-report-MONTH-LEVEL.csv in it."""
+    if out.is_dir():
+        return {level: out / f"pantau-report-{label}-{level}.csv" for level in LEVELS}
+    stem = out.name[: -len(".csv")] if out.name.endswith(".csv") else out.name
+    return {level: out.with_name(f"{stem}-{level}.csv") for level in LEVELS}
 
 
 def compute(
@@ -125,11 +161,9 @@ def compute(
         prefetch.close()
 
 
-def render(report: MonthReport, fmt: str, lang: str) -> str:
+def render(report: MonthReport, fmt: str, lang: str, level: str = "point") -> str:
     if fmt == "csv":
-        from pantau.collector.report.render_data import to_csv
-
-        return to_csv(report, lang)
+        return to_csv(report, lang, level)
     if fmt == "json":
         from pantau.collector.report.render_data import to_json
 
@@ -145,6 +179,16 @@ def render(report: MonthReport, fmt: str, lang: str) -> str:
     console = Console(record=True, file=_Discard(), width=_width())
     render_table(report, lang, console)
     return console.export_text(styles=sys.stdout.isatty())
+
+
+def render_binary(report: MonthReport, fmt: str, lang: str) -> bytes:
+    if fmt == "pdf":
+        from pantau.collector.report.render_pdf import render_pdf
+
+        return render_pdf(report, lang)
+    from pantau.collector.report.render_xlsx import render_xlsx
+
+    return render_xlsx(report, lang)
 
 
 def _width() -> int:

@@ -13,12 +13,14 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pantau.collector.report.fingerprint import Fingerprint
 from pantau.collector.sla.capacity import CapacityTest
 from pantau.collector.sla.daily import PointHours
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.groups import group_figures
 from pantau.collector.sla.hourly import HourRollup
 from pantau.collector.sla.month import (
+    CONTEXT_MS,
     LOW_COVERAGE,
     NO_DATA,
     NOT_ENOUGH,
@@ -30,7 +32,7 @@ from pantau.collector.sla.month import (
 from pantau.collector.sla.outages import Run
 from pantau.collector.sla.periods import Period, from_ms
 from pantau.shared.errors import ConfigError, PantauError
-from pantau.shared.registry import Point, Registry
+from pantau.shared.registry import Point, Registry, Terms
 
 
 class ReportError(PantauError):
@@ -84,6 +86,19 @@ class Evidence:
         return not (self.missing_hours or self.stale_hours)
 
 
+@dataclass(frozen=True)
+class ContractInForce:
+    """A contract the report's points are judged by, with the kelurahan whose terms differ."""
+
+    provider: str
+    id: str | None
+    valid_from: str | None
+    valid_until: str | None
+    terms: Terms
+    overrides: dict[str, Terms]  # kelurahan → its terms, where an override applies
+    points: int
+
+
 @dataclass
 class MonthReport:
     city: str
@@ -99,6 +114,8 @@ class MonthReport:
     generated_ms: int = 0
     provisional: bool = False  # the month was not over when the report was made
     evidence: Evidence = field(default_factory=Evidence)
+    fingerprint: str = ""  # sha256 of the inputs (report/fingerprint.py)
+    contracts: list[ContractInForce] = field(default_factory=list)
 
     @property
     def final(self) -> bool:
@@ -162,9 +179,17 @@ def build_report(
     what = _describe(filters)
     if not plans:
         raise ReportError(f"no point{what} is in service in {period.label}: nothing to report")
-    details = [
-        point_month(p, period, rollups(p.point.id), tests(p.point.id), now_ms) for p in plans
-    ]
+    fingerprint = Fingerprint(registry, period, filters.as_dict())
+    details = []
+    for plan in plans:
+        hours = rollups(plan.point.id)
+        if not isinstance(hours, PointHours):
+            hours = PointHours.from_rollups(
+                hours, period.start_ms - CONTEXT_MS, period.end_ms + CONTEXT_MS
+            )
+        point_tests = tests(plan.point.id)
+        fingerprint.point(plan.point.id, hours, point_tests)
+        details.append(point_month(plan, period, hours, point_tests, now_ms))
     if not any(d.hours_with_data for d in details):
         raise ReportError(
             f"no data for {period.label}: no rollup and no raw telemetry for the"
@@ -219,7 +244,39 @@ def build_report(
         generated_ms=now_ms,
         provisional=now_ms < period.end_ms,
         evidence=_evidence(details),
+        fingerprint=fingerprint.hexdigest(),
+        contracts=_contracts(registry, plans),
     )
+
+
+def _contracts(registry: Registry, plans: Sequence[PointPlan]) -> list[ContractInForce]:
+    """The contracts in force for the selected points (the one of each point's first active
+    day), in provider order."""
+    found: dict[tuple[str, str | None], list[PointPlan]] = defaultdict(list)
+    chosen = {}
+    for plan in plans:
+        contract = plan.contract
+        key = (contract.provider, contract.id or str(contract.valid_from))
+        found[key].append(plan)
+        chosen[key] = contract
+    out = []
+    for key in sorted(found, key=lambda k: (k[0], str(k[1]))):
+        contract = chosen[key]
+        kelurahan = {p.point.kelurahan for p in found[key]}
+        out.append(
+            ContractInForce(
+                provider=contract.provider,
+                id=contract.id,
+                valid_from=contract.valid_from.isoformat() if contract.valid_from else None,
+                valid_until=contract.valid_until.isoformat() if contract.valid_until else None,
+                terms=contract.terms,
+                overrides={
+                    k: contract.terms_for(k) for k in sorted(contract.kelurahan) if k in kelurahan
+                },
+                points=len(found[key]),
+            )
+        )
+    return out
 
 
 def _evidence(details: Sequence[PointDetail]) -> Evidence:

@@ -1,7 +1,10 @@
 """Machine-readable renderings: CSV and JSON with the stable column names of sla.figures.
 
-CSV: one row per point, kelurahan, kecamatan, provider and the total, told apart by `level`;
-a report that is not final starts with one `# ` comment line saying why (notices.py).
+CSV: one file per level (point, kelurahan, kecamatan, provider, total), so summing a column
+never counts a point twice; `--lang en`: the column names, `,` and a decimal point; `--lang id`:
+Indonesian headers, `;` and a decimal comma, as a spreadsheet set to Indonesian opens them.
+Numbers with decimals are rounded to two; amounts are whole rupiah. A report that is not final
+starts with one `# ` comment line saying why (notices.py).
 JSON: the same figures grouped by level, plus the outage list and clients by hour of day, and
 up front whether the report is final, its notices and the state of its evidence.
 """
@@ -13,33 +16,62 @@ import io
 import json
 from typing import Any
 
-from pantau.collector.report.compute import MonthReport
+from pantau.collector.report.compute import ContractInForce, MonthReport
+from pantau.collector.report.i18n import COLUMN_ID
 from pantau.collector.report.notices import first_line, fix_command, notices
-from pantau.collector.sla.figures import COLUMNS
+from pantau.collector.report.verdict import verdicts
+from pantau.collector.sla.figures import COLUMNS, Figures
 from pantau.collector.sla.periods import from_ms
+from pantau.shared import __version__
 
-JSON_VERSION = 2  # 2: final, provisional, notices, evidence; money to be decided
+JSON_VERSION = 3  # 2: final, provisional, notices, evidence; 3: verdicts, contracts, fingerprint
 
 
-def to_csv(report: MonthReport, lang: str = "en") -> str:
+LEVELS = ("point", "kelurahan", "kecamatan", "provider", "total")
+
+
+def level_rows(report: MonthReport, level: str) -> list[Figures]:
+    return {
+        "point": [d.figures for d in report.points],
+        "kelurahan": report.kelurahan,
+        "kecamatan": report.kecamatan,
+        "provider": report.providers,
+        "total": [report.total],
+    }[level]
+
+
+def headers(lang: str) -> list[str]:
+    return [COLUMN_ID[c] for c in COLUMNS] if lang == "id" else list(COLUMNS)
+
+
+def to_csv(report: MonthReport, lang: str = "en", level: str = "point") -> str:
+    """One level's rows."""
     out = io.StringIO()
     line = first_line(report, lang)
     if line:
         out.write(f"# {line}\n")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for figures in report.rows():
-        writer.writerow(_cell(v) for v in figures.as_dict().values())
+    writer = csv.writer(out, delimiter=";" if lang == "id" else ",", lineterminator="\n")
+    writer.writerow(headers(lang))
+    for figures in level_rows(report, level):
+        writer.writerow(cell(v, lang) for v in figures.as_dict().values())
     return out.getvalue()
 
 
-def _cell(value: Any) -> str:
+def to_csv_files(report: MonthReport, lang: str = "en") -> dict[str, str]:
+    """Every level, one CSV text each."""
+    return {level: to_csv(report, lang, level) for level in LEVELS}
+
+
+def cell(value: Any, lang: str = "en") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
+        if lang == "id":
+            return "ya" if value else "tidak"
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(round(value, 6))
+        text = f"{value:.2f}"
+        return text.replace(".", ",") if lang == "id" else text
     return str(value)
 
 
@@ -68,6 +100,23 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
             "low_coverage_points": list(evidence.low_coverage_points),
             "not_enough_tests_points": list(evidence.not_enough_tests_points),
         },
+        "software_version": __version__,
+        "fingerprint": {"sha256": report.fingerprint},
+        "verdicts": [
+            {
+                "provider": v.provider,
+                "fee_idr": v.fee_idr,
+                "net_payable_idr": v.net_payable_idr,
+                "to_be_decided_idr": v.to_be_decided_idr,
+                "causes": [
+                    {"cause": c.cause, "kelurahan": c.kelurahan, "amount_idr": c.amount_idr}
+                    for c in v.causes
+                ],
+                "line": v.line(lang),
+            }
+            for v in verdicts(report)
+        ],
+        "contracts": [contract_dict(c) for c in report.contracts],
         "generated": iso(report.generated_ms),
         "period": {
             "start": iso(report.period.start_ms),
@@ -93,6 +142,18 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
             for o in report.outages
         ],
         "clients_by_hour": report.clients_by_hour,
+    }
+
+
+def contract_dict(contract: ContractInForce) -> dict[str, Any]:
+    return {
+        "provider": contract.provider,
+        "id": contract.id,
+        "valid_from": contract.valid_from,
+        "valid_until": contract.valid_until,
+        "points": contract.points,
+        "terms": contract.terms.model_dump(mode="json"),
+        "kelurahan": {k: t.model_dump(mode="json") for k, t in contract.overrides.items()},
     }
 
 

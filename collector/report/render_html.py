@@ -1,7 +1,11 @@
-"""One self-contained HTML file that prints well on A4: summary, availability per kelurahan,
-delivered speed against committed, outage timeline, clients by hour of day, deductions and
-data quality. No scripts, no external files: charts are inline SVG. A report that is not final
-opens with a box saying why (notices.py), and lists the points whose fee is to be decided."""
+"""One self-contained HTML file that prints well on A4. The first page: what keeps the report
+from being final (notices.py), one verdict line per provider (pay Rp X of Rp Y and the causes
+that cost most, verdict.py), the contract in force with its schedules, then the summary cards.
+Then availability per kelurahan, delivered speed against committed, outage timeline, clients
+by hour of day, deductions, data quality, and last a sign-off block (prepared, checked,
+approved). Every printed page carries its number, the period, the software version and the
+fingerprint of the inputs; a provisional month is watermarked. No scripts, no external files:
+charts are inline SVG."""
 
 from __future__ import annotations
 
@@ -13,9 +17,15 @@ from pantau.collector.report import charts
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.i18n import duration, number, rupiah, translator
 from pantau.collector.report.notices import notices
+from pantau.collector.report.verdict import verdicts
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.periods import from_ms
+from pantau.collector.sla.speed import judged_mbps
+from pantau.shared import __version__
+from pantau.shared.registry import PenaltyBracket, Terms
 
+TERMS_TABLE = '<table class="terms">'
+SIGN_LINE = '<p class="sign">'
 TIMELINE_ROWS = 40
 OUTAGE_LIST_ROWS = 60
 
@@ -48,6 +58,17 @@ ul.rules { margin: 1mm 0; padding-left: 5mm; color: #444; }
 .notice { border: 0.6mm solid #b71c1c; color: #b71c1c; font-weight: bold; padding: 1.5mm 2mm;
           margin: 0 0 3mm; }
 .notice p { margin: 0.5mm 0; }
+.verdict { border: 0.4mm solid #1a3d6d; padding: 1.5mm 2.5mm; margin: 0 0 3mm; }
+.verdict p { margin: 0.8mm 0; font-size: 10.5pt; font-weight: bold; }
+table.terms td, table.terms th { text-align: left; }
+.watermark { position: fixed; top: 38%; left: 0; right: 0; text-align: center; z-index: -1;
+             font-size: 80pt; font-weight: bold; color: rgba(183, 28, 28, 0.13);
+             transform: rotate(-30deg); }
+.signoff { display: grid; grid-template-columns: repeat(3, 1fr); gap: 6mm; margin-top: 4mm;
+           page-break-inside: avoid; }
+.signoff div { border: 0.3mm solid #888; padding: 2mm; min-height: 48mm; }
+.signoff p { margin: 2.5mm 0; border-bottom: 0.3mm dotted #999; padding-bottom: 1mm; }
+.signoff p.sign { min-height: 16mm; }
 """
 
 
@@ -58,8 +79,11 @@ def render_html(report: MonthReport, lang: str, generated: dt.datetime | None = 
     groups: Sequence[Figures] = [d.figures for d in report.points] if drill else report.kelurahan
     group_word = t("point") if drill else t("kelurahan")
     parts = [
+        _watermark(report, lang),
         _notice(report, lang),
         _head(report, lang, generated),
+        _verdicts(report, lang),
+        _contracts(report, lang),
         _summary(report, lang),
         _availability(report, groups, group_word, lang),
         _speed(report, groups, group_word, lang),
@@ -67,13 +91,151 @@ def render_html(report: MonthReport, lang: str, generated: dt.datetime | None = 
         _clients(report, lang),
         _deductions(report, groups, group_word, lang),
         _quality(report, groups, group_word, lang),
+        _signoff(lang),
     ]
     title = f"{t('title')} · {report.city} · {report.period.label}"
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(p for p in parts if p)
-        + "\n</body>\n</html>\n"
+        f"<title>{escape(title)}</title>\n<style>{CSS}{_page_css(report, lang)}</style>\n"
+        "</head>\n<body>\n" + "\n".join(p for p in parts if p) + "\n</body>\n</html>\n"
+    )
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _page_css(report: MonthReport, lang: str) -> str:
+    """Printed pages: number of pages, period, version and fingerprint in the bottom margin."""
+    t = translator(lang)
+    start = from_ms(report.period.start_ms)
+    end = from_ms(report.period.end_ms) - dt.timedelta(days=1)
+    left = (
+        f"{report.city} · {t('period')} {start:%Y-%m-%d} – {end:%Y-%m-%d} WIB · Pantau"
+        f" {__version__} · {t('fingerprint')} sha256 {report.fingerprint}"
+    )
+    page = f"{t('page')} "
+    of = f" {t('of')} "
+    return (
+        "\n@page { @bottom-left { content: " + _css_string(left) + "; font-size: 5.5pt;"
+        " color: #555; width: 150mm; }\n  @bottom-right { content: "
+        + _css_string(page)
+        + " counter(page) "
+        + _css_string(of)
+        + " counter(pages); font-size: 7pt; } }\n"
+    )
+
+
+def _watermark(report: MonthReport, lang: str) -> str:
+    if not report.provisional:
+        return ""
+    return f'<div class="watermark">{escape(translator(lang)("provisional_mark"))}</div>'
+
+
+def _verdicts(report: MonthReport, lang: str) -> str:
+    t = translator(lang)
+    lines = "".join(f"<p>{escape(v.line(lang))}</p>" for v in verdicts(report))
+    return f'<section class="verdict"><h2>{escape(t("sec_verdict"))}</h2>{lines}</section>'
+
+
+def _pct_text(value: float, lang: str = "en") -> str:
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "id" else text
+
+
+def _brackets(brackets: Sequence[PenaltyBracket]) -> str:
+    ordered = sorted(brackets, key=lambda b: -b.below_pct)
+    return "; ".join(
+        f"< {_pct_text(b.below_pct)} % → {_pct_text(b.deduction_pct)} %" for b in ordered
+    )
+
+
+def _terms_rows(terms: Terms, lang: str) -> list[list[str]]:
+    t = translator(lang)
+    rows = [
+        [t("fee_point"), rupiah(terms.fee_idr, lang)],
+        [
+            t("committed_speed"),
+            f"{_pct_text(terms.down_mbps)} / {_pct_text(terms.up_mbps)} Mbps",
+        ],
+        [t("availability_target"), f"{_pct_text(terms.availability_target_pct)} %"],
+        [t("outage_threshold"), f"{terms.outage_threshold_s} s"],
+        [t("peak_window"), f"{terms.peak_start:%H:%M}–{terms.peak_end:%H:%M}"],
+        [t("schedule_availability"), _brackets(terms.penalties) or t("none")],
+        [t("no_data_down"), t("yes") if terms.no_data_counts_as_down else t("no")],
+    ]
+    speed = terms.speed
+    if speed is None:
+        rows.append([t("schedule_speed"), t("speed_none")])
+    else:
+        if speed.kind == "brackets":
+            rule = f"{t('speed_brackets')}: {_brackets(speed.brackets)}"
+        elif speed.kind == "per_mbps":
+            rule = t("speed_per_mbps")
+        else:
+            c = speed.compliance
+            rule = t("speed_compliance").format(
+                tests=_pct_text(c.tests_share_pct),
+                speed=_pct_text(c.speed_pct),
+                lat=_pct_text(c.latency_share_pct),
+                ms=_pct_text(c.latency_ms),
+                ded=_pct_text(c.deduction_pct),
+            )
+        judged = judged_mbps(terms.down_mbps, speed)
+        rows += [
+            [t("schedule_speed"), f"{speed.kind}: {rule}"],
+            [
+                t("judged_speed"),
+                t("judged_speed_value").format(
+                    committed=_pct_text(terms.down_mbps),
+                    allowance=_pct_text(speed.goodput_allowance_pct, lang),
+                    judged=_pct_text(float(judged), lang),
+                ),
+            ],
+            [t("min_tests"), str(speed.min_tests)],
+        ]
+    rows += [
+        [t("combine"), f"{terms.combine}: {t('combine_' + terms.combine)}"],
+        [t("min_coverage"), f"{_pct_text(terms.min_coverage_pct)} %"],
+    ]
+    return [[escape(a), escape(b)] for a, b in rows]
+
+
+def _contracts(report: MonthReport, lang: str) -> str:
+    t = translator(lang)
+    parts = []
+    for c in report.contracts:
+        until = c.valid_until or t("open_ended")
+        title = (
+            f"{t('contract')} {c.id or '–'} · {t('provider')} {c.provider} · {t('valid')}"
+            f" {c.valid_from or '–'} – {until} · {c.points} {t('points').lower()}"
+        )
+        table = _table(["", ""], _terms_rows(c.terms, lang), text_columns=2)
+        overrides = "".join(
+            f"<p><b>{escape(t('overrides'))}: {escape(kel)}</b></p>"
+            + _table(["", ""], _terms_rows(terms, lang), text_columns=2)
+            for kel, terms in c.overrides.items()
+        )
+        parts.append(
+            f"<p><b>{escape(title)}</b></p>{table.replace('<table>', TERMS_TABLE, 1)}{overrides}"
+        )
+    return f"<section><h2>{escape(t('sec_contract'))}</h2>{''.join(parts)}</section>"
+
+
+def _signoff(lang: str) -> str:
+    t = translator(lang)
+    boxes = "".join(
+        f"<div><b>{escape(t(role))}</b>"
+        + "".join(
+            (SIGN_LINE if k == "signature" else "<p>") + f"{escape(t(k))}:</p>"
+            for k in ("name", "position", "date", "signature")
+        )
+        + "</div>"
+        for role in ("prepared", "checked", "approved")
+    )
+    return (
+        f'<section class="newpage"><h2>{escape(t("sec_signoff"))}</h2>'
+        f'<div class="signoff">{boxes}</div></section>'
     )
 
 
@@ -281,6 +443,8 @@ def _speed(report: MonthReport, groups: Sequence[Figures], word: str, lang: str)
             number(f.tests_ge_80_pct, 0, lang),
             number(speed, 1, lang),
             split,
+            number(f.speed_peak_pct, 2, lang),
+            escape(_verdict_word(f, lang)),
             number(f.rtt_median_ms, 0, lang),
             number(f.loss_median_pct, 2, lang),
         ]
@@ -297,6 +461,8 @@ def _speed(report: MonthReport, groups: Sequence[Figures], word: str, lang: str)
             t("tests_ge_80"),
             "80/80",
             "≥95/80–95/<80",
+            t("speed_peak_pct"),
+            t("speed_verdict"),
             "RTT ms",
             t("loss") + " %",
         ],
@@ -379,6 +545,8 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
             number(f.no_data_pct, 1, lang),
             number(f.deduction_pct, 1, lang),
             rupiah(f.fee_idr, lang),
+            _money(f, f.deduction_availability_idr, lang),
+            _money(f, f.deduction_speed_idr, lang),
             _money(f, f.deduction_idr, lang),
             _money(f, f.net_payable_idr, lang),
             rupiah(f.to_be_decided_idr, lang),
@@ -393,6 +561,8 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
         t("no_data") + " %",
         t("deduction") + " %",
         t("fee"),
+        t("deduction_availability"),
+        t("deduction_speed"),
         t("deduction"),
         t("net"),
         t("to_be_decided"),
@@ -410,6 +580,13 @@ def _deductions(report: MonthReport, groups: Sequence[Figures], word: str, lang:
         f"<h2>{escape(t('sec_points_deducted'))}</h2>\n{points_table}\n"
         f"{_undecided(report, lang)}</section>"
     )
+
+
+def _verdict_word(f: Figures, lang: str) -> str:
+    if f.level != "point" or not f.speed_verdict:
+        return "–"
+    key = "speed_short" if f.speed_verdict == "short" else f.speed_verdict
+    return translator(lang)(key)
 
 
 def _undecided(report: MonthReport, lang: str) -> str:

@@ -14,6 +14,7 @@ from rich.text import Text
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.i18n import number, rupiah, translator
 from pantau.collector.report.notices import first_line
+from pantau.collector.report.verdict import verdicts
 from pantau.collector.sla.figures import Figures
 
 
@@ -27,6 +28,8 @@ def render_table(report: MonthReport, lang: str, console: Console) -> None:
     console.print(
         Text(f"{t('title')} · {report.city} · {report.period.label}{where}", style="bold")
     )
+    for verdict in verdicts(report):
+        console.print(Text(verdict.line(lang), style="bold"))
     drill = bool(report.filters.kelurahan or report.filters.point)
     if drill:
         rows: Sequence[Figures] = [d.figures for d in report.points]

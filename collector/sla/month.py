@@ -48,7 +48,7 @@ from pantau.collector.sla.speed import (
     speed_verdict,
 )
 from pantau.collector.sla.stats import median
-from pantau.shared.registry import Point, Registry, Terms
+from pantau.shared.registry import Contract, Point, Registry, Terms
 
 WIB_OFFSET_H = 7  # Asia/Jakarta has been UTC+7, without daylight saving, since 1964
 CONTEXT_MS = DAY_MS  # how far beyond the period an outage is followed to judge its length
@@ -69,6 +69,7 @@ class PointPlan:
 
     point: Point
     terms: Terms
+    contract: Contract
     active: tuple[tuple[int, int], ...]  # [start_ms, end_ms) intervals where the point counts
     excluded: tuple[tuple[int, int], ...]  # maintenance windows
 
@@ -119,7 +120,7 @@ def plan_point(registry: Registry, point: Point, period: Period) -> PointPlan | 
     excluded = tuple(
         (int(w.start.timestamp() * 1000), int(w.end.timestamp() * 1000)) for w in point.maintenance
     )
-    return PointPlan(point, contract.terms_for(point.kelurahan), tuple(active), excluded)
+    return PointPlan(point, contract.terms_for(point.kelurahan), contract, tuple(active), excluded)
 
 
 @dataclass

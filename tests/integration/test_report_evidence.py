@@ -183,12 +183,16 @@ def test_strict_exits_3_until_the_rollups_are_rebuilt(month_stored: Any, tmp_pat
     out = tmp_path / "report.csv"
     done = report(args, "--format", "csv", "--strict", "--out", str(out))
     assert done.returncode == 3
-    assert done.stdout == f"{out}: csv report for 2026-10, 3 point(s)\n"
+    levels = ("point", "kelurahan", "kecamatan", "provider", "total")
+    files = [tmp_path / f"report-{level}.csv" for level in levels]
+    assert done.stdout == f"{', '.join(map(str, files))}: csv report for 2026-10, 3 point(s)\n"
     assert done.stderr.splitlines() == [
         *(f"pantau report: {n}" for n in FIRST_LINE.split(" | ")),
         "pantau report: --strict: the 2026-10 report is not final (exit 3)",
     ]
-    assert out.read_text().splitlines()[0] == f"# {FIRST_LINE}"
+    for path in files:
+        assert path.read_text().splitlines()[0] == f"# {FIRST_LINE}"
+    assert path.read_text().splitlines()[1].startswith("level,id,kelurahan,")
 
     # the fix the report names
     base = [a for a in args if a != "--lang" and a != "en"]

@@ -37,15 +37,44 @@ def report(kelurahan: str | None = None) -> MonthReport:
     return compute(registry(), source, "2026-10", Filters(kelurahan=kelurahan))
 
 
-def test_csv_has_the_documented_columns_and_a_row_per_point_and_group() -> None:
-    rows = list(csv.DictReader(io.StringIO(render(report(), "csv", "id"))))
-    assert tuple(rows[0].keys()) == COLUMNS
-    levels = [r["level"] for r in rows]
-    assert levels == ["point"] * 12 + ["kelurahan"] * 3 + ["kecamatan"] * 2 + ["provider", "total"]
-    total = rows[-1]
+def test_csv_is_one_file_per_level_so_sums_never_double_count() -> None:
+    from pantau.collector.report.render_data import to_csv_files
+
+    files = to_csv_files(report(), "en")
+    assert list(files) == ["point", "kelurahan", "kecamatan", "provider", "total"]
+    rows = {level: list(csv.DictReader(io.StringIO(text))) for level, text in files.items()}
+    assert tuple(rows["point"][0].keys()) == COLUMNS
+    assert {level: len(r) for level, r in rows.items()} == {
+        "point": 12,
+        "kelurahan": 3,
+        "kecamatan": 2,
+        "provider": 1,
+        "total": 1,
+    }
+    assert {level: {r["level"] for r in found} for level, found in rows.items()} == {
+        level: {level} for level in rows
+    }
+    total = rows["total"][0]
     assert total["points"] == "12"
     assert int(total["fee_idr"]) == 12 * 500_000
-    assert sum(int(r["minutes_active"]) for r in rows[:12]) == int(total["minutes_active"])
+    for level in ("point", "kelurahan", "kecamatan", "provider"):
+        for column in ("minutes_active", "fee_idr", "deduction_idr", "net_payable_idr"):
+            assert sum(int(r[column]) for r in rows[level]) == int(total[column])
+    assert total["availability_pct"] == f"{report().total.availability_pct:.2f}"
+
+
+def test_csv_in_indonesian_opens_in_an_indonesian_spreadsheet() -> None:
+    text = render(report(), "csv", "id", "kelurahan")
+    lines = text.splitlines()
+    assert lines[0].startswith("tingkat;id;kelurahan;kecamatan;penyedia;titik;hari_aktif;")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert len(rows) == 3 and {r["tingkat"] for r in rows} == {"kelurahan"}
+    f = report().kelurahan[0]
+    row = rows[0]
+    assert row["ketersediaan_pct"] == f"{f.availability_pct:.2f}".replace(".", ",")
+    assert row["tanpa_data_dihitung_down"] == "tidak"
+    assert row["biaya_rp"] == str(f.fee_idr)
+    assert "." not in row["ketersediaan_pct"]
 
 
 def test_json_groups_and_the_slow_kelurahan() -> None:
