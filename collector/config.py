@@ -86,6 +86,17 @@ class CollectorConfig(Section):
         default=Path("/var/lib/pantau-collector"), description="Disk buffer while InfluxDB is away"
     )
     max_payload_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
+    append_only: bool = Field(
+        default=True,
+        description="Never rewrite a stored row (collector/evidence.py); needs InfluxQL reads."
+        " Off only for a store that cannot answer them",
+    )
+    log_every_s: float = Field(
+        default=300,
+        gt=0,
+        le=86_400,
+        description="A recurring refusal is logged the first time, then once per this with a count",
+    )
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     # NOC: the collector's /metrics endpoint and the rules of `pantau alerts` (collector/noc/)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -15,15 +15,16 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from pantau.collector.buffer import DiskBuffer
 from pantau.collector.config import CollectorConfig
+from pantau.collector.evidence import Guard
 from pantau.collector.influxdb.client import Influx
-from pantau.collector.ingest import Accepted, ingest
+from pantau.collector.ingest import Accepted, ingest, printable
 from pantau.collector.rollup import mark_lines
 from pantau.collector.rollup_queue import RollupQueue
 from pantau.collector.stats import Stats
 from pantau.collector.writer import OnWritten, Pending, Writer
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff
-from pantau.shared.logs import Once
+from pantau.shared.logs import Once, Throttle
 from pantau.shared.mqtt_client import make_client
 from pantau.shared.registry import Registry
 
@@ -56,8 +57,13 @@ class Collector:
             config.batch.max_delay_s,
             on_written,
             self._mark_lines if self.rollups is not None else None,
+            Guard(self.influx, config.limits.max_age_s + config.limits.max_future_s + 3600)
+            if config.append_only
+            else None,
+            config.log_every_s,
         )
         self._once = Once()
+        self._throttle = Throttle(config.log_every_s)  # rejections: the first, then a count
         self._connected = threading.Event()
         self._backoff = Backoff(0.5, 10.0)
         self.client = self._make_client()
@@ -106,6 +112,8 @@ class Collector:
                 rc = self.client.loop(timeout=0.05)
                 idle = self.stats.received == before
                 self.writer.poll(idle=idle)
+                if idle:
+                    self.log_held_back()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             self._connected.clear()
@@ -184,11 +192,15 @@ class Collector:
             self.stats.add("accepted")
             for flag in result.flags:  # samples dropped or values nulled inside the message
                 self.stats.reject(flag.reason, flag.count)
-                if self._once.first(f"{flag.reason}:{result.point}"):
+                key = f"{flag.reason}:{result.point}"
+                if count := self._throttle.hit(key, flag.detail):
                     log.warning(
-                        "refused %d value(s) on %r: %s: %s",
+                        "refused %d value(s) on %r%s: %s: %s",
                         flag.count,
-                        message.topic[:120],
+                        printable(message.topic, 120),
+                        f" (and in {count - 1} more messages since the last line)"
+                        if count > 1
+                        else "",
                         flag.reason,
                         flag.detail,
                     )
@@ -198,8 +210,29 @@ class Collector:
             self.writer.submit(Pending(result.lines, ack, result.hours, result.point))
             return
         self.stats.reject(result.reason)
-        if self._once.first(f"{result.reason}:{result.point}"):
+        key = f"{result.reason}:{result.point or '-'}"  # unknown points share one key
+        count = self._throttle.hit(key, result.detail)
+        topic = printable(message.topic, 120)
+        if count == 1:
+            log.warning("rejected message on %r: %s: %s", topic, result.reason, result.detail)
+        elif count:
             log.warning(
-                "rejected message on %r: %s: %s", message.topic[:120], result.reason, result.detail
+                "rejected %d messages on %r since the last line: %s: latest %s",
+                count,
+                topic,
+                result.reason,
+                result.detail,
             )
         self.writer.submit(Pending([], ack))
+
+    def log_held_back(self) -> None:
+        """The tail of a burst of rejections: how many came since the last line, per key."""
+        for key, count, detail in self._throttle.due():
+            reason, _, point = key.partition(":")
+            log.warning(
+                "rejected %d messages of %s since the last line: %s: latest %s",
+                count,
+                point,
+                reason,
+                detail,
+            )

@@ -18,6 +18,7 @@ class Stats:
     lines_buffered: int = 0
     lines_replayed: int = 0
     lines_refused: int = 0
+    lines_identical: int = 0  # redeliveries of rows already stored (not written again)
     seq_gaps: int = 0
     seq_duplicates: int = 0
     samples: int = 0
@@ -80,6 +81,7 @@ class Stats:
                 "lines_buffered": self.lines_buffered,
                 "lines_replayed": self.lines_replayed,
                 "lines_refused": self.lines_refused,
+                "lines_identical": self.lines_identical,
                 "seq_gaps": self.seq_gaps,
                 "seq_duplicates": self.seq_duplicates,
                 "samples": self.samples,

@@ -3,7 +3,8 @@
 Durable means written to InfluxDB, or, while InfluxDB is away, committed to the disk buffer.
 Acknowledgements go out in the order the messages arrived. A batch InfluxDB refuses outright
 (4xx) is kept in the buffer's `refused` table for inspection and acknowledged: retrying it would
-wedge the pipeline, and it is counted and logged, never silent.
+wedge the pipeline, and it is counted and logged, never silent. Every write, live or replayed,
+first goes through the evidence guard (collector/evidence.py): stored rows are never rewritten.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pantau.collector.buffer import DiskBuffer
+from pantau.collector.evidence import REWRITE, Guard, Screened
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.stats import Stats
 from pantau.shared.errors import SinkError
+from pantau.shared.logs import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ class Writer:
         max_delay_s: float,
         on_written: OnWritten | None = None,
         mark_lines: MarkLines | None = None,
+        guard: Guard | None = None,
+        log_every_s: float = 300.0,
     ) -> None:
         self.influx = influx
         self.buffer = buffer
@@ -53,6 +58,8 @@ class Writer:
         self.max_delay_s = max_delay_s
         self.on_written = on_written
         self.mark_lines = mark_lines
+        self.guard = guard
+        self._throttle = Throttle(log_every_s)
         self._pending: list[Pending] = []
         self._pending_lines = 0
         self._oldest_at = 0.0
@@ -87,6 +94,11 @@ class Writer:
         if self._buffered and (idle or now >= self._next_replay_at):
             self._next_replay_at = now + 0.2  # live traffic first, but the backlog always moves
             self._replay(max_batches=1)
+        if idle:
+            for key, count, detail in self._throttle.due():
+                log.warning(
+                    "refused %d more rewrite(s) of stored rows of %s: %s", count, key, detail
+                )
 
     def flush(self) -> None:
         """Store the batch, note the hours it touched, then acknowledge: in that order, so a
@@ -108,8 +120,7 @@ class Writer:
     def _store(self, lines: list[str]) -> None:
         if time.monotonic() >= self._influx_down_until:
             try:
-                self._write(lines)
-                self.stats.add("lines_written", len(lines))
+                self.stats.add("lines_written", self._write(lines))
                 self._mark_up()
                 return
             except SinkError as exc:
@@ -132,25 +143,53 @@ class Writer:
                 return
             batch_id, lines = item
             try:
-                self._write(lines)
+                written = self._write(lines)
             except SinkError as exc:
                 if exc.retryable:
                     self._mark_down(str(exc))
                     return
                 self._refuse(lines, str(exc))
             else:
-                self.stats.add("lines_replayed", len(lines))
+                self.stats.add("lines_replayed", written)
                 self._mark_up()
             self.buffer.remove(batch_id)
             if self.on_written is not None:
                 self._notify(_touched_from_lines(lines))
 
-    def _write(self, lines: list[str]) -> None:
+    def _write(self, lines: list[str]) -> int:
+        """Screen, then write; returns the lines written. Raises SinkError."""
         started = time.perf_counter()
         try:
+            screened = None
+            if self.guard is not None:
+                screened = self.guard.screen(lines)
+                lines = screened.lines + self.guard.integrity_lines(
+                    screened.refused, int(time.time() * 1000)
+                )
             self.influx.write(lines)
         finally:
             self.stats.observe_write(time.perf_counter() - started)
+        if screened is not None:
+            assert self.guard is not None
+            self.guard.written(screened)
+            self._report(screened)
+        return len(lines)
+
+    def _report(self, screened: Screened) -> None:
+        if screened.identical:
+            self.stats.add("lines_identical", screened.identical)
+        if not screened.refused:
+            return
+        self.stats.reject(REWRITE, len(screened.refused))
+        for refusal in screened.refused:
+            point = dict(refusal.tags).get("point", "?")
+            detail = (
+                f"{refusal.measurement} at {refusal.ts_ms} would change"
+                f" {', '.join(refusal.changed)[:200]}"
+            )
+            count = self._throttle.hit(f"{point}", detail)
+            if count:
+                log.warning("refused %d rewrite(s) of stored rows of %s: %s", count, point, detail)
 
     def _refuse(self, lines: list[str], reason: str) -> None:
         log.error(

@@ -59,6 +59,7 @@ def test_v2_write_path_lands_every_sample(
             "bucket": "pantau",
             "database": "pantau",
         },
+        append_only=False,  # VictoriaMetrics writes, but cannot answer InfluxQL reads
     )
     collector = start_collector(
         config, tmp_path / "collector.log", env={"PANTAU_INFLUX__TOKEN": "t0ken-not-logged"}

@@ -5,6 +5,7 @@ end to end (every one stored, or refused with a reason that is counted)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -280,3 +281,96 @@ def test_the_broker_refuses_huge_messages_and_bounds_what_it_queues(
     log = secure.service.log_path.read_text()
     assert "disconnected due to oversize packet" in log
     assert "Outgoing messages are being dropped for client pantau-collector" in log
+
+
+def test_stored_evidence_is_append_only(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Defect 4: republishing a 3-day-old sample with the same timestamp and other values (WAN
+    down -> up, 0 -> 48 Mbps) overwrote the stored row, without a log line. Now an identical
+    redelivery is dropped as stored already, late data fills its gap, and a different row for a
+    stored timestamp is refused, counted, logged and recorded for the NOC, before and after a
+    restart of the collector (which then learns what is stored from InfluxDB)."""
+    a = secure.agents["cit-01"]
+    agent = connect(
+        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
+    )
+    t0 = int(time.time() * 1000) - 3 * 86_400_000
+    down = [
+        sample(seq, t0 + seq * 10_000, 0.0).model_copy(update={"wan_up": False}) for seq in range(3)
+    ]
+    forged = down[1].model_copy(update={"wan_up": True, "rx_bps": 48e6})
+    late = sample(3, t0 + 5_000, 1e6)  # never stored: a gap being filled
+    topic = topics.telemetry_topic("cit-01")
+    db = influx(influxd.url, database)
+    collector = shared_collector(secure, tmp_path, influxd, database)
+    try:
+        assert agent.publish(topic, telemetry("cit-01", down)) == "Success"
+        wait_for(lambda: count_rows(db, "telemetry") == 3, 20, "the 3 samples stored")
+        assert agent.publish(topic, telemetry("cit-01", [forged])) == "Success"
+        assert agent.publish(topic, telemetry("cit-01", [down[0]])) == "Success"  # redelivery
+        assert agent.publish(topic, telemetry("cit-01", [late])) == "Success"
+        publish_samples(agent, "cit-01", 1, first=4)  # and then live data
+        wait_for(lambda: count_rows(db, "telemetry") == 5, 20, "late and live samples stored")
+    finally:
+        collector.stop()
+    again = shared_collector(secure, tmp_path, influxd, database, "again.log")
+    try:
+        assert agent.publish(topic, telemetry("cit-01", [forged])) == "Success"
+        publish_samples(agent, "cit-01", 1, first=5)
+        wait_for(lambda: count_rows(db, "telemetry") == 6, 20, "the next live sample")
+    finally:
+        again.stop()
+        agent.close()
+    first, second = final_stats(collector), final_stats(again)
+    assert first["rejected"] == second["rejected"] == {"rewrite": 1}
+    assert first["lines_identical"] == 1 and second["lines_identical"] == 0
+    row = db.query(
+        f'SELECT "wan_up", "rx_bps", "seq" FROM "telemetry" WHERE time = {t0 + 10_000}ms'
+    )
+    assert [(r["wan_up"], r["rx_bps"], r["seq"]) for r in row] == [(False, 0, 1)]
+    seqs = db.query('SELECT "seq" FROM "telemetry" ORDER BY time')
+    assert sorted(r["seq"] for r in seqs) == [0, 1, 2, 3, 4, 5]
+    refused = db.query('SELECT * FROM "integrity"')
+    assert [
+        (r["point"], r["measurement"], r["reason"], r["ts_ms"], r["fields"]) for r in refused
+    ] == [("cit-01", "telemetry", "rewrite", t0 + 10_000, "rx_bps,wan_up")] * 2
+    for log in (collector.log(), again.log()):
+        assert log.count("refused 1 rewrite(s) of stored rows of cit-01: telemetry at") == 1
+
+
+def test_rejections_are_logged_the_first_time_then_counted_never_silenced(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Defect 7: rejections were logged once per reason and point for the life of the process
+    (20,000 garbage messages gave one line, later ones nothing). Now the first is logged, the
+    rest are counted in a line every `log_every_s`, and a new burst is logged again."""
+    collector = shared_collector(secure, tmp_path, influxd, database, log_every_s=1)
+    a = secure.agents["cit-01"]
+    agent = connect(
+        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
+    )
+    topic = topics.telemetry_topic("cit-01")
+
+    def logged() -> int:
+        """Rejections the log accounts for: the lines of first ones, plus the counts held back."""
+        text = collector.log()
+        firsts = text.count("rejected message on 'pantau/v1/cit-01/telemetry': not_json")
+        more = re.findall(r"rejected (\d+) messages (?:on '[^']+'|of cit-01) since the last", text)
+        return firsts + sum(int(n) for n in more)
+
+    try:
+        for _ in range(200):
+            assert agent.publish(topic, b"garbage") == "Success"
+        wait_for(lambda: logged() == 200, 20, "all 200 rejections in the log")
+        assert agent.publish(topic, b"garbage, later") == "Success"  # a new burst
+        wait_for(lambda: logged() == 201, 20, "the later rejection in the log")
+    finally:
+        agent.close()
+        collector.stop()
+    assert final_stats(collector)["rejected"] == {"not_json": 201}
+    text = collector.log()
+    assert text.count("rejected message on 'pantau/v1/cit-01/telemetry'") >= 1  # the very first
+    assert text.count("WARNING") < 40  # a line a second at most (log_every_s), not one each
+    assert "rejected " in text and " messages of cit-01 since the last line: not_json" in text
+

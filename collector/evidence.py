@@ -1,0 +1,336 @@
+"""Stored evidence is append-only: a write for a point and timestamp already stored is let
+through only when it is the same row again (a redelivery), never when its content differs.
+
+InfluxDB overwrites silently: a line for an existing series and timestamp replaces the fields it
+names. So before the collector writes agent evidence (`telemetry`, `event`, `capacity`, `state`),
+every line is screened:
+
+- a line newer than the newest row its series holds is new: written without any read. Agents
+  sample forward in time, so this is nearly every line;
+- a line at or before that newest timestamp is read back (one bounded range read per series and
+  cluster of such timestamps, all in one request): no row there, it is late data (a backlog
+  filling a gap) and is written; the same fields and values, it is a redelivery and is dropped
+  (already stored); anything else is refused, counted (`rewrite`), and recorded in measurement
+  `integrity` for the NOC.
+
+The newest timestamp of a series is learned from InfluxDB the first time the series is seen
+(one statement per point and measurement, batched; bounded to the data the collector accepts),
+then kept up to date from this collector's own writes. The cost: that first read per point and
+measurement after a start, and read-backs only for redeliveries and late data. With several
+collectors on one share group, a line newer than this collector's own newest write of the series
+is written unread: at worst the last few seconds of a point, which its agent could as well have
+sent wrong in the first place; any older row is protected.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.influxql import ident, string
+from pantau.collector.influxdb.line_protocol import line
+from pantau.shared.errors import SinkError
+
+log = logging.getLogger(__name__)
+
+EVIDENCE = frozenset({"telemetry", "event", "capacity", "state"})
+INTEGRITY = "integrity"  # the collector's own record of refused rewrites
+REWRITE = "rewrite"  # the reason counted in the collector's stats and /metrics
+CLUSTER_GAP_MS = 3_600_000  # suspect timestamps this close are read back in one range
+STATEMENTS_PER_REQUEST = 200
+NO_ROWS = -1
+
+SeriesKey = tuple[str, frozenset[tuple[str, str]]]  # measurement, non-empty tags
+
+
+@dataclass(frozen=True)
+class Parsed:
+    series: SeriesKey
+    fields: dict[str, Any]
+    fields_text: str
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    measurement: str
+    tags: dict[str, str]
+    ts_ms: int
+    changed: tuple[str, ...]  # field names whose stored value the line would change
+
+
+@dataclass
+class Screened:
+    lines: list[str]  # what to write
+    refused: list[Refusal] = field(default_factory=list)
+    identical: int = 0  # redeliveries of rows already stored, dropped
+    newest: dict[SeriesKey, int] = field(default_factory=dict)  # to remember once written
+
+
+class Guard:
+    """Screens lines before they are written; `written` is told what was written."""
+
+    def __init__(self, influx: Influx, horizon_s: float) -> None:
+        self.influx = influx
+        self.horizon_s = horizon_s  # older rows cannot be written: the collector refuses them
+        self._newest: dict[SeriesKey, int] = {}
+        self._known_points: set[tuple[str, str]] = set()  # (measurement, point) learned
+        self._last_integrity_ms = 0
+
+    def screen(self, lines: list[str]) -> Screened:
+        """Raises SinkError when InfluxDB cannot be read (retryable: buffer and try later)."""
+        parsed: list[tuple[str, Parsed | None]] = [(text, parse(text)) for text in lines]
+        self._learn({p.series for _, p in parsed if p is not None})
+        suspects: dict[SeriesKey, set[int]] = {}
+        for _, item in parsed:
+            if item is not None and item.ts_ms <= self._newest.get(item.series, NO_ROWS):
+                suspects.setdefault(item.series, set()).add(item.ts_ms)
+        stored = self._read_back(suspects) if suspects else {}
+        out = Screened(lines=[])
+        first: dict[tuple[SeriesKey, int], dict[str, Any]] = dict(stored)
+        for text, item in parsed:
+            if item is None:
+                out.lines.append(text)
+                continue
+            key = (item.series, item.ts_ms)
+            before = first.get(key)
+            if before is None:  # new, or late data filling a gap
+                first[key] = item.fields
+                out.lines.append(text)
+            elif not (changed := differences(before, item.fields)):
+                out.identical += 1  # the same row again: stored already
+            else:
+                measurement, tags = item.series
+                out.refused.append(Refusal(measurement, dict(tags), item.ts_ms, changed))
+            out.newest[item.series] = max(out.newest.get(item.series, NO_ROWS), item.ts_ms)
+        return out
+
+    def written(self, screened: Screened) -> None:
+        for series, ts in screened.newest.items():
+            if ts > self._newest.get(series, NO_ROWS):
+                self._newest[series] = ts
+
+    def integrity_lines(self, refused: list[Refusal], now_ms: int) -> list[str]:
+        """One `integrity` row per refused write, each at its own instant."""
+        out = []
+        for refusal in refused:
+            tags = {k: v for k, v in refusal.tags.items() if k != "kind" and k != "subject"}
+            tags |= {"measurement": refusal.measurement, "reason": REWRITE}
+            fields = {"ts_ms": refusal.ts_ms, "fields": ",".join(refusal.changed)}
+            # distinct timestamps: two refusals of one point in one millisecond are two rows
+            self._last_integrity_ms = max(now_ms, self._last_integrity_ms + 1)
+            out.append(line(INTEGRITY, tags, fields, self._last_integrity_ms))
+        return out
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _learn(self, series: set[SeriesKey]) -> None:
+        """The newest stored row of every series of a point not seen before."""
+        wanted: set[tuple[str, str]] = set()
+        for measurement, tags in series:
+            point = dict(tags).get("point")
+            if point is not None and (measurement, point) not in self._known_points:
+                wanted.add((measurement, point))
+        if not wanted:
+            return
+        since = f"now() - {int(self.horizon_s)}s"
+        statements = [
+            f"SELECT * FROM {ident(m)} WHERE {ident('point')} = {string(p)} AND time > {since}"
+            " GROUP BY * ORDER BY time DESC LIMIT 1"
+            for m, p in sorted(wanted)
+        ]
+        for row in self._run(statements):
+            key = (row["_measurement"], _row_tags(row))
+            self._newest[key] = max(self._newest.get(key, NO_ROWS), int(row["time"]))
+        self._known_points |= wanted
+
+    def _read_back(self, suspects: dict[SeriesKey, set[int]]) -> dict[tuple[SeriesKey, int], Any]:
+        """Stored fields at the suspect timestamps, one range read per cluster of them."""
+        statements = []
+        for (measurement, tags), stamps in sorted(suspects.items(), key=lambda kv: kv[0][0]):
+            where = " AND ".join(f"{ident(k)} = {string(v)}" for k, v in sorted(tags))
+            for low, high in clusters(sorted(stamps)):
+                statements.append(
+                    f"SELECT * FROM {ident(measurement)} WHERE {where}"
+                    f" AND time >= {low}ms AND time <= {high}ms GROUP BY *"
+                )
+        found: dict[tuple[SeriesKey, int], Any] = {}
+        for row in self._run(statements):
+            key = (row["_measurement"], _row_tags(row))
+            ts = int(row["time"])
+            if ts in suspects.get(key, ()):
+                found[(key, ts)] = _row_fields(row)
+        return found
+
+    def _run(self, statements: list[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(statements), STATEMENTS_PER_REQUEST):
+            chunk = statements[start : start + STATEMENTS_PER_REQUEST]
+            for result in self.influx.query_raw(";".join(chunk)):
+                if "error" in result:
+                    if "database not found" in str(result["error"]):
+                        continue  # nothing stored yet
+                    # never write unchecked: the lines wait in the buffer for a read that works
+                    raise SinkError(f"evidence check: {result['error']}", retryable=True)
+                try:
+                    for series in result.get("series", []):
+                        tags = dict(series.get("tags") or {})
+                        for values in series["values"]:
+                            row = dict(zip(series["columns"], values, strict=True))
+                            row["time"] = int(row["time"])
+                            row["_tags"] = tags
+                            row["_measurement"] = str(series["name"])
+                            rows.append(row)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise SinkError(
+                        f"evidence check: unexpected answer ({type(exc).__name__})", retryable=True
+                    ) from None
+        return rows
+
+
+def _row_tags(row: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in row["_tags"].items() if v)
+
+
+def _row_fields(row: dict[str, Any]) -> dict[str, Any]:
+    skip = {"time", "_tags", "_measurement", *row["_tags"]}
+    return {k: v for k, v in row.items() if k not in skip and v is not None}
+
+
+def clusters(stamps: list[int]) -> list[tuple[int, int]]:
+    """Sorted timestamps grouped into ranges whose neighbours are at most an hour apart."""
+    out: list[tuple[int, int]] = []
+    for ts in stamps:
+        if out and ts - out[-1][1] <= CLUSTER_GAP_MS:
+            out[-1] = (out[-1][0], ts)
+        else:
+            out.append((ts, ts))
+    return out
+
+
+def differences(stored: dict[str, Any], incoming: dict[str, Any]) -> tuple[str, ...]:
+    """Field names whose value would change (or appear) if `incoming` were written over
+    `stored`; numbers compare by value (InfluxDB answers 5.0 as 5)."""
+    changed = []
+    for name in sorted(set(stored) | set(incoming)):
+        if name not in incoming:
+            continue  # a field the line does not name keeps its stored value
+        if name not in stored or not _same(stored[name], incoming[name]):
+            changed.append(name)
+    return tuple(changed)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return float(a) == float(b)
+    return bool(a == b)
+
+
+# -- line protocol, read back ----------------------------------------------------------------
+def parse(text: str) -> Parsed | None:
+    """Series, fields and timestamp of one line of ours; None for lines not evidence."""
+    measurement_end = _unescaped(text, ",", " ")
+    measurement = _unescape(text[:measurement_end])
+    if measurement not in EVIDENCE:
+        return None
+    series_end = _unescaped(text, " ")
+    tags: dict[str, str] = {}
+    if text[measurement_end] == ",":
+        for pair in _split(text[measurement_end + 1 : series_end], ","):
+            k, v = _split_pair(pair)  # keys and values escape their '='
+
+            tags[k] = v
+    body, _, ts = text[series_end + 1 :].rpartition(" ")
+    fields = parse_fields(body)
+    return Parsed(
+        (measurement, frozenset((k, v) for k, v in tags.items() if v)), fields, body, int(ts)
+    )
+
+
+def _split_pair(pair: str) -> tuple[str, str]:
+    at = _unescaped(pair, "=")
+    return _unescape(pair[:at]), _unescape(pair[at + 1 :])
+
+
+def _unescaped(text: str, *chars: str) -> int:
+    """Index of the first of `chars` not escaped by a backslash (len(text) if none)."""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in chars:
+            return i
+        i += 1
+    return len(text)
+
+
+def _split(text: str, sep: str) -> list[str]:
+    parts, start = [], 0
+    while start <= len(text):
+        end = start + _unescaped(text[start:], sep)
+        parts.append(text[start:end])
+        start = end + 1
+    return parts
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_fields(body: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    i, n = 0, len(body)
+    while i < n:
+        at = i + _unescaped(body[i:], "=")
+        key = _unescape(body[i:at])
+        i = at + 1
+        if i < n and body[i] == '"':
+            i += 1
+            chars = []
+            while i < n and body[i] != '"':
+                if body[i] == "\\" and i + 1 < n and body[i + 1] in '"\\':
+                    chars.append(body[i + 1])
+                    i += 2
+                else:
+                    chars.append(body[i])
+                    i += 1
+            i += 1
+            fields[key] = "".join(chars)
+        else:
+            end = body.find(",", i)
+            end = n if end < 0 else end
+            fields[key] = _scalar(body[i:end])
+            i = end
+        if i < n and body[i] == ",":
+            i += 1
+    return fields
+
+
+def _scalar(raw: str) -> Any:
+    if raw in ("true", "t", "T", "True", "TRUE"):
+        return True
+    if raw in ("false", "f", "F", "False", "FALSE"):
+        return False
+    if raw.endswith("i"):
+        return int(raw[:-1])
+    return float(raw)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
