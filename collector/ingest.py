@@ -77,6 +77,10 @@ def ingest(
     point = registry.get(topic_point)
     if point is None:
         return Rejected("unknown_point", f"point {topic_point[:64]!r} is not in the registry")
+    if not payload:
+        return Rejected("empty", "an empty message (a retained message being cleared)", point.id)
+    if retained and kind != topics.STATE:  # only the birth is retained by design
+        return Rejected("retained", f"a retained {kind} message is an old one replayed", point.id)
     try:
         message = decode(kind, payload, topic_point, max_bytes)
     except PayloadError as exc:

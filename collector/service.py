@@ -155,7 +155,9 @@ class Collector:
             self.config.mqtt.port,
             "resumed" if flags.session_present else "new",
         )
-        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        # Retained messages are old ones the broker replays: a retained state is not a transition
+        # and telemetry or events are never meant to be retained (collector/ingest.py).
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
         client.subscribe([(f, options) for f in topics.subscriptions(self.config.mqtt.share_group)])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:

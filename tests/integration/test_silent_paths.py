@@ -374,3 +374,50 @@ def test_rejections_are_logged_the_first_time_then_counted_never_silenced(
     assert text.count("WARNING") < 40  # a line a second at most (log_every_s), not one each
     assert "rejected " in text and " messages of cit-01 since the last line: not_json" in text
 
+
+def test_retained_agent_messages_are_not_replayed_into_the_record(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Defect 9: a retained telemetry message was replayed to every new collector session and
+    stored, even after its point was revoked. The collector no longer asks for retained
+    messages and refuses any that come; revoking a point clears what it left retained."""
+    ca = secure.pki.ca_cert_path
+    a, c = secure.agents["cit-01"], secure.agents["cit-03"]
+    agent = connect(secure.password_port, ca, "cit-01", secret(a.password_file))
+    now = int(time.time() * 1000)
+    old = telemetry("cit-01", [sample(0, now - 60_000, 1e6)])
+    agent.client.publish(topics.telemetry_topic("cit-01"), old, qos=1, retain=True)
+    agent.client.publish(topics.state_topic("cit-01"), b'{"v":1}', qos=1, retain=True)
+    other = connect(secure.password_port, ca, "cit-03", secret(c.password_file))
+    other.client.publish(topics.state_topic("cit-03"), b'{"v":1}', qos=1, retain=True)
+    wait_for(lambda: len(agent.acks) == 2 and len(other.acks) == 1, 5, "PUBACKs")
+    other.close()
+    config = collector_config(  # its own plain (not shared) subscription: retained would come
+        tmp_path / "collector.yaml",
+        secure.cert_port,
+        influxd.url,
+        database,
+        tmp_path / "registry.yaml",
+        mqtt=secure.collector_mqtt() | {"client_id": "collector"},
+    )
+    collector = start_collector(config, tmp_path / "collector.log")
+    db = influx(influxd.url, database)
+    try:
+        publish_samples(agent, "cit-01", 1, first=1)  # live, after the collector subscribed
+        wait_for(lambda: count_rows(db, "telemetry") >= 1, 20, "the live sample")
+    finally:
+        agent.close()
+        collector.stop()
+    assert [r["seq"] for r in db.query('SELECT "seq" FROM "telemetry"')] == [1]
+    assert final_stats(collector)["received"] == 1
+    # Revoking cit-01 clears the retained messages it left; cit-03's birth stays.
+    done = cli("pki", "revoke", "cit-01", "--dir", str(secure.pki.dir))
+    assert "2 retained message(s) cleared" in done.stdout
+    noc = connect(secure.password_port, ca, "noc", secret(secure.noc.password_file))
+    try:
+        assert noc.subscribe(topics.state_topic("+")) == ["Granted QoS 1"]
+        wait_for(lambda: noc.received, 5, "the retained births")
+        retained = sorted(t for t, _ in noc.received)
+    finally:
+        noc.close()
+    assert retained == [topics.state_topic("cit-03")]

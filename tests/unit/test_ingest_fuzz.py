@@ -24,6 +24,8 @@ EXTRA_TAGS = {
 REASONS = {
     "unknown_topic",
     "unknown_point",
+    "empty",
+    "retained",
     "oversize",
     "not_utf8",
     "not_json",
@@ -169,3 +171,4 @@ def test_ingest_survives_a_storm() -> None:
         hours=frozenset({NOW_MS - NOW_MS % 3_600_000}),
         seqs=(("b1", 7),),
     )
+

@@ -191,3 +191,16 @@ def test_limits_config_is_checked() -> None:
         LimitsConfig(max_clients=0)
     with pytest.raises(ValueError):
         LimitsConfig(max_link_bps=-1)
+
+
+def test_retained_telemetry_and_events_and_empty_messages_are_refused() -> None:
+    body = telemetry({"ts_ms": NOW, "seq": 1, "boot": "b", "interval_s": 10, "device_up": True})
+    assert isinstance(run("telemetry", body), Accepted)
+    retained = run("telemetry", body, retained=True)
+    assert isinstance(retained, Rejected) and retained.reason == "retained"
+    event = json.dumps({"v": 1, "point": "cit-01", "ts_ms": NOW, "kind": "reboot"}).encode()
+    assert run("event", event, retained=True) == Rejected(
+        "retained", "a retained event message is an old one replayed", "cit-01"
+    )
+    empty = run("telemetry", b"", retained=True)  # how a retained message is cleared
+    assert isinstance(empty, Rejected) and empty.reason == "empty"
