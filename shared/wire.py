@@ -3,11 +3,16 @@
 Every value a device could not give is null, never 0. Bounds here are physical limits, so an
 absurd value is refused at the edge of the collector instead of poisoning a month's report.
 Unknown fields are ignored so that newer agents can add fields without breaking older collectors.
+
+The JSON is read strictly (RFC 8259 and the types as declared): `NaN` and `Infinity` anywhere, a
+key twice in one object, a string where a number belongs ("5e6") and a number where a boolean
+belongs (1 for true) are all refused, never guessed at.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -129,6 +134,22 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json(exclude_none=True).encode()
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise PayloadError("invalid", f"key {twice[:40]!r} appears twice in one object")
+    return obj
+
+
+def _not_json(name: str) -> Any:
+    raise PayloadError("not_json", f"{name} is not a JSON value")
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_not_json)
+
+
 def decode(
     kind: str, payload: bytes, topic_point: str, max_bytes: int = MAX_PAYLOAD_BYTES
 ) -> Message:
@@ -136,18 +157,19 @@ def decode(
     if len(payload) > max_bytes:
         raise PayloadError("oversize", f"{len(payload)} bytes > {max_bytes}")
     try:
-        payload.decode("utf-8")
+        text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError("not_utf8", f"byte {exc.start} is not UTF-8") from exc
     model = _MODELS.get(kind)
     if model is None:
         raise PayloadError("unknown_topic", f"no message kind {kind!r}")
     try:
-        message = model.model_validate_json(payload)
+        data = _JSON.decode(text)
+        message = model.model_validate(data, strict=True)
+    except json.JSONDecodeError as exc:
+        raise PayloadError("not_json", f"Invalid JSON: {exc.msg} at {exc.pos}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
-        if first["type"] == "json_invalid":
-            raise PayloadError("not_json", str(first["msg"])[:120]) from exc
         if first["type"] == "model_type" and not first["loc"]:
             raise PayloadError("invalid", "expected a JSON object") from exc
         raise PayloadError("invalid", _first_error(exc)) from exc

@@ -1,6 +1,7 @@
 """Thousands of generated payloads through `ingest`: it never raises, every line it returns is
 line protocol InfluxDB accepts with exactly the tags the registry gives, and a valid message
-afterwards is still taken."""
+afterwards is still taken; and the JSON is read strictly (NaN, duplicate keys, strings for
+numbers, numbers for booleans are refused)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from collections import Counter
 
 from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from pantau.collector.ingest import Accepted, Rejected, ingest
 from pantau.shared.wire import MAX_TS_MS, MIN_TS_MS, Sample, Telemetry, encode
@@ -172,3 +174,62 @@ def test_ingest_survives_a_storm() -> None:
         seqs=(("b1", 7),),
     )
 
+
+NUMBER_FIELDS = ("rx_bps", "tx_bps", "rtt_ms", "loss_pct", "uptime_s", "seq", "interval_s")
+BOOL_FIELDS = ("device_up", "wan_up", "link_up", "clock_synced")
+samples = st.fixed_dictionaries(
+    {
+        "seq": st.integers(min_value=0, max_value=10**9),
+        "device_up": st.booleans(),
+        "wan_up": st.booleans(),
+        "link_up": st.booleans(),
+        "clock_synced": st.booleans(),
+        "rx_bps": st.floats(min_value=0, max_value=1e9),
+        "tx_bps": st.floats(min_value=0, max_value=1e9),
+        "rtt_ms": st.floats(min_value=0, max_value=5000),
+        "loss_pct": st.floats(min_value=0, max_value=100),
+        "uptime_s": st.integers(min_value=0, max_value=10**8),
+    }
+).map(lambda extra: _sample(0) | extra)
+
+
+def _loosen(draw: st.DrawFn, body: dict[str, object]) -> tuple[str, str]:
+    """The body as JSON with one rule of the contract broken; (text, expected reason)."""
+    sample = body["samples"][0]  # type: ignore[index]
+    rule = draw(st.sampled_from(["nan", "duplicate", "string_number", "number_bool"]))
+    if rule == "nan":
+        target = draw(st.sampled_from(["top", "sample", "known"]))
+        literal = draw(st.sampled_from(["NaN", "Infinity", "-Infinity"]))
+        name = draw(st.sampled_from(NUMBER_FIELDS)) if target == "known" else "x_new_field"
+        holder = body if target == "top" else sample
+        holder[name] = "@LITERAL@"  # type: ignore[index]
+        return json.dumps(body).replace('"@LITERAL@"', literal), "not_json"
+    if rule == "duplicate":
+        name = draw(st.sampled_from(sorted(sample)))  # type: ignore[arg-type]
+        text = json.dumps(body)
+        at = text.index('"samples": [{') + len('"samples": [{')
+        twice = json.dumps(name) + ": " + json.dumps(sample[name]) + ", "  # type: ignore[index]
+        return text[:at] + twice + text[at:], "invalid"  # even the same value twice
+    if rule == "string_number":
+        name = draw(st.sampled_from(NUMBER_FIELDS))
+        value = sample[name]  # type: ignore[index]
+        sample[name] = draw(st.sampled_from([str(value), f"{float(value):e}", "5e6"]))  # type: ignore[index]
+        return json.dumps(body), "invalid"
+    name = draw(st.sampled_from(BOOL_FIELDS))
+    sample[name] = int(bool(sample[name]))  # type: ignore[index]
+    return json.dumps(body), "invalid"
+
+
+@settings(max_examples=500, derandomize=True, deadline=None, database=None)
+@given(st.data(), samples)
+def test_the_wire_json_is_strict(data: st.DataObject, sample: dict[str, object]) -> None:
+    """NaN and Infinity anywhere, a key twice, a string for a number, a number for a boolean:
+    each refused, though the same message written properly is taken."""
+    body = {"v": 1, "point": "cit-02", "samples": [sample]}
+    proper = ingest(
+        "pantau/v1/cit-02/telemetry", json.dumps(body).encode(), False, REGISTRY, MAX_BYTES, NOW_MS
+    )
+    assert isinstance(proper, Accepted), proper
+    text, reason = _loosen(data.draw, json.loads(json.dumps(body)))
+    result = ingest("pantau/v1/cit-02/telemetry", text.encode(), False, REGISTRY, MAX_BYTES, NOW_MS)
+    assert isinstance(result, Rejected) and result.reason == reason, (text, result)
