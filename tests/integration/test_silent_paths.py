@@ -421,3 +421,35 @@ def test_retained_agent_messages_are_not_replayed_into_the_record(
     finally:
         noc.close()
     assert retained == [topics.state_topic("cit-03")]
+
+
+def test_loose_json_is_refused_end_to_end(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Defect 8: NaN in an unknown field, a key twice (the last won), "5e6" taken as a number
+    and 1 taken as true were all stored. Each is refused now, with its reason counted."""
+    a = secure.agents["cit-01"]
+    agent = connect(
+        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
+    )
+    good = json.loads(telemetry("cit-01", [sample(0, int(time.time() * 1000) - 5_000, 1e6)]))
+    text = json.dumps(good)
+    loose = [
+        text.replace('"samples"', '"extra": NaN, "samples"'),
+        text.replace('"seq": 0', '"seq": 0, "seq": 1'),
+        text.replace('"rx_bps": 1000000.0', '"rx_bps": "5e6"'),
+        text.replace('"wan_up": true', '"wan_up": 1'),
+    ]
+    assert len(set(loose)) == 4 and text not in loose
+    collector = shared_collector(secure, tmp_path, influxd, database)
+    db = influx(influxd.url, database)
+    try:
+        for payload in loose:
+            assert agent.publish(topics.telemetry_topic("cit-01"), payload.encode()) == "Success"
+        publish_samples(agent, "cit-01", 1, first=2)
+        wait_for(lambda: count_rows(db, "telemetry") == 1, 20, "the valid sample after them")
+    finally:
+        agent.close()
+        collector.stop()
+    assert [r["seq"] for r in db.query('SELECT "seq" FROM "telemetry"')] == [2]
+    assert final_stats(collector)["rejected"] == {"not_json": 1, "invalid": 3}
