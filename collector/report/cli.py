@@ -32,7 +32,7 @@ from pantau.collector.sla.periods import month
 from pantau.shared.errors import ConfigError
 from pantau.shared.registry import Registry
 
-FORMATS = ("table", "csv", "json", "html", "pdf")
+FORMATS = ("table", "csv", "json", "html", "pdf", "xlsx")
 BINARY = ("pdf", "xlsx")
 EXIT_NOT_FINAL = 3
 

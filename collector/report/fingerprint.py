@@ -1,9 +1,9 @@
 """A fingerprint (SHA-256) of everything a report was computed from: the registry as loaded,
 the month, the filters, and every point's rollup hours and capacity tests as the report read
-them (a capacity test: its time, direction and Mbit/s). The same inputs give the same fingerprint whenever and wherever the report is made again
-(the time it was made is not an input), so a signed copy can be checked against the database:
-make the report again and compare the fingerprints. Any changed minute, test or contract term
-changes it.
+them (a capacity test: its time, direction and Mbit/s). The same inputs give the same
+fingerprint whenever and wherever the report is made again (the time it was made is not an
+input), so a signed copy can be checked against the database: make the report again and compare
+the fingerprints. Any changed minute, test or contract term changes it.
 """
 
 from __future__ import annotations

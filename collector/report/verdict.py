@@ -16,11 +16,11 @@ SHOWN_CAUSES = 3
 _CAUSE: dict[str, tuple[str, str]] = {
     "speed": ("kecepatan", "speed"),
     "availability": ("ketersediaan", "availability"),
-    "rollup_missing": ("belum diputuskan, rollup belum dibuat", "to be decided, rollup missing"),
-    "rollup_stale": ("belum diputuskan, rollup terlambat", "to be decided, rollup late"),
-    "no_data": ("belum diputuskan, tanpa data", "to be decided, no data"),
-    "low_coverage": ("belum diputuskan, data kurang", "to be decided, low coverage"),
-    "not_enough_tests": ("belum diputuskan, uji kurang", "to be decided, not enough tests"),
+    "rollup_missing": ("belum diputuskan (rollup belum dibuat)", "to be decided (rollup missing)"),
+    "rollup_stale": ("belum diputuskan (rollup terlambat)", "to be decided (rollup late)"),
+    "no_data": ("belum diputuskan (tanpa data)", "to be decided (no data)"),
+    "low_coverage": ("belum diputuskan (data kurang)", "to be decided (low coverage)"),
+    "not_enough_tests": ("belum diputuskan (uji kurang)", "to be decided (not enough tests)"),
 }
 _LINE = (
     "{provider}: bayar {net} dari {fee}{held}.{costs}",

@@ -319,3 +319,93 @@ def test_a_month_without_data_is_no_report(stored: dict[str, Any]) -> None:
         "pantau report: no data for 2026-08: no rollup and no raw telemetry for the 7 point(s)"
         " in service; check the collector, --influx-url and --database\n"
     )
+
+
+VERDICTS = [
+    "Awinet: pay Rp1,236,290 of Rp3,064,516 (Rp1,000,000 to be decided). Costs most: to be"
+    " decided (not enough tests) in Few-Tests Rp500,000, to be decided (low coverage) in Low-Cov"
+    " Rp500,000, availability in Cap Rp250,000.",
+    "Biznet: pay Rp313,800 of Rp500,000. Costs most: speed in Per-Mbps Rp186,200.",
+]
+
+
+def test_the_verdict_lines_come_first(stored: dict[str, Any]) -> None:
+    data = json.loads(report(stored, "2026-10").stdout)
+    assert [v["line"] for v in data["verdicts"]] == VERDICTS
+    args = ["report", "--month", "2026-10", "--registry", stored["registry"], *stored["store"]]
+    table = run(*args, "--lang", "en", "--format", "table").stdout
+    assert table.splitlines()[1] == "Public Wi-Fi SLA report · Kota Cilegon · 2026-10"
+    words = " ".join(table.split())  # the lines wrap at the terminal's width
+    assert words.index(VERDICTS[0]) < words.index(VERDICTS[1]) < words.index(" Kelurahan ")
+
+
+def test_the_pdf_prints_the_verdict_and_numbers_every_page(
+    stored: dict[str, Any], tmp_path: Path
+) -> None:
+    from pypdf import PdfReader
+
+    out = tmp_path / "report.pdf"
+    args = ["report", "--month", "2026-10", "--registry", stored["registry"], *stored["store"]]
+    done = run(*args, "--lang", "en", "--format", "pdf", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{out}: pdf report for 2026-10, 8 point(s)\n"
+    fingerprint = json.loads(report(stored, "2026-10").stdout)["fingerprint"]["sha256"]
+    pages = [" ".join(page.extract_text().split()) for page in PdfReader(out).pages]
+    assert len(pages) >= 5
+    assert all(v in pages[0] for v in VERDICTS)
+    for number, text in enumerate(pages, 1):
+        assert f"Page {number} of {len(pages)}" in text
+        assert "Period 2026-10-01 – 2026-10-31 WIB" in text
+        assert f"sha256{fingerprint}" in text.replace(" ", "")  # the footer may wrap it
+    assert all(role in pages[-1] for role in ("Prepared by", "Checked by", "Approved by"))
+    assert "PROVISIONAL" not in " ".join(pages)
+
+
+def test_the_workbook_has_a_sheet_per_level_the_contract_and_the_outages(
+    stored: dict[str, Any], tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    out = tmp_path / "report.xlsx"
+    args = ["report", "--month", "2026-10", "--registry", stored["registry"], *stored["store"]]
+    done = run(*args, "--lang", "en", "--format", "xlsx", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    book = load_workbook(out, read_only=True)
+    assert book.sheetnames == [
+        "report",
+        "point",
+        "kelurahan",
+        "kecamatan",
+        "provider",
+        "total",
+        "contract",
+        "outages",
+    ]
+
+    def rows(sheet: str) -> list[dict[str, Any]]:
+        values = list(book[sheet].iter_rows(values_only=True))
+        return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+
+    points = {r["id"]: r for r in rows("point")}
+    assert {p: tuple(r[k] for k in MONEY) for p, r in points.items()} == {
+        p: (e[0], e[1], e[2], e[3]) for p, e in EXPECTED.items()
+    }
+    (total,) = rows("total")
+    assert tuple(total[k] for k in MONEY) == (3_564_516, 1_014_426, 1_550_090, 1_000_000)
+    for level in ("point", "kelurahan", "kecamatan", "provider"):
+        assert sum(r["fee_idr"] for r in rows(level)) == 3_564_516
+        assert sum(r["deduction_idr"] or 0 for r in rows(level)) == 1_014_426
+    settings = {
+        (r["provider"], r["kelurahan"] or "", r["setting"]): r["value"] for r in rows("contract")
+    }
+    assert settings[("Awinet", "", "speed.kind")] == "brackets"
+    assert settings[("Biznet", "", "speed.kind")] == "per_mbps"
+    assert settings[("Awinet", "", "speed.goodput_allowance_pct")] == 4.4
+    assert settings[("Awinet", "", "fee_idr")] == 500_000
+    outages = rows("outages")
+    assert [(o["point"], o["start"], o["duration_s"]) for o in outages] == [
+        ("cap", "2026-10-05T00:00:00+07:00", 864_000)
+    ]
+    report_sheet = {r[0]: r[1] for r in book["report"].iter_rows(values_only=True)}
+    assert report_sheet["month"] == "2026-10"
+    assert len(report_sheet["fingerprint_sha256"]) == 64
