@@ -11,7 +11,8 @@ wrong (`active`), since when, or that nothing can be said now (`active is None`:
 - Inhibition: a kelurahan alert silences the point alerts of its points that have not fired
   yet (one message for the kelurahan, not ten); when the collector or InfluxDB is the problem,
   alerts that only say "no data" (silent points, dark kelurahan) wait, because the data stopped
-  at the centre, not at the sites.
+  at the centre, not at the sites; once the centre recovers they wait a full `after_s` more,
+  so the backlog the sites kept can arrive before anyone blames them.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class Engine:
     def __init__(self, timings: Mapping[str, Timing]) -> None:
         self.timings = dict(timings)
         self.alerts: dict[str, Alert] = {}
+        self.central_clear_ms = 0  # when the centre's last fault ended
 
     def restore(self, alerts: Iterable[Alert]) -> None:
         """Take back alerts announced before a restart, so they are not announced again."""
@@ -131,6 +133,8 @@ class Engine:
             notice = self._step(key, condition, now_ms)
             if notice is not None:
                 notices.append(notice)
+                if notice.kind == "resolved" and notice.alert.rule in CENTRAL:
+                    self.central_clear_ms = now_ms
         return notices
 
     def _step(self, key: str, condition: Condition | None, now_ms: int) -> Notice | None:
@@ -163,7 +167,10 @@ class Engine:
                     detail=condition.detail,
                 )
             self.alerts[key] = alert
-            if alert.firing or now_ms - alert.since_ms < timing.after_s * 1000:
+            start = alert.since_ms
+            if alert.rule in NO_DATA_RULES:
+                start = max(start, self.central_clear_ms)
+            if alert.firing or now_ms - start < timing.after_s * 1000:
                 return None
             if self._inhibited(alert):
                 return None

@@ -156,6 +156,25 @@ def test_a_central_fault_holds_the_no_data_alerts() -> None:
     ]
 
 
+def test_no_data_alerts_wait_a_full_period_after_the_centre_recovers() -> None:
+    """The sites' backlog arrives after the collector is back: a kelurahan that has looked dark
+    for longer than after_s while the collector was down is not blamed at the recovery."""
+    behind = Condition(a.COLLECTOR_BEHIND, "collector", True, 0, "c")
+    behind_over = Condition(a.COLLECTOR_BEHIND, "collector", False, 500 * S, "c")
+    dark = Condition(a.KELURAHAN_DOWN, "K", True, 10 * S, "k", "", "K")
+    steps = [
+        (180, [behind, dark]),
+        (500, [behind_over, dark]),  # the centre is back; K still looks dark
+        (799, [behind_over, dark]),
+        (800, [behind_over, dark]),  # dark a full after_s after the recovery: now it counts
+    ]
+    assert run(steps) == [
+        (180, "firing", "collector_behind:collector", None),
+        (500, "resolved", "collector_behind:collector", 500.0),
+        (800, "firing", "kelurahan_down:K", None),
+    ]
+
+
 def test_restored_alerts_are_not_announced_again() -> None:
     engine = Engine(TIMINGS)
     engine.restore([Alert(a.PROVIDER_DOWN, "p-01", 0, "t", fired_ms=300 * S)])
