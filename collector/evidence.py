@@ -25,13 +25,14 @@ sent wrong in the first place; any older row is protected.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.influxdb.influxql import ident, string
-from pantau.collector.influxdb.line_protocol import line
+from pantau.collector.influxdb.line_protocol import line, series_key
 from pantau.shared.errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,41 @@ CLUSTER_GAP_MS = 3_600_000  # suspect timestamps this close are read back in one
 STATEMENTS_PER_REQUEST = 200
 NO_ROWS = -1
 
-SeriesKey = tuple[str, frozenset[tuple[str, str]]]  # measurement, non-empty tags
+SeriesKey = str  # a line's series: measurement and tags as line protocol writes them
+_POINT_TAG = re.compile(r",point=([^,\\ ]+)")
+_EVIDENCE_PREFIXES = tuple(f"{m}," for m in EVIDENCE)
 
 
-@dataclass(frozen=True)
 class Parsed:
-    series: SeriesKey
-    fields: dict[str, Any]
-    fields_text: str
-    ts_ms: int
+    """What the guard needs of a line: cheap for every line, the fields only when asked."""
+
+    __slots__ = ("body_at", "series", "text", "ts_ms")
+
+    def __init__(self, series: SeriesKey, ts_ms: int, text: str, body_at: int) -> None:
+        self.series, self.ts_ms, self.text, self.body_at = series, ts_ms, text, body_at
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return parse_fields(self.text[self.body_at : self.text.rindex(" ")])
+
+    @property
+    def measurement(self) -> str:
+        return _unescape(self.text[: _unescaped(self.text, ",", " ")])
+
+    @property
+    def tags(self) -> dict[str, str]:
+        start = _unescaped(self.text, ",", " ")
+        tags: dict[str, str] = {}
+        if self.text[start] == ",":
+            for pair in _split(self.text[start + 1 : self.body_at - 1], ","):
+                k, v = _split_pair(pair)  # keys and values escape their '='
+                tags[k] = v
+        return tags
+
+    @property
+    def point(self) -> str | None:
+        found = _POINT_TAG.search(self.series)
+        return found.group(1) if found else None
 
 
 @dataclass(frozen=True)
@@ -83,28 +110,29 @@ class Guard:
     def screen(self, lines: list[str]) -> Screened:
         """Raises SinkError when InfluxDB cannot be read (retryable: buffer and try later)."""
         parsed: list[tuple[str, Parsed | None]] = [(text, parse(text)) for text in lines]
-        self._learn({p.series for _, p in parsed if p is not None})
+        self._learn({p.series: p for _, p in parsed if p is not None}.values())
         suspects: dict[SeriesKey, set[int]] = {}
+        samples: dict[SeriesKey, Parsed] = {}
         for _, item in parsed:
             if item is not None and item.ts_ms <= self._newest.get(item.series, NO_ROWS):
                 suspects.setdefault(item.series, set()).add(item.ts_ms)
-        stored = self._read_back(suspects) if suspects else {}
+                samples.setdefault(item.series, item)
+        stored = self._read_back(suspects, samples) if suspects else {}
         out = Screened(lines=[])
-        first: dict[tuple[SeriesKey, int], dict[str, Any]] = dict(stored)
+        first: dict[tuple[SeriesKey, int], Any] = dict(stored)  # fields, or the line's own
         for text, item in parsed:
             if item is None:
                 out.lines.append(text)
                 continue
             key = (item.series, item.ts_ms)
             before = first.get(key)
-            if before is None:  # new, or late data filling a gap
-                first[key] = item.fields
+            if before is None:  # new, or late data filling a gap: no need to read its fields
+                first[key] = item
                 out.lines.append(text)
-            elif not (changed := differences(before, item.fields)):
+            elif not (changed := differences(_fields(before), item.fields)):
                 out.identical += 1  # the same row again: stored already
             else:
-                measurement, tags = item.series
-                out.refused.append(Refusal(measurement, dict(tags), item.ts_ms, changed))
+                out.refused.append(Refusal(item.measurement, item.tags, item.ts_ms, changed))
             out.newest[item.series] = max(out.newest.get(item.series, NO_ROWS), item.ts_ms)
         return out
 
@@ -126,11 +154,12 @@ class Guard:
         return out
 
     # -- reads ---------------------------------------------------------------------------------
-    def _learn(self, series: set[SeriesKey]) -> None:
+    def _learn(self, series: Any) -> None:
         """The newest stored row of every series of a point not seen before."""
         wanted: set[tuple[str, str]] = set()
-        for measurement, tags in series:
-            point = dict(tags).get("point")
+        for item in series:
+            point = item.point
+            measurement = item.series.split(",", 1)[0]
             if point is not None and (measurement, point) not in self._known_points:
                 wanted.add((measurement, point))
         if not wanted:
@@ -142,15 +171,19 @@ class Guard:
             for m, p in sorted(wanted)
         ]
         for row in self._run(statements):
-            key = (row["_measurement"], _row_tags(row))
+            key = _row_series(row)
             self._newest[key] = max(self._newest.get(key, NO_ROWS), int(row["time"]))
         self._known_points |= wanted
 
-    def _read_back(self, suspects: dict[SeriesKey, set[int]]) -> dict[tuple[SeriesKey, int], Any]:
+    def _read_back(
+        self, suspects: dict[SeriesKey, set[int]], samples: dict[SeriesKey, Parsed]
+    ) -> dict[tuple[SeriesKey, int], Any]:
         """Stored fields at the suspect timestamps, one range read per cluster of them."""
         statements = []
-        for (measurement, tags), stamps in sorted(suspects.items(), key=lambda kv: kv[0][0]):
-            where = " AND ".join(f"{ident(k)} = {string(v)}" for k, v in sorted(tags))
+        for series, stamps in sorted(suspects.items()):
+            item = samples[series]
+            measurement, tags = item.measurement, item.tags
+            where = " AND ".join(f"{ident(k)} = {string(v)}" for k, v in sorted(tags.items()))
             for low, high in clusters(sorted(stamps)):
                 statements.append(
                     f"SELECT * FROM {ident(measurement)} WHERE {where}"
@@ -158,7 +191,7 @@ class Guard:
                 )
         found: dict[tuple[SeriesKey, int], Any] = {}
         for row in self._run(statements):
-            key = (row["_measurement"], _row_tags(row))
+            key = _row_series(row)
             ts = int(row["time"])
             if ts in suspects.get(key, ()):
                 found[(key, ts)] = _row_fields(row)
@@ -190,8 +223,13 @@ class Guard:
         return rows
 
 
-def _row_tags(row: dict[str, Any]) -> frozenset[tuple[str, str]]:
-    return frozenset((k, v) for k, v in row["_tags"].items() if v)
+def _row_series(row: dict[str, Any]) -> SeriesKey:
+    """A stored row's series as our lines write it: sorted tags, empty ones left out."""
+    return series_key(row["_measurement"], row["_tags"])
+
+
+def _fields(before: Any) -> dict[str, Any]:
+    return before.fields if isinstance(before, Parsed) else before
 
 
 def _row_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -232,23 +270,15 @@ def _same(a: Any, b: Any) -> bool:
 
 # -- line protocol, read back ----------------------------------------------------------------
 def parse(text: str) -> Parsed | None:
-    """Series, fields and timestamp of one line of ours; None for lines not evidence."""
-    measurement_end = _unescaped(text, ",", " ")
-    measurement = _unescape(text[:measurement_end])
-    if measurement not in EVIDENCE:
+    """Series and timestamp of one line of ours; None for lines that are not evidence."""
+    if not text.startswith(_EVIDENCE_PREFIXES):
         return None
-    series_end = _unescaped(text, " ")
-    tags: dict[str, str] = {}
-    if text[measurement_end] == ",":
-        for pair in _split(text[measurement_end + 1 : series_end], ","):
-            k, v = _split_pair(pair)  # keys and values escape their '='
-
-            tags[k] = v
-    body, _, ts = text[series_end + 1 :].rpartition(" ")
-    fields = parse_fields(body)
-    return Parsed(
-        (measurement, frozenset((k, v) for k, v in tags.items() if v)), fields, body, int(ts)
-    )
+    end = text.find(" ")
+    while end > 0 and text[end - 1] == "\\":  # an escaped space inside a tag
+        end = text.find(" ", end + 1)
+    if end < 0:
+        return None
+    return Parsed(text[:end], int(text[text.rindex(" ") + 1 :]), text, end + 1)
 
 
 def _split_pair(pair: str) -> tuple[str, str]:

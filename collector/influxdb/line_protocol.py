@@ -45,6 +45,11 @@ def fields_text(fields: dict[str, Any]) -> str:
     return ",".join(parts)
 
 
+def series_key(measurement: str, tags: dict[str, str]) -> str:
+    """The series part of a line (measurement and tags, escaped), without the space after it."""
+    return _series_prefix(measurement, tuple(sorted((k, v) for k, v in tags.items() if v)))[:-1]
+
+
 @lru_cache(maxsize=4096)
 def _key(name: str) -> str:
     return name.translate(_ESCAPE_KEY)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pantau.collector.evidence import clusters, differences, parse
-from pantau.collector.influxdb.line_protocol import line
+from pantau.collector.influxdb.line_protocol import line, series_key
 
 TAGS = {"point": "cit-01", "kelurahan": "Citangkil", "kecamatan": "Citangkil", "provider": "A"}
 
@@ -29,7 +29,8 @@ def test_a_line_reads_back_as_it_was_written(fields: dict[str, object]) -> None:
     text = line("telemetry", TAGS | {"empty": ""}, fields, 1_700_000_000_000)
     parsed = parse(text)
     assert parsed is not None
-    assert parsed.series == ("telemetry", frozenset(TAGS.items()))
+    assert parsed.series == series_key("telemetry", TAGS) == text.split(" ")[0]
+    assert (parsed.measurement, parsed.tags, parsed.point) == ("telemetry", TAGS, "cit-01")
     assert parsed.ts_ms == 1_700_000_000_000
     assert differences(fields, parsed.fields) == ()
     assert set(parsed.fields) == set(fields)
