@@ -1,8 +1,9 @@
 """InfluxDB, both dialects: writes through /write (1.x) or /api/v2/write (2.x, 3.x), reads in
 InfluxQL through /query, which all three serve.
 
-Whether a failed write is worth retrying is decided here, once: a 4xx (but 429) means the data
-itself was refused; anything else (5xx, timeouts, a refused connection) means the server is away.
+Whether a failed write is worth retrying is decided here, once: a 4xx (but 401, 403 and 429)
+means the data itself was refused; anything else (5xx, timeouts, a refused connection, refused
+credentials) means the server is away or not yet reachable as configured.
 """
 
 from __future__ import annotations
@@ -149,9 +150,16 @@ class Influx:
         return join_chunks(response.data or b"")
 
     def ensure_database(self) -> None:
-        """1.x only: CREATE DATABASE is idempotent. 2.x/3.x buckets are made by their admins."""
-        if self.config.api == "v1":
+        """1.x only: CREATE DATABASE is idempotent. 2.x/3.x buckets are made by their admins, and
+        so is a 1.x database where authentication is on (the collector is no admin there)."""
+        if self.config.api != "v1":
+            return
+        try:
             self.query_raw(f'CREATE DATABASE "{self.config.database}"')
+        except SinkError as exc:
+            if not self.config.username or "authorization" not in str(exc):
+                raise
+            log.debug("not an InfluxDB admin: the database is the admin's to create")
 
     def ping(self) -> bool:
         try:
@@ -218,5 +226,6 @@ def _check(status: int, body: bytes) -> None:
     if 200 <= status < 300:
         return
     text = body.decode("utf-8", "replace").strip().replace("\n", " ")[:300]
-    retryable = status >= 500 or status in (0, 408, 429)
+    # 401/403: the credentials, not the data, are wrong; the lines wait in the disk buffer
+    retryable = status >= 500 or status in (0, 401, 403, 408, 429)
     raise SinkError(f"InfluxDB answered {status}: {text}", retryable=retryable)

@@ -157,12 +157,113 @@ def mosquitto_from(conf_path: Path, port: int, workdir: Path) -> Service:
     return Service("mosquitto", [binary, "-c", str(conf_path)], port, workdir, _tcp_ready)
 
 
-def influxd(workdir: Path, port: int | None = None, max_row_limit: int = 0) -> Service:
-    """`max_row_limit` > 0 plays a server that cuts non-chunked answers at that many rows."""
+@dataclass(frozen=True)
+class InfluxUser:
+    """One InfluxDB account; its password lives in a file of mode 600, never in this object."""
+
+    name: str
+    password_file: Path
+
+    def password(self) -> str:
+        return self.password_file.read_text(encoding="utf-8").strip()
+
+    def section(self, url: str, database: str) -> dict[str, str]:
+        """The `influx` section of a collector config that logs in as this user."""
+        return {
+            "api": "v1",
+            "url": url,
+            "database": database,
+            "username": self.name,
+            "password_file": str(self.password_file),
+        }
+
+
+@dataclass(frozen=True)
+class InfluxAuth:
+    """The three accounts of a Pantau InfluxDB: the admin (kept apart), the collector's writer
+    (read and write on a database) and a reader (reports, Grafana)."""
+
+    admin: InfluxUser
+    writer: InfluxUser
+    reader: InfluxUser
+
+
+@dataclass
+class InfluxService(Service):
+    """influxd with authentication on: its users are made when it first starts."""
+
+    auth: InfluxAuth | None = None
+
+    def start(self, timeout_s: float = 30.0) -> InfluxService:
+        super().start(timeout_s)
+        if self.auth is not None:
+            _influx_users(self, self.auth)
+        return self
+
+    def grant(self, database: str) -> None:
+        """Create `database` and give the writer read and write, the reader read, on it."""
+        assert self.auth is not None
+        a = self.auth
+        _influx_query(
+            self,
+            f'CREATE DATABASE "{database}"; GRANT ALL ON "{database}" TO "{a.writer.name}";'
+            f' GRANT READ ON "{database}" TO "{a.reader.name}"',
+            a.admin,
+        )
+
+
+def _influx_query(service: Service, q: str, user: InfluxUser | None) -> dict[str, object]:
+    import base64
+    import json
+    from urllib.parse import urlencode
+
+    request = urllib.request.Request(f"{service.url}/query", data=urlencode({"q": q}).encode())
+    if user is not None:
+        token = base64.b64encode(f"{user.name}:{user.password()}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.loads(response.read())
+    errors = [r["error"] for r in body.get("results", []) if "error" in r]
+    if errors:
+        raise ServiceError(f"influxd refused {q.split()[0]} ...: {errors[0]}")
+    return body
+
+
+def _influx_users(service: Service, auth: InfluxAuth) -> None:
+    """The admin first (InfluxDB lets anyone create the first user, an admin), then the others."""
+    import urllib.error
+
+    try:
+        body = _influx_query(service, "SHOW USERS", auth.admin)
+        values = body["results"][0].get("series", [{}])[0].get("values", [])  # type: ignore[index]
+        existing = {row[0] for row in values}
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (401, 403):  # 403: "create admin user first"
+            raise
+        _influx_query(
+            service,
+            f"CREATE USER \"{auth.admin.name}\" WITH PASSWORD '{auth.admin.password()}'"
+            " WITH ALL PRIVILEGES",
+            None,
+        )
+        existing = {auth.admin.name}
+    for user in (auth.writer, auth.reader):
+        if user.name not in existing:
+            q = f"CREATE USER \"{user.name}\" WITH PASSWORD '{user.password()}'"
+            _influx_query(service, q, auth.admin)
+
+
+def influxd(
+    workdir: Path, port: int | None = None, max_row_limit: int = 0, auth: bool = False
+) -> InfluxService:
+    """`max_row_limit` > 0 plays a server that cuts non-chunked answers at that many rows.
+    `auth`: authentication on (an admin, a writer and a reader, passwords in files of mode 600
+    in `workdir`; `grant(database)` after start), the profiling endpoints off."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     rpc_port = free_port()
     conf_path = workdir / "influxdb.conf"
+    security = "  auth-enabled = true\n  pprof-enabled = false\n" if auth else ""
     conf_path.write_text(
         f"""reporting-disabled = true
 bind-address = "127.0.0.1:{rpc_port}"
@@ -182,16 +283,36 @@ bind-address = "127.0.0.1:{rpc_port}"
   log-enabled = false
   max-body-size = 0
   max-row-limit = {max_row_limit}
-[continuous_queries]
+{security}[continuous_queries]
   enabled = false
 [shard-precreation]
   enabled = false
 """
     )
     binary = find_binary("/usr/bin/influxd", "influxd")
-    return Service(
-        "influxd", [binary, "-config", str(conf_path)], port, workdir, _http_ready("/ping")
+    users = None
+    if auth:
+        users = InfluxAuth(*(_influx_user(workdir, n) for n in ("admin", "pantau", "reader")))
+    return InfluxService(
+        "influxd",
+        [binary, "-config", str(conf_path)],
+        port,
+        workdir,
+        _http_ready("/ping"),
+        auth=users,
     )
+
+
+def _influx_user(workdir: Path, name: str) -> InfluxUser:
+    """A user with a random password kept in `workdir` (the same one again on a restart)."""
+    import secrets
+
+    path = workdir / f"{name}.password"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(18) + "\n")
+    return InfluxUser(name, path)
 
 
 def victoria_metrics(workdir: Path, port: int | None = None) -> Service:

@@ -10,6 +10,7 @@ Its samples must reach InfluxDB, and the second run must change nothing.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -21,6 +22,8 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +32,13 @@ from typing import Any
 import librouteros
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from pantau.collector.admin import deploy_secrets
 from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.config import InfluxConfig
 from pantau.collector.lab.services import free_port
-from tests.pipeline import influx, registry_file, wait_for
+from tests.pipeline import registry_file, wait_for
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -50,6 +55,7 @@ SERVICES = [
 ]
 POINT = "citangkil-01"
 ADMIN_PASSWORD = "router-admin-secret-for-this-test"
+INFLUX_SECRETS = ("influx_admin", "influx_writer", "influx_reader")
 HOTSPOT_SESSIONS = 17  # what the simulated router reports, to recognise its samples
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
@@ -143,7 +149,15 @@ class Site:
         return found
 
     def influx(self) -> Influx:
-        return influx(f"http://127.0.0.1:{self.ports['influx']}", "pantau")
+        """The deployed database as reports and Grafana read it: the reader's account."""
+        return Influx(
+            InfluxConfig(
+                url=f"http://127.0.0.1:{self.ports['influx']}",
+                database="pantau",
+                username="pantau-reader",
+                password=SecretStr(self.secrets["influx_reader"]),
+            )
+        )
 
     def router(self, username: str, password: str) -> Any:
         return librouteros.connect(
@@ -286,6 +300,9 @@ def write_site(root: Path, wheels: Path, sim_port: int) -> Site:
         "mqtt": point_secrets["mqtt_password"],
         "issued": (issued / POINT / "password").read_text().strip(),
         "router": point_secrets["router_password"],
+        "influx_admin": "influx-admin-secret-for-this-test",
+        "influx_writer": "influx-writer-secret-for-this-test",
+        "influx_reader": "influx-reader-secret-for-this-test",
     }
     central_vault = inventory / "group_vars" / "all" / "central.vault.yml"
     central_vault.write_text(
@@ -293,6 +310,7 @@ def write_site(root: Path, wheels: Path, sim_port: int) -> Site:
             {
                 "vault_collector_mqtt_password": secrets["collector"],
                 "vault_router_admin_password": secrets["admin"],
+                **{f"vault_{k}_password": secrets[k] for k in INFLUX_SECRETS},
             }
         )
     )
@@ -335,6 +353,9 @@ def write_site(root: Path, wheels: Path, sim_port: int) -> Site:
         "agent_interval_s": 1,
         "agent_ping_targets": ["192.0.2.1"],  # pinged by the simulated router: no traffic
         "pantau_router_admin_password": "{{ vault_router_admin_password }}",
+        "influxdb_admin_password": "{{ vault_influx_admin_password }}",
+        "influxdb_writer_password": "{{ vault_influx_writer_password }}",
+        "influxdb_reader_password": "{{ vault_influx_reader_password }}",
         "routeros_port": sim_port,
         "pantau_agent_address": "127.0.0.1",
         "routeros_manage_addresses": ["127.0.0.2/32"],
@@ -499,6 +520,32 @@ def test_database_has_its_retention_policy(site: Site) -> None:
     assert (two_years[0]["duration"], two_years[0]["default"]) == ("17520h0m0s", True)
 
 
+def test_database_takes_no_one_without_credentials(site: Site) -> None:
+    """Authentication on: no write or read without an account, the reader cannot write, the
+    profiling endpoints are off."""
+    url = f"http://127.0.0.1:{site.ports['influx']}"
+    forged = b"telemetry,point=other-01 wan_up=false 1700000000000"
+
+    def status(path: str, body: bytes | None = None, user: str = "") -> int:
+        request = urllib.request.Request(f"{url}{path}", data=body)
+        if user:
+            secret = site.secrets[f"influx_{user}"]
+            name = {"writer": "pantau-collector", "reader": "pantau-reader"}[user]
+            token = base64.b64encode(f"{name}:{secret}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert status("/write?db=pantau&precision=ms", forged) == 401
+    assert status("/write?db=pantau&precision=ms", forged, "reader") == 403
+    assert status("/query?q=SHOW%20DATABASES") == 401
+    assert status("/debug/pprof/") == 404
+    assert site.influx().query('SELECT * FROM "telemetry" WHERE "point" = \'other-01\'') == []
+
+
 def test_router_holds_the_group_and_user(site: Site) -> None:
     api = site.router("admin", site.secrets["admin"])
     try:
@@ -569,7 +616,12 @@ def test_secrets_stay_in_the_vault_and_secret_files(site: Site) -> None:
         assert all(secret not in text for text in clear)
     secret_dir = site.prefix / "etc" / "pantau" / "secrets"
     files = {p.name: p for p in secret_dir.iterdir()}
-    assert sorted(files) == ["collector-mqtt.pw", f"mqtt-{POINT}.pw", f"router-{POINT}.pw"]
+    assert sorted(files) == [
+        "collector-mqtt.pw",
+        "collector.env",  # PANTAU_INFLUX__PASSWORD: the writer's
+        f"mqtt-{POINT}.pw",
+        f"router-{POINT}.pw",
+    ]
     for path in files.values():
         assert path.stat().st_mode & 0o777 == 0o600
     assert files[f"router-{POINT}.pw"].read_text().strip() == site.secrets["router"]

@@ -4,19 +4,25 @@ end to end (every one stored, or refused with a reason that is counted)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pantau.collector.influxdb.client import Influx
+from pantau.collector.influxdb.config import InfluxConfig
+from pantau.collector.lab import services
 from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
-from pantau.collector.lab.services import Service, free_port
+from pantau.collector.lab.services import InfluxUser, Service, free_port
 from pantau.shared import topics
 from tests.broker_probe import Session, connect, sample, secret, telemetry
 from tests.pipeline import (
@@ -453,3 +459,62 @@ def test_loose_json_is_refused_end_to_end(
         collector.stop()
     assert [r["seq"] for r in db.query('SELECT "seq" FROM "telemetry"')] == [2]
     assert final_stats(collector)["rejected"] == {"not_json": 1, "invalid": 3}
+
+
+def influx_http(
+    url: str, path: str, body: bytes | None = None, user: InfluxUser | None = None
+) -> int:
+    request = urllib.request.Request(f"{url}{path}", data=body)
+    if user is not None:
+        token = base64.b64encode(f"{user.name}:{user.password()}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_influxdb_takes_no_one_without_credentials(secure: SecureBroker, tmp_path: Path) -> None:
+    """Defect 5: InfluxDB was open in the deploy and the demo (an unauthenticated write of a
+    forged row for another point was stored) and its profiling endpoints answered. Now: an
+    admin kept apart, a writer for the collector, a reader for reports and Grafana."""
+    influxd = services.influxd(tmp_path / "influxd", auth=True).start()
+    try:
+        influxd.grant("pantau")
+        auth = influxd.auth
+        assert auth is not None
+        forged = f"telemetry,point=cit-02 wan_up=false,seq=0i {int(time.time() * 1000)}".encode()
+        write = "/write?db=pantau&precision=ms"
+        assert influx_http(influxd.url, write, forged) == 401  # nobody
+        assert influx_http(influxd.url, write, forged, auth.reader) == 403  # the reader
+        assert influx_http(influxd.url, "/query?q=SHOW%20DATABASES") == 401
+        assert influx_http(influxd.url, "/debug/pprof/") == 404
+        make_user = urlencode({"q": "CREATE USER x WITH PASSWORD 'x' WITH ALL PRIVILEGES"})
+        assert influx_http(influxd.url, "/query", make_user.encode(), auth.writer) == 403
+        # The collector writes with the writer's credentials, reads with them for its checks.
+        config = collector_config(
+            tmp_path / "collector.yaml",
+            secure.cert_port,
+            influxd.url,
+            "pantau",
+            tmp_path / "registry.yaml",
+            mqtt=secure.collector_mqtt() | {"client_id": "collector", "share_group": "pantau"},
+            influx=auth.writer.section(influxd.url, "pantau"),
+        )
+        collector = start_collector(config, tmp_path / "collector.log")
+        b = secure.agents["cit-02"]
+        agent = connect(secure.cert_port, secure.pki.ca_cert_path, cert=b.cert_file, key=b.key_file)
+        reader = Influx(InfluxConfig(**auth.reader.section(influxd.url, "pantau")))
+        try:
+            publish_samples(agent, "cit-02", 3)
+            wait_for(lambda: count_rows(reader, "telemetry") == 3, 20, "3 samples, read back")
+        finally:
+            agent.close()
+            collector.stop()
+        assert final_stats(collector)["lines_refused"] == 0
+        assert sorted(r["seq"] for r in reader.query('SELECT "seq" FROM "telemetry"')) == [0, 1, 2]
+        for user in (auth.admin, auth.writer, auth.reader):
+            assert user.password() not in collector.log()
+    finally:
+        influxd.stop()

@@ -78,23 +78,28 @@ def run(args: argparse.Namespace) -> int:
     console.print("issuing a CA, the broker certificate and per-agent credentials ...")
     secure = prepare_secure_broker(out / "security", registry_path)
     broker = secure.service
-    database = services.influxd(out / "influxd")
+    database = services.influxd(out / "influxd", auth=True)
     started = time.monotonic()
     collector = None
     try:
         console.print("starting mosquitto and influxd on free loopback ports ...")
         broker.start()
         database.start()
+        database.grant(DATABASE)
+        assert database.auth is not None
         console.print(
             f"  mosquitto with TLS on 127.0.0.1:{secure.cert_port} (client certificates) and"
             f" :{secure.password_port} (passwords), no anonymous access, an ACL per point;"
-            f" influxd {database.url}; data in {out}"
+            f" influxd {database.url} (a writer for the collector, a reader for the rest);"
+            f" data in {out}"
         )
         collector_mqtt = secure.collector_mqtt("cert") | {"client_id": "pantau-demo-collector"}
-        collector_yaml = _collector_config(out, collector_mqtt, database.url, registry_path)
+        collector_yaml = _collector_config(
+            out, collector_mqtt, database.auth.writer.section(database.url, DATABASE), registry_path
+        )
         collector = _start(["collector", "--config", str(collector_yaml)], out / "collector.log")
         _wait_for_log(out / "collector.log", "subscribed", 30)
-        db = Influx(InfluxConfig(url=database.url, database=DATABASE))
+        db = Influx(InfluxConfig(**database.auth.reader.section(database.url, DATABASE)))
 
         live_points = [p.id for p in registry.points[:6]]
         _live(console, out, secure, db, live_points, args.live_seconds)
@@ -140,10 +145,12 @@ def _registry(out: Path, kelurahan: int) -> Path:
     return path
 
 
-def _collector_config(out: Path, mqtt: dict[str, Any], url: str, registry: Path) -> Path:
+def _collector_config(
+    out: Path, mqtt: dict[str, Any], influx: dict[str, str], registry: Path
+) -> Path:
     config = {
         "mqtt": mqtt,
-        "influx": {"api": "v1", "url": url, "database": DATABASE},
+        "influx": influx,
         "registry": str(registry),
         "state_dir": str(out / "collector-state"),
         # A replayed month touches every hour at once: recompute them once, at the clean stop,
