@@ -42,6 +42,8 @@ class HttpTest:
         self.host = url.hostname or ""
         self.port = url.port or 80
         self.server = f"{self.host}:{self.port}"
+        token = contract.token_from_env()  # the NOC's server may want this agent's token
+        self.headers = contract.auth_header(token) if token else {}
 
     @property
     def seconds(self) -> float:
@@ -129,7 +131,7 @@ class HttpTest:
             return
         want = cap if cap is not None else 1 << 40
         try:
-            conn.request("GET", contract.download_path(want))
+            conn.request("GET", contract.download_path(want), headers=self.headers)
             response = conn.getresponse()
             if response.status != 200:
                 stream.error = f"HTTP {response.status} for {contract.DOWNLOAD}"
@@ -169,7 +171,7 @@ class HttpTest:
                 contract.UPLOAD,
                 body=body(),
                 encode_chunked=True,
-                headers={"Content-Type": "application/octet-stream"},
+                headers={"Content-Type": "application/octet-stream", **self.headers},
             )
             response = conn.getresponse()
             text = response.read()

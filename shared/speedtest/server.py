@@ -2,23 +2,35 @@
 port: iperf3 serves one test at a time) and serves the HTTP test endpoint beside them
 (shared/speedtest/contract.py). It runs on a NOC host with only the base install, beside the
 contract its client shares, so it is the one module of `shared` that does network I/O.
+
+It listens only on the address it is given. With a tokens file, the HTTP test wants a token an
+agent was issued (`--issue-token`); every client (a token's name, else its address) is capped:
+streams at once, its rate and its bytes a day, so one client cannot take the server or its link.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
+import os
+import secrets
 import signal
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from pantau.shared.config import read_secret_file
 from pantau.shared.errors import ConfigError
+from pantau.shared.logs import Throttle
 from pantau.shared.speedtest import contract
 
 log = logging.getLogger(__name__)
@@ -27,6 +39,138 @@ CHUNK = 64 * 1024
 MARK_EVERY_S = 0.05
 MAX_UPLOAD_S = 120.0
 _PAYLOAD = memoryview(bytes(range(256)) * (CHUNK // 256))
+WILDCARDS = ("", "0.0.0.0", "::")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    """The tokens file: `name sha256-of-token` a line (mode 600; no token in clear), re-read
+    when it changes, so a token issued or removed takes effect without a restart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[float, int] | None = None
+        self._names: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._load()
+
+    def _load(self) -> None:
+        text = read_secret_file(self.path).get_secret_value() if self.path.exists() else ""
+        names: dict[str, str] = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split()
+            if len(parts) != 2 or len(parts[1]) != 64:
+                raise ConfigError(f"{self.path}: line {number} is not `name sha256`")
+            names[parts[1].lower()] = parts[0]
+        stat = self.path.stat() if self.path.exists() else None
+        self._stamp = (stat.st_mtime, stat.st_size) if stat else None
+        self._names = names
+
+    def who(self, header: str) -> str | None:
+        """The name of the token in an `Authorization: Bearer` header, None if not ours."""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        with self._lock:
+            with contextlib.suppress(OSError, ConfigError):
+                stat = self.path.stat()
+                if (stat.st_mtime, stat.st_size) != self._stamp:
+                    self._load()
+            wanted = token_hash(token.strip())
+            for digest, name in self._names.items():
+                if hmac.compare_digest(digest, wanted):
+                    return name
+        return None
+
+    def issue(self, name: str, out: Path) -> None:
+        """A new token for `name` (replacing its old one): its hash here, the token in `out`."""
+        if not name or any(c.isspace() for c in name):
+            raise ConfigError(f"{name!r} is not a token name (no spaces)")
+        token = secrets.token_urlsafe(32)
+        _write_private(out, token + "\n")
+        with self._lock:
+            self._load()
+            lines = [f"{n} {h}" for h, n in sorted(self._names.items()) if n != name]
+            lines.append(f"{name} {token_hash(token)}")
+            _write_private(self.path, "\n".join(lines) + "\n")
+            self._load()
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Caps:
+    streams: int = 16  # open at once; an agent's test uses a few
+    bits_per_s: float = 1e9  # all its streams together (well above any point's contract)
+    bytes_per_day: int = 20_000_000_000  # UTC day; a point's test budget is 1000 MB a day
+
+
+class Clients:
+    """What each client is using: streams open now, bytes today, a rate shared by its streams."""
+
+    def __init__(self, caps: Caps, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+        self.caps = caps
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+        self._day = ""
+        self._bytes: dict[str, int] = {}
+        self._bucket: dict[str, tuple[float, float]] = {}  # bytes available, at when
+
+    def admit(self, client: str) -> str | None:
+        """Take a stream for `client`, or say why not."""
+        with self._lock:
+            self._roll_day()
+            if self._open.get(client, 0) >= self.caps.streams:
+                return f"{self.caps.streams} streams already open"
+            if self._bytes.get(client, 0) >= self.caps.bytes_per_day:
+                return f"{self.caps.bytes_per_day} bytes used today"
+            self._open[client] = self._open.get(client, 0) + 1
+            return None
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            self._open[client] = max(0, self._open.get(client, 0) - 1)
+
+    def left_today(self, client: str) -> int:
+        with self._lock:
+            self._roll_day()
+            return max(0, self.caps.bytes_per_day - self._bytes.get(client, 0))
+
+    def spend(self, client: str, size: int) -> bool:
+        """Count `size` bytes and wait as long as the client's rate wants; False once the
+        day's bytes are used up."""
+        rate = self.caps.bits_per_s / 8
+        burst = max(rate * 0.05, CHUNK * 2)
+        with self._lock:
+            self._roll_day()
+            used = self._bytes.get(client, 0) + size
+            self._bytes[client] = used
+            now = self._clock()
+            available, at = self._bucket.get(client, (burst, now))
+            available = min(burst, available + (now - at) * rate) - size
+            self._bucket[client] = (available, now)
+        if available < 0:
+            time.sleep(-available / rate)
+        return used <= self.caps.bytes_per_day
+
+    def _roll_day(self) -> None:
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        if today != self._day:
+            self._day, self._bytes = today, {}
 
 
 class Endpoint(BaseHTTPRequestHandler):
@@ -34,6 +178,9 @@ class Endpoint(BaseHTTPRequestHandler):
     server_version = "pantau-speedtest/1"
     timeout = 30  # a stalled client frees its thread
     max_bytes = 2_000_000_000
+    tokens: Tokens | None = None
+    clients = Clients(Caps())
+    refusals = Throttle(300.0)
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -41,7 +188,13 @@ class Endpoint(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == contract.DOWNLOAD:
-            self._download(url.query)
+            client = self._admit()
+            if client is None:
+                return
+            try:
+                self._download(url.query, client)
+            finally:
+                self.clients.release(client)
         elif url.path == contract.PING:
             self._reply(200, b"pong\n", "text/plain")
         elif url.path == "/":
@@ -53,22 +206,59 @@ class Endpoint(BaseHTTPRequestHandler):
         if urlsplit(self.path).path != contract.UPLOAD:
             self._reply(404, b"not found\n", "text/plain")
             return
+        client = self._admit()
+        if client is None:
+            return
         try:
-            received, marks = self._read_body()
+            received, marks = self._read_body(client)
         except (OSError, ValueError) as exc:
             log.debug("upload from %s ended: %s", self.address_string(), exc)
             self.close_connection = True
             return
+        finally:
+            self.clients.release(client)
         body = json.dumps({contract.UPLOAD_BYTES: received, contract.UPLOAD_MARKS: marks}).encode()
         self._reply(200, body, "application/json")
 
-    def _download(self, query: str) -> None:
+    def _admit(self) -> str | None:
+        """The client this request counts against, or None once it was refused (401, 429)."""
+        client = self.client_address[0]
+        if self.tokens is not None:
+            name = self.tokens.who(self.headers.get("Authorization", ""))
+            if name is None:
+                self._refuse(401, client, "no token of ours", close=True)
+                return None
+            client = name
+        why = self.clients.admit(client)
+        if why is not None:
+            self._refuse(429, client, why, close=True)
+            return None
+        return client
+
+    def _refuse(self, status: int, client: str, why: str, close: bool) -> None:
+        if count := self.refusals.hit(f"{status}:{client}", why):
+            log.warning(
+                "refused %d test request(s) of %s (%s): %s", count, client[:64], status, why
+            )
+        self.send_response(status)
+        if status == 429:
+            self.send_header("Retry-After", "3600")
+        body = f"{why}\n".encode()
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _download(self, query: str, client: str) -> None:
         try:
             wanted = int(parse_qs(query).get(contract.BYTES_PARAM, ["0"])[0])
         except ValueError:
             self._reply(400, b"bytes must be a whole number\n", "text/plain")
             return
-        size = max(0, min(wanted, self.max_bytes))
+        size = max(0, min(wanted, self.max_bytes, self.clients.left_today(client)))
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(size))
@@ -78,12 +268,13 @@ class Endpoint(BaseHTTPRequestHandler):
         try:
             while left > 0:
                 piece = _PAYLOAD[: min(CHUNK, left)]
+                self.clients.spend(client, len(piece))
                 self.wfile.write(piece)
                 left -= len(piece)
         except OSError:  # the client stops reading when its time is up: the normal end
             self.close_connection = True
 
-    def _read_body(self) -> tuple[int, list[list[float]]]:
+    def _read_body(self, client: str) -> tuple[int, list[list[float]]]:
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         length = None if chunked else int(self.headers.get("Content-Length", "0"))
         started = time.monotonic()
@@ -92,6 +283,8 @@ class Endpoint(BaseHTTPRequestHandler):
         last_mark = started
         for size in self._pieces(chunked, length):
             received += size
+            if not self.clients.spend(client, size):
+                raise ValueError("the client's bytes for today are used up")
             now = time.monotonic()
             if now - last_mark >= MARK_EVERY_S:
                 marks.append([now, received])
@@ -221,7 +414,36 @@ def parse_ports(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bind", default="0.0.0.0", help="Address to listen on (default all)")
+    parser.add_argument(
+        "--bind",
+        help="The address agents reach the server on (required; 0.0.0.0 needs --all-addresses)",
+    )
+    parser.add_argument(
+        "--all-addresses", action="store_true", help="Allow --bind 0.0.0.0 or :: (every address)"
+    )
+    parser.add_argument(
+        "--tokens-file",
+        type=Path,
+        help="Agents' tokens (`name sha256` a line, mode 600); without it the test is open",
+    )
+    parser.add_argument(
+        "--issue-token",
+        metavar="NAME",
+        help="Make a token for an agent: its hash into --tokens-file, the token into --token-out",
+    )
+    parser.add_argument("--token-out", type=Path, help="Where --issue-token writes the token")
+    parser.add_argument(
+        "--max-streams", type=int, default=Caps.streams, help="Streams one client may hold"
+    )
+    parser.add_argument(
+        "--max-mbps", type=float, default=Caps.bits_per_s / 1e6, help="One client's rate"
+    )
+    parser.add_argument(
+        "--max-bytes-per-day",
+        type=int,
+        default=Caps.bytes_per_day,
+        help="Bytes one client may move in a UTC day",
+    )
     parser.add_argument("--http-port", type=int, default=8080, help="HTTP endpoint port")
     parser.add_argument(
         "--iperf3-ports",
@@ -238,8 +460,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.issue_token:
+        if args.tokens_file is None or args.token_out is None:
+            raise ConfigError("--issue-token needs --tokens-file and --token-out")
+        Tokens(args.tokens_file).issue(args.issue_token, args.token_out)
+        print(
+            f"token for {args.issue_token} in {args.token_out} (mode 600); its hash in"
+            f" {args.tokens_file}"
+        )
+        return 0
     ports = parse_ports(args.iperf3_ports)
+    if not args.bind:
+        raise ConfigError("--bind ADDRESS is required: the address agents reach the server on")
+    if args.bind in WILDCARDS and not args.all_addresses:
+        raise ConfigError(f"--bind {args.bind} listens on every address; add --all-addresses")
+    if min(args.max_streams, args.max_mbps, args.max_bytes_per_day) <= 0:
+        raise ConfigError("--max-streams, --max-mbps and --max-bytes-per-day must be positive")
     Endpoint.max_bytes = args.max_bytes
+    Endpoint.clients = Clients(Caps(args.max_streams, args.max_mbps * 1e6, args.max_bytes_per_day))
+    Endpoint.tokens = Tokens(args.tokens_file) if args.tokens_file else None
+    if Endpoint.tokens is None:
+        log.warning("no --tokens-file: anyone who reaches %s may run tests", args.bind)
     try:
         httpd = ThreadingHTTPServer((args.bind, args.http_port), Endpoint)
     except OSError as exc:
@@ -257,7 +498,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown).start())
     port = httpd.server_address[1]
     iperf = ",".join(map(str, ports)) or "none"
-    print(f"speedtest-server: http {args.bind}:{port}, iperf3 ports {iperf}: ready", flush=True)
+    auth = "tokens" if Endpoint.tokens is not None else "open"
+    print(
+        f"speedtest-server: http {args.bind}:{port} ({auth}), iperf3 ports {iperf}: ready",
+        flush=True,
+    )
     try:
         httpd.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
