@@ -30,6 +30,7 @@ COLLECTOR_BEHIND = "collector_behind"
 COLLECTOR_BUFFER = "collector_buffer"
 COLLECTOR_DOWN = "collector_down"
 INFLUX_UNREACHABLE = "influx_unreachable"
+EVIDENCE_REWRITE = "evidence_rewrite"
 
 # Evaluated in this order, so an inhibiting alert fires before the ones it inhibits.
 ORDER = (
@@ -42,6 +43,7 @@ ORDER = (
     UNREACHABLE,
     SILENT,
     CAPACITY_LOW,
+    EVIDENCE_REWRITE,
 )
 CENTRAL = frozenset({INFLUX_UNREACHABLE, COLLECTOR_DOWN, COLLECTOR_BEHIND, COLLECTOR_BUFFER})
 NO_DATA_RULES = frozenset({SILENT, KELURAHAN_DOWN})

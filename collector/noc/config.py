@@ -21,6 +21,7 @@ RULE_NAMES = (
     "collector_buffer",
     "collector_down",
     "influx_unreachable",
+    "evidence_rewrite",
 )
 
 
@@ -100,6 +101,17 @@ class CollectorRules(Section):
     enabled: bool = True
 
 
+class RewriteRule(Section):
+    window_s: float = Field(
+        default=3600,
+        gt=0,
+        le=30 * 86_400,
+        description="Firing while the collector refused a rewrite of the point's stored rows"
+        " this recently (measurement integrity)",
+    )
+    enabled: bool = True
+
+
 class Rules(Section):
     provider_down: PointRule = Field(default_factory=lambda: _rule(300))
     unreachable: PointRule = Field(
@@ -109,6 +121,7 @@ class Rules(Section):
     kelurahan_down: KelurahanRule = Field(default_factory=KelurahanRule)
     capacity_low: CapacityRule = Field(default_factory=CapacityRule)
     collector: CollectorRules = Field(default_factory=CollectorRules)
+    evidence_rewrite: RewriteRule = Field(default_factory=RewriteRule)
 
 
 class Target(Section):

@@ -35,6 +35,8 @@ class CentralFacts:
     metrics_error: str = ""
     buffer_lines: int | None = None
     buffer_batches: int | None = None
+    # point -> (rewrites refused within the rule's window, when the first of them was refused)
+    rewrites: Mapping[str, tuple[int, int]] | None = None
 
 
 def timings(config: AlertsConfig) -> dict[str, a.Timing]:
@@ -56,6 +58,8 @@ def timings(config: AlertsConfig) -> dict[str, a.Timing]:
         )
     if rules.capacity_low.enabled:
         out[a.CAPACITY_LOW] = a.Timing(0, 0)  # a good test ends it; three bad ones start it
+    if rules.evidence_rewrite.enabled:
+        out[a.EVIDENCE_REWRITE] = a.Timing(0, 0)  # at once; over when the window has none
     central = rules.collector
     if central.enabled:
         out[a.COLLECTOR_BEHIND] = a.Timing(central.behind_after_s, 0)
@@ -240,6 +244,25 @@ def central_conditions(facts: CentralFacts, config: AlertsConfig, now_ms: int) -
     return out
 
 
+def rewrite_condition(
+    view: PointView, rewrites: Mapping[str, tuple[int, int]], config: AlertsConfig
+) -> a.Condition:
+    """Someone sent other content for rows of this point already stored: its credential may
+    be in the wrong hands, or its agent is broken."""
+    p = view.point
+    count, first_ms = rewrites.get(p.id, (0, None))
+    window = _age(int(config.rules.evidence_rewrite.window_s * 1000))
+    title = f"Refused rewrite of stored evidence: {p.id} ({p.kelurahan})"
+    detail = (
+        f"The collector refused {count} write(s) that would have changed rows of point {p.id}"
+        f" already stored (last {window}; measurement integrity). Check who holds its"
+        " credential; `pantau pki revoke` ends it."
+    )
+    return a.Condition(
+        a.EVIDENCE_REWRITE, p.id, count > 0, first_ms, title, detail, p.kelurahan, p.id
+    )
+
+
 def all_conditions(
     views: Iterable[PointView],
     kelurahan: Iterable[KelurahanView],
@@ -253,9 +276,12 @@ def all_conditions(
         return out  # nothing about the points can be said: hold every point alert
     for kel in kelurahan:
         out.append(kelurahan_condition(kel, config))
+    rewrites = central.rewrites if config.rules.evidence_rewrite.enabled else None
     for view in views:
         out += point_conditions(view, resumed.get(view.id), config)
         out += capacity_conditions(view, config)
+        if rewrites is not None:
+            out.append(rewrite_condition(view, rewrites, config))
     return out
 
 

@@ -16,6 +16,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from pantau.collector.config import CollectorConfig
+from pantau.collector.evidence import INTEGRITY
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.influxdb.line_protocol import line
 from pantau.collector.noc import alerts as a
@@ -130,8 +131,29 @@ class AlertRunner:
             metrics_error=metrics_error,
             buffer_lines=lines,
             buffer_batches=batches,
+            rewrites=self._rewrites(),
         )
         return central, city
+
+    def _rewrites(self) -> dict[str, tuple[int, int]] | None:
+        """Per point, the rewrites the collector refused within the rule's window (count, and
+        the time of the first); None when InfluxDB cannot say (the alerts hold)."""
+        rule = self.alerts.rules.evidence_rewrite
+        if not rule.enabled:
+            return None
+        since = f"now() - {int(rule.window_s)}s"
+        try:
+            rows = self.influx.query(
+                f'SELECT COUNT("ts_ms") AS n FROM "{INTEGRITY}" WHERE time > {since}'
+                f' GROUP BY "point"; SELECT FIRST("ts_ms") FROM "{INTEGRITY}"'
+                f' WHERE time > {since} GROUP BY "point"'
+            )
+        except PantauError as exc:
+            log.warning("cannot read refused rewrites: %s", exc)
+            return None
+        counts = {r["point"]: int(r["n"]) for r in rows if "n" in r and r.get("point")}
+        firsts = {r["point"]: int(r["time"]) for r in rows if "first" in r and r.get("point")}
+        return {p: (n, firsts.get(p, 0)) for p, n in counts.items() if n}
 
     def _exact(self) -> set[str]:
         """Points whose current state must have an exact start: those with open alerts, and

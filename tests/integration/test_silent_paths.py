@@ -35,6 +35,7 @@ from tests.pipeline import (
     start_collector,
     wait_for,
 )
+from tests.webhook import Receiver
 
 POINTS = ["cit-01", "cit-02", "cit-03"]
 SHARED = f"$share/pantau/{topics.telemetry_topic('+')}"
@@ -343,6 +344,19 @@ def test_stored_evidence_is_append_only(
     ] == [("cit-01", "telemetry", "rewrite", t0 + 10_000, "rx_bps,wan_up")] * 2
     for log in (collector.log(), again.log()):
         assert log.count("refused 1 rewrite(s) of stored rows of cit-01: telemetry at") == 1
+    # ... and the NOC hears of it: one alert, for that point.
+    with Receiver() as receiver:
+        config = collector_config(
+            tmp_path / "alerts.yaml",
+            secure.cert_port,
+            influxd.url,
+            database,
+            tmp_path / "registry.yaml",
+            alerts={"targets": [receiver.url], "mqtt": secure.noc_mqtt("noc-alerts")},
+        )
+        cli("alerts", "--config", str(config), "--once")
+        footers = [f for f in receiver.footers() if "evidence_rewrite" in f]
+    assert footers == ["alert: evidence_rewrite cit-01 · firing"]
 
 
 def test_rejections_are_logged_the_first_time_then_counted_never_silenced(

@@ -43,6 +43,7 @@ def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
         "collector_buffer": (300, 0),
         "collector_down": (120, 0),
         "influx_unreachable": (120, 0),
+        "evidence_rewrite": (0, 0),  # at once: a refused rewrite of stored evidence
     }
 
 

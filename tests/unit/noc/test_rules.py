@@ -18,10 +18,12 @@ from pantau.collector.noc.observe import (
 )
 from pantau.collector.noc.rules import (
     CentralFacts,
+    all_conditions,
     capacity_conditions,
     central_conditions,
     kelurahan_condition,
     point_conditions,
+    rewrite_condition,
 )
 from pantau.shared.registry import Point
 
@@ -264,3 +266,31 @@ def test_central_conditions() -> None:
     down = CentralFacts(influx_ok=False, influx_error="x", metrics_ok=False)
     got = {c.rule: c.active for c in central_conditions(down, CONFIG, NOW)}
     assert got == {a.INFLUX_UNREACHABLE: True, a.COLLECTOR_DOWN: True}
+
+
+def test_a_refused_rewrite_is_an_alert_for_its_point() -> None:
+    rewrites = {"cit-01": (3, NOW - 60 * S)}
+    refused = rewrite_condition(view(PointState.UP, -600), rewrites, CONFIG)
+    assert (refused.rule, refused.subject, refused.active, refused.since_ms) == (
+        a.EVIDENCE_REWRITE,
+        "cit-01",
+        True,
+        NOW - 60 * S,
+    )
+    assert "refused 3 write(s)" in refused.detail and refused.point == "cit-01"
+    other = rewrite_condition(view(PointState.UP, -600, pid="cit-02"), rewrites, CONFIG)
+    assert other.active is False
+    facts = CentralFacts(influx_ok=True, rewrites=rewrites)
+    views = [view(PointState.UP, -600), view(PointState.UP, -600, pid="cit-02")]
+    got = [
+        (c.subject, c.active)
+        for c in all_conditions(views, [], {}, facts, CONFIG, NOW)
+        if c.rule == a.EVIDENCE_REWRITE
+    ]
+    assert got == [("cit-01", True), ("cit-02", False)]
+    unknown = CentralFacts(influx_ok=True, rewrites=None)  # InfluxDB could not say: hold
+    assert not [
+        c
+        for c in all_conditions(views, [], {}, unknown, CONFIG, NOW)
+        if c.rule == a.EVIDENCE_REWRITE
+    ]
