@@ -20,7 +20,7 @@ from pantau.collector.admin.broker_config import (
     write_broker_files,
 )
 from pantau.collector.admin.dynsec import read_rules, sync
-from pantau.collector.admin.pki import Pki
+from pantau.collector.admin.pki import Pki, PkiError
 from pantau.collector.admin.pki_cli import RELOAD_HINT, pki_dir_argument
 from pantau.shared.config import read_secret_file
 from pantau.shared.registry import load_registry
@@ -74,7 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "sync", help="apply the rules `config` wrote to the running broker, end revoked sessions"
     )
     apply.add_argument("--out", required=True, type=Path, help="the folder `config` wrote")
-    apply.add_argument("--admin-port", type=int, default=8885, help="the broker's admin listener")
+    apply.add_argument(
+        "--admin-port", type=int, help="the broker's admin listener (default: from mosquitto.conf)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     out = args.out.resolve()
     password = read_secret_file(out / "admin.password").get_secret_value()
-    report = sync("127.0.0.1", args.admin_port, password, read_rules(out / "rules.json"))
+    port = args.admin_port or admin_port(out / "mosquitto.conf")
+    report = sync("127.0.0.1", port, password, read_rules(out / "rules.json"))
     for line in report.commands:
         print(f"  {line}")
     print(f"{len(report.commands)} rule change(s) applied")
@@ -124,3 +127,14 @@ def _sync(args: argparse.Namespace) -> int:
     if report.retained_cleared:
         print(f"cleared {len(report.retained_cleared)} retained message(s)")
     return 0
+
+
+def admin_port(conf: Path) -> int:
+    """The loopback admin listener of a mosquitto.conf written by `config` (or Ansible)."""
+    lines = conf.read_text(encoding="utf-8").splitlines() if conf.exists() else []
+    after = [i for i, line in enumerate(lines) if line.startswith("# Administration on loopback")]
+    for line in lines[after[-1] :] if after else []:
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "listener" and parts[2] == "127.0.0.1":
+            return int(parts[1])
+    raise PkiError(f"{conf}: no admin listener; give --admin-port")

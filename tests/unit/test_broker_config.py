@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pantau.collector.admin import dynsec
+from pantau.collector.admin.broker_cli import admin_port
 from pantau.collector.admin.broker_config import (
     TUNING,
     BrokerSettings,
@@ -19,7 +20,7 @@ from pantau.collector.admin.broker_config import (
     rewrite_remembered,
     write_broker_files,
 )
-from pantau.collector.admin.pki import Identity, Pki
+from pantau.collector.admin.pki import Identity, Pki, PkiError
 from pantau.collector.lab import services
 from pantau.shared.cli import main
 from tests.pipeline import registry_file
@@ -219,3 +220,13 @@ def test_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     )
     password = (tmp_path / "pki" / "issued" / "cit-02").glob("password")
     assert list(password) == []  # revoked: the secret is gone, and it was never printed
+
+
+def test_sync_finds_the_admin_listener_in_the_conf(tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
+    pki.init(["127.0.0.1"])
+    files = write_broker_files(pki, [], tmp_path / "out", BrokerSettings(admin_port=18885))
+    assert admin_port(files.conf) == 18885
+    off = write_broker_files(pki, [], tmp_path / "off", BrokerSettings(admin_port=None))
+    with pytest.raises(PkiError, match="no admin listener"):
+        admin_port(off.conf)
