@@ -12,6 +12,7 @@ _TOPIC = re.compile(r"^pantau/v1/([^/]+)/(telemetry|state|event)$")
 TELEMETRY = "telemetry"
 STATE = "state"
 EVENT = "event"
+RECEIPT = "receipt"  # collector to agent: what is durable (wire v2); only collectors write it
 
 
 def telemetry_topic(point: str) -> str:
@@ -24,6 +25,10 @@ def state_topic(point: str) -> str:
 
 def event_topic(point: str) -> str:
     return f"{PREFIX}/{point}/{EVENT}"
+
+
+def receipt_topic(point: str) -> str:
+    return f"{PREFIX}/{point}/{RECEIPT}"
 
 
 def subscriptions(share_group: str | None = None) -> list[str]:

@@ -1,4 +1,9 @@
-"""The v1 wire contract: what an agent publishes and what the collector accepts.
+"""The wire contract: what an agent publishes, what the collector accepts, and its receipts.
+
+Version 2 adds end-to-end receipts: an agent that wants one gives each telemetry or event
+message an id in the MQTT v5 Correlation Data property, and a collector, once the message is
+durable, names that id in a `Receipt` on the point's receipt topic. The agent forgets a sample
+only then. Version 1 messages (older agents) are accepted as before and get no receipt.
 
 Every value a device could not give is null, never 0. Bounds here are physical limits, so an
 absurd value is refused at the edge of the collector instead of poisoning a month's report.
@@ -19,7 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pantau.shared.errors import PayloadError
 from pantau.shared.topics import POINT_ID_PATTERN
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
+WireVersion = Literal[1, 2]
+MAX_MESSAGE_ID_BYTES = 64
+MAX_RECEIPT_IDS = 10_000
 MAX_PAYLOAD_BYTES = 1_048_576
 MAX_SAMPLES_PER_MESSAGE = 2_000
 MIN_TS_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z: anything older is a broken clock.
@@ -32,6 +40,10 @@ Clients = Annotated[int, Field(ge=0, le=100_000)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 TimestampMs = Annotated[int, Field(ge=MIN_TS_MS, le=MAX_TS_MS)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+SpoolState = Literal["ok", "disk_full", "degraded"]
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_ID_BYTES)]
 
 
 class _Wire(BaseModel):
@@ -75,7 +87,7 @@ class Sample(_Wire):
 class Telemetry(_Wire):
     """A batch of samples of one point, oldest first."""
 
-    v: Literal[1] = 1
+    v: WireVersion = WIRE_VERSION
     point: PointId
     samples: list[Sample] = Field(min_length=1, max_length=MAX_SAMPLES_PER_MESSAGE)
     dropped: int = Field(
@@ -86,7 +98,7 @@ class Telemetry(_Wire):
 class State(_Wire):
     """Birth (retained, on connect) and death (the MQTT Will) of a point's agent."""
 
-    v: Literal[1] = 1
+    v: WireVersion = WIRE_VERSION
     point: PointId
     state: Literal["online", "offline"]
     boot: Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -96,6 +108,9 @@ class State(_Wire):
     facts: dict[ShortText, ShortText | int | float | bool | None] = Field(
         default_factory=dict, max_length=50
     )
+    spool: SpoolState | None = Field(
+        default=None, description="Whether the agent's spool can store what it samples"
+    )
 
 
 EventKind = Literal[
@@ -104,6 +119,7 @@ EventKind = Literal[
     "source_error",
     "source_recovered",
     "spool_dropped",
+    "spool_state",
     "test_deferred",
 ]
 
@@ -111,7 +127,7 @@ EventKind = Literal[
 class Event(_Wire):
     """Something that happened once: a capacity test, a reboot, a path that failed."""
 
-    v: Literal[1] = 1
+    v: WireVersion = WIRE_VERSION
     point: PointId
     ts_ms: TimestampMs
     kind: EventKind
@@ -121,11 +137,22 @@ class Event(_Wire):
     )
 
 
+class Receipt(_Wire):
+    """From a collector to one point: these messages are durable (`stored`) or will never be
+    (`refused`: invalid, resending cannot help). Either way the agent may forget them."""
+
+    v: Literal[2] = 2
+    point: PointId
+    stored: list[MessageId] = Field(default_factory=list, max_length=MAX_RECEIPT_IDS)
+    refused: list[MessageId] = Field(default_factory=list, max_length=MAX_RECEIPT_IDS)
+
+
 Message = Telemetry | State | Event
-_MODELS: dict[str, type[Telemetry] | type[State] | type[Event]] = {
+_MODELS: dict[str, type[Telemetry] | type[State] | type[Event] | type[Receipt]] = {
     "telemetry": Telemetry,
     "state": State,
     "event": Event,
+    "receipt": Receipt,
 }
 
 
@@ -152,7 +179,7 @@ _JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_not_j
 
 def decode(
     kind: str, payload: bytes, topic_point: str, max_bytes: int = MAX_PAYLOAD_BYTES
-) -> Message:
+) -> Message | Receipt:
     """Validate one payload for the topic it came on; raise PayloadError with a countable reason."""
     if len(payload) > max_bytes:
         raise PayloadError("oversize", f"{len(payload)} bytes > {max_bytes}")
