@@ -42,6 +42,9 @@ HEALTHY = {
     "ros718-ssl": ("7.18", "ca"),
 }
 NO_WIRELESS, HUNG = "ros718-nowifi", "ros714-hung"
+# Non-ASCII identities, sent in UTF-8 and in an old Winbox's Windows code page.
+IDENTITY = "Balai Warga – Citangkil 03"
+ENCODINGS = {"ros718-api": "utf-8", "ros649-api": "cp1252", "ros714-ssl": "cp1252"}
 REBOOTED = "ros718-api"
 # dialect -> (cpu_pct, mem_used_pct, temp_c) as the data files have them, and the router's two
 # probes: 12.412 and 12.712 ms (ROS 7 prints microseconds, ROS 6 whole milliseconds).
@@ -61,7 +64,8 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
 def fleet(certs: CertFiles) -> Iterator[SimFleet]:
     specs = [
         RouterSpec(name=point, dialect=dialect, password=PASSWORD, rx_bps=RX_BPS, tx_bps=TX_BPS,
-                   **CLIENTS)
+                   identity=IDENTITY if point in ENCODINGS else None,
+                   encoding=ENCODINGS.get(point, "utf-8"), **CLIENTS)
         for point, (dialect, _) in HEALTHY.items()
     ] + [
         RouterSpec(name=NO_WIRELESS, dialect="7.18", password=PASSWORD, wireless_package=None,
@@ -194,6 +198,12 @@ def test_routers_to_influxdb(
         assert row["device_up"] is False
         assert row["uptime_s"] is None and row["clients_hotspot"] is None and row["rx_bps"] is None
 
+    identities = {s["point"]: s.get("fact_identity") for s in states}
+    assert identities == {
+        **{p: IDENTITY if p in ENCODINGS else p for p in HEALTHY},
+        NO_WIRELESS: NO_WIRELESS,
+        HUNG: None,  # never answered: nothing known of it
+    }
     facts = {s["point"]: (s.get("fact_version"), s.get("fact_model")) for s in states}
     assert facts["ros649-api"] == ("6.49.10 (long-term)", "hAP ac lite")
     assert facts["ros714-ssl"] == ("7.14.3 (stable)", "hAP ac^2")

@@ -20,6 +20,7 @@ from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
 from pantau.collector.lab.routeros_sim.wire import SentenceReader, encode_sentence
 
 PASSWORD = "sim-pw"
+IDENTITY = "Balai Warga – Citangkil 03"
 
 
 class RawClient:
@@ -74,6 +75,8 @@ def fleet() -> Iterator[SimFleet]:
         RouterSpec(name="mid", dialect="7.14", password=PASSWORD, health="none"),
         RouterSpec(name="new", dialect="7.18", password=PASSWORD, health="none"),
         RouterSpec(name="pre643", dialect="6.49", password=PASSWORD, login="challenge"),
+        RouterSpec(name="utf8", password=PASSWORD, identity=IDENTITY, wan_interface="ether1-wan"),
+        RouterSpec(name="winbox", password=PASSWORD, identity=IDENTITY, encoding="cp1252"),
     ]
     with SimFleet(specs) as running:
         yield running
@@ -234,6 +237,29 @@ def test_plain_login_on_old_router_is_not_logged_in(client: RawClient) -> None:
     reply = client.call("/login", "=name=pantau", f"=password={PASSWORD}")
     assert reply[0][1].startswith("=ret=")
     assert client.call("/system/identity/print") == [["!fatal", "not logged in"]]
+
+
+@pytest.mark.parametrize(
+    ("client", "dash"), [("utf8", b"\xe2\x80\x93"), ("winbox", b"\x96")], indirect=["client"]
+)
+def test_identity_bytes_in_the_routers_encoding(client: RawClient, dash: bytes) -> None:
+    client.login()
+    client.send("/system/identity/print")
+    data = b""
+    while not data.endswith(b"\x05!done\x00"):
+        data += client.sock.recv(65536)
+    name = f"=name={IDENTITY}".encode().replace("–".encode(), dash)
+    assert data == b"\x03!re" + bytes([len(name)]) + name + b"\x00\x05!done\x00"
+
+
+@pytest.mark.parametrize("client", ["utf8"], indirect=True)
+def test_wan_port_named_by_the_spec(client: RawClient) -> None:
+    client.login()
+    names = client.call("/interface/print", "=.proplist=name")
+    assert names == [["!re", f"=name={n}"] for n in ("ether1-wan", "ether2", "wifi1",
+                                                     "bridge-hotspot")] + [["!done"]]  # fmt: skip
+    counters = client.call("/interface/print", "=.proplist=rx-byte", "?name=ether1-wan")
+    assert counters[0][0] == "!re" and counters[0][1].startswith("=rx-byte=")
 
 
 def test_cli_serves_until_terminated(tmp_path: Path) -> None:

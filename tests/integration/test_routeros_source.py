@@ -37,7 +37,7 @@ EXPECTED = {
         "facts": {"version": "6.49.10 (long-term)", "model": "hAP ac lite",
                   "architecture": "mipsbe", "wireless": "wireless"},
         "table": "/interface/wireless/registration-table",
-        "commands": (11, 8),  # two wireless tables (local radios + legacy CAPsMAN)
+        "commands": (12, 8),  # two wireless tables (local radios + legacy CAPsMAN)
     },
     "7.14": {
         "cpu_pct": 4.0,
@@ -48,7 +48,7 @@ EXPECTED = {
         "facts": {"version": "7.14.3 (stable)", "model": "hAP ac^2", "architecture": "arm",
                   "wireless": "wifi"},
         "table": "/interface/wifi/registration-table",
-        "commands": (10, 7),
+        "commands": (11, 7),
     },
     "7.18": {
         "cpu_pct": 2.0,
@@ -59,7 +59,7 @@ EXPECTED = {
         "facts": {"version": "7.18.2 (stable)", "model": "hAP ax^2", "architecture": "arm64",
                   "wireless": "wifi"},
         "table": "/interface/wifi/registration-table",
-        "commands": (10, 7),
+        "commands": (11, 7),
     },
 }  # fmt: skip
 
@@ -162,7 +162,7 @@ def expected_reading(dialect: str, at_s: float, uptime_s: float, counters: Count
         cpu_pct=e["cpu_pct"],
         mem_used_pct=e["mem_used_pct"],
         temp_c=e["temp_c"],
-        facts={**e["facts"], "identity": f"r-{dialect}"},
+        facts={**e["facts"], "identity": f"r-{dialect}", "wan_interface": "ether1"},
     )
 
 
@@ -474,3 +474,55 @@ def test_tls_verification(rig: Rig) -> None:
     assert "TLS: certificate not trusted: Hostname mismatch" in wrong_name.issues[0].message
     plain_to_tls = rig.source(port=port).read()  # plain API spoken to the api-ssl port
     assert not plain_to_tls.device_up
+
+
+IDENTITY = "Balai Warga – Citangkil 03"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "legacy", "identity"),
+    [
+        ("utf-8", None, IDENTITY),  # RouterOS 7, set from WebFig or the CLI
+        ("cp1252", None, IDENTITY),  # set from an old Winbox on Windows
+        ("cp1252", None, "Pos Ronda Pérumahan · Blok C"),
+        ("cp1251", "cp1251", "Київ-Центр"),  # another code page, named in the agent's config
+    ],
+)
+def test_non_ascii_identity_read_exactly(
+    clock: ManualClock, certs: CertFiles, encoding: str, legacy: str | None, identity: str
+) -> None:
+    spec = RouterSpec(password=PASSWORD, identity=identity, encoding=encoding)
+    with SimFleet([spec], tls=certs.server_context(), clock=clock) as fleet:
+        rig = Rig(fleet, clock, certs)
+        extra = {"legacy_encoding": legacy} if legacy else {}
+        for transport in ("plain", "ca"):
+            reading = rig.source(0, transport, ping_targets=[], **extra).read()
+            assert reading.facts["identity"] == identity
+            assert reading.issues == ()
+        for source in rig.sources:
+            source.close()
+
+
+@routers(RouterSpec(name="r-7.18", password=PASSWORD, wan_interface="ether1-wan"))
+def test_wan_interface_not_on_the_router_names_its_ports(rig: Rig) -> None:
+    source = rig.source(ping_targets=[])  # wan_interface: ether1, the default
+    missing = SourceIssue(
+        "/interface",
+        "interface 'ether1' not found on the router; did you mean 'ether1-wan'? It has:"
+        " ether1-wan, ether2, wifi1, bridge-hotspot. Set wan_interface to its port facing the"
+        " provider.",
+    )
+    for _ in range(2):  # the same issue every poll: the run loop makes it one event
+        reading = source.read()
+        assert reading.device_up and reading.clients_hotspot == 25
+        assert (reading.counters, reading.link_up, reading.at_s) == (
+            Counters(),
+            None,
+            rig.clock.mono,
+        )
+        assert reading.facts["wan_interface"] == "ether1"
+        assert reading.issues == (missing,)
+        rig.clock.advance(10)
+    fixed = rig.source(ping_targets=[], wan_interface="ether1-wan").read()
+    assert fixed.counters.rx_bytes is not None and fixed.link_up is True and fixed.issues == ()
+    assert fixed.facts["wan_interface"] == "ether1-wan"

@@ -25,9 +25,15 @@ from librouteros.api import Api
 from librouteros.connections import SocketTransport
 from librouteros.exceptions import ConnectionClosed, MultiTrapError, ProtocolError, TrapError
 from librouteros.login import plain, token
-from librouteros.protocol import ApiProtocol, encode_sentence, parse_word
+from librouteros.protocol import (
+    ApiProtocol,
+    decode_length,
+    determine_length,
+    encode_sentence,
+    parse_word,
+)
 
-ENCODING = "latin-1"  # RouterOS sends bytes in the router's code page; latin-1 never fails
+from pantau.agent.sources.routeros import text
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Endpoint:
     login: Literal["plain", "challenge"] = "plain"
     tls_name: str | None = None  # with TLS: the name sent and (verify=ca) checked
     pin_sha256: str | None = None  # with TLS: the certificate's pinned SHA-256, hex
+    legacy_encoding: str = text.DEFAULT_LEGACY  # for words that are not UTF-8
 
 
 class Deadline:
@@ -83,6 +90,26 @@ class DeadlineTransport(SocketTransport):
         return data
 
 
+class RouterOSProtocol(ApiProtocol):
+    """librouteros' protocol, sending UTF-8 and reading each word through `text.decode`.
+
+    librouteros decodes every word with one codec and drops what does not fit
+    (`errors="ignore"`), so a router named in UTF-8 read as latin-1 comes out garbled, and one
+    named in a Windows code page read as UTF-8 loses its letters.
+    """
+
+    def __init__(self, transport: SocketTransport, legacy: str = text.DEFAULT_LEGACY) -> None:
+        super().__init__(transport, encoding=text.WIRE_ENCODING)
+        self.legacy = legacy
+
+    def readWord(self) -> str:  # noqa: N802 - librouteros' name
+        first = self.transport.read(1)
+        if first == b"\x00":
+            return ""
+        prefix = first + self.transport.read(determine_length(first))
+        return text.decode(self.transport.read(decode_length(prefix)), self.legacy)
+
+
 class LoginRefusedError(Exception):
     """The router refused the credentials; the message is the router's, never the password."""
 
@@ -120,7 +147,7 @@ def open_api(
             sock = context.wrap_socket(sock, server_hostname=endpoint.tls_name or endpoint.host)
             if endpoint.pin_sha256 is not None:
                 _check_pin(sock, endpoint.pin_sha256)
-        api = Api(ApiProtocol(DeadlineTransport(sock, deadline), encoding=ENCODING))
+        api = Api(RouterOSProtocol(DeadlineTransport(sock, deadline), endpoint.legacy_encoding))
         login = token if endpoint.login == "challenge" else plain
         try:
             login(api, endpoint.username, password)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from pantau.agent.sources.routeros import text
 from pantau.shared.config import Section, resolve_secret
 from pantau.shared.errors import ConfigError
 
@@ -67,7 +68,13 @@ class RouterOSSourceConfig(Section):
         default="plain", description="plain for RouterOS 6.43 and later; challenge before"
     )
     tls: RouterOSTlsConfig | None = Field(default=None, description="Use api-ssl")
-    wan_interface: str = Field(default="ether1", min_length=1)
+    wan_interface: str = Field(
+        default="ether1", min_length=1, description="The router's port facing the provider"
+    )
+    legacy_encoding: str = Field(
+        default=text.DEFAULT_LEGACY,
+        description="Code page of router text that is not UTF-8 (names set from an old Winbox)",
+    )
     wireless: Literal["auto", "none", "wireless", "wifiwave2", "wifi"] = Field(
         default="auto",
         description="Wireless stack for associated stations; auto detects it per connection",
@@ -86,6 +93,11 @@ class RouterOSSourceConfig(Section):
     )
     reconnect_min_s: float = Field(default=1.0, gt=0, le=600)
     reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
+
+    @field_validator("legacy_encoding")
+    @classmethod
+    def _known_code_page(cls, value: str) -> str:
+        return text.legacy_codec(value)
 
     @model_validator(mode="after")
     def _pings_fit_the_budget(self) -> RouterOSSourceConfig:

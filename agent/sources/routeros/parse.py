@@ -8,7 +8,7 @@ anything it cannot read, so the caller turns one bad field into one null and one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pantau.agent.sources.base import Counters, Reachability
@@ -122,10 +122,40 @@ class Interface:
     link_downs: int | None
 
 
-def parse_interface(rows: list[Row], name: str) -> Interface:
-    """One interface row from `/interface/print ?name=...`; no row means the name is wrong."""
+class NotFoundError(ValueError):
+    """What the config names is not on the router; the message says what is."""
+
+
+NAMES_SHOWN_CHARS = 300  # an event message holds 500 characters at most
+
+
+def missing_interface(name: str, known: Sequence[str] | None) -> str:
+    """`interface 'ether1' not found on the router; did you mean 'ether1-wan'? ...`: the
+    router's own names, so the fix can be read off the first event."""
+    text = f"interface {name!r} not found on the router"
+    if known is None:
+        return f"{text}; set wan_interface to its port facing the provider"
+    if not known:
+        return f"{text}, which lists no interfaces"
+    wanted = name.casefold()
+    close = [k for k in known if wanted in k.casefold() or k.casefold() in wanted][:3]
+    shown: list[str] = []
+    for candidate in known:
+        if len(", ".join([*shown, candidate])) > NAMES_SHOWN_CHARS:
+            break
+        shown.append(candidate)
+    names = ", ".join(shown)
+    if len(shown) < len(known):
+        names += f" and {len(known) - len(shown)} more"
+    hint = f"; did you mean {' or '.join(repr(k) for k in close)}?" if close else "."
+    return f"{text}{hint} It has: {names}. Set wan_interface to its port facing the provider."
+
+
+def parse_interface(rows: list[Row], name: str, known: Sequence[str] | None = None) -> Interface:
+    """One interface row from `/interface/print ?name=...`; no row means the name is wrong
+    (`known`: every name the router has, for the message)."""
     if not rows:
-        raise ValueError(f"interface {name!r} not found")
+        raise NotFoundError(missing_interface(name, known))
     row = only_row(rows, f"interface {name!r}")
 
     def counter(key: str) -> int | None:

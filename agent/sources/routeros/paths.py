@@ -47,6 +47,7 @@ class Context:
     config: RouterOSSourceConfig
     version: tuple[int, int, int] | None = None
     wireless: str | None = None
+    interfaces: tuple[str, ...] | None = None  # every interface name, in the router's order
     facts: dict[str, str] = field(default_factory=dict)
 
 
@@ -138,6 +139,15 @@ def system_resource(ctx: Context, replies: list[Reply]) -> Fields:
     return {"uptime_s": res.uptime_s, "cpu_pct": res.cpu_pct, "mem_used_pct": res.mem_used_pct}
 
 
+@register("/interface", lambda ctx: [print_("/interface", proplist("name"))], stage="connect")
+def interface_names(ctx: Context, replies: list[Reply]) -> Fields:
+    """Every port's name, once per connection: a wan_interface the router does not have is
+    reported with the names it does have, so the technician sees the fix in the first event."""
+    ctx.interfaces = tuple(str(row["name"]) for row in replies[0].rows if "name" in row)
+    ctx.facts["wan_interface"] = ctx.config.wan_interface
+    return {}
+
+
 def _ask_interface(ctx: Context) -> list[Command]:
     name = ctx.config.wan_interface
     return [print_("/interface", proplist(*INTERFACE_KEYS), f"?name={name}")]
@@ -145,7 +155,7 @@ def _ask_interface(ctx: Context) -> list[Command]:
 
 @register("/interface", _ask_interface)
 def wan_interface(ctx: Context, replies: list[Reply]) -> Fields:
-    iface = parse.parse_interface(replies[0].rows, ctx.config.wan_interface)
+    iface = parse.parse_interface(replies[0].rows, ctx.config.wan_interface, ctx.interfaces)
     return {
         "at_s": replies[0].at_s,  # rates divide by the time between counter readings
         "counters": iface.counters,

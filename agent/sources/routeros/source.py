@@ -20,7 +20,7 @@ from librouteros.api import Api
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, TrapError
 
 from pantau.agent.sources.base import Reading, SourceIssue
-from pantau.agent.sources.routeros import client
+from pantau.agent.sources.routeros import client, parse
 from pantau.agent.sources.routeros.paths import PATHS, Command, Context, PathSpec, Reply, Stage
 from pantau.shared.backoff import Backoff
 from pantau.shared.logs import PointLogger
@@ -190,6 +190,8 @@ class RouterOSSource:
                 continue
             try:
                 fields.update(spec.read(ctx, replies))  # type: ignore[arg-type]
+            except parse.NotFoundError as exc:
+                issues.append(SourceIssue(spec.path, str(exc)))
             except ValueError as exc:
                 issues.append(SourceIssue(spec.path, f"unreadable reply: {exc}"))
         return issues
@@ -217,6 +219,7 @@ def endpoint(config: RouterOSSourceConfig) -> client.Endpoint:
         port=config.api_port,
         username=config.username,
         login=config.login,
+        legacy_encoding=config.legacy_encoding,
         tls_name=None if tls is None else tls.server_name or config.host,
         pin_sha256=tls.fingerprint_sha256
         if tls is not None and tls.verify == "fingerprint"

@@ -4,6 +4,7 @@ without a router. Prints one line per router with its ports, then `ready`."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
 import resource
@@ -27,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(DIALECTS),
         help="RouterOS release to speak (repeat to mix; default 7.18)",
     )
+    parser.add_argument(
+        "--encoding",
+        action="append",
+        help="How router text goes on the wire: utf-8 (default) or a legacy code page such as"
+        " cp1252, as an old Winbox leaves names (repeat to mix, router by router)",
+    )
+    parser.add_argument("--identity", help="System identity of every router (default its name)")
     parser.add_argument("--routers", type=int, default=1, help="How many routers (default 1)")
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on")
     parser.add_argument(
@@ -112,12 +120,20 @@ def specs_from(args: argparse.Namespace, password: str) -> list[RouterSpec]:
     if any(p + args.routers - 1 > 65535 for p in ranges):
         raise ConfigError(f"{args.routers} routers from port {max(ranges)} run past 65535")
     dialects = args.dialect or ["7.18"]
+    encodings = args.encoding or ["utf-8"]
+    for encoding in encodings:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ConfigError(f"--encoding: unknown encoding {encoding!r} (e.g. cp1252)") from None
     wireless = None if args.wireless_package == "none" else args.wireless_package
     width = max(3, len(str(args.routers)))
     return [
         RouterSpec(
             name=f"r{i + 1:0{width}d}",
             dialect=dialects[i % len(dialects)],
+            encoding=encodings[i % len(encodings)],
+            identity=args.identity,
             username=args.username,
             password=password,
             login=args.login,
@@ -187,6 +203,7 @@ def _announce(fleet: SimFleet, certs: CertFiles | None, args: argparse.Namespace
             {
                 "name": router.spec.name,
                 "dialect": router.dialect.name,
+                "encoding": router.spec.encoding,
                 "port": server.port,
                 "tls_port": server.tls_port,
             }

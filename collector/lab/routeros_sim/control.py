@@ -50,7 +50,8 @@ def _apply(fleet: SimFleet, words: list[str]) -> str:
     verb = words[0]
     if verb == "list":
         return "\n".join(
-            f"{r.spec.name} dialect={r.dialect.name} api={s.port} api-ssl={s.tls_port or '-'}"
+            f"{r.spec.name} dialect={r.dialect.name} encoding={r.spec.encoding}"
+            f" api={s.port} api-ssl={s.tls_port or '-'}"
             f" wan={'up' if r.wan_up else 'down'} uptime={int(r.uptime_s)}s"
             for r, s in zip(fleet.routers, fleet.servers, strict=True)
         )

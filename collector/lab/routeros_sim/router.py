@@ -7,6 +7,7 @@ real (monotonic) time, so an agent polling twice sees exactly the configured rat
 
 from __future__ import annotations
 
+import codecs
 import functools
 import threading
 import time
@@ -38,7 +39,10 @@ class RouterSpec:
     password: str = "pantau-sim"
     login: Literal["plain", "challenge"] = "plain"  # challenge: a router before 6.43
     identity: str | None = None
-    wan_interface: str = "ether1"
+    # How its text goes on the wire: "utf-8", or a legacy code page ("cp1252": names set from
+    # an old Winbox on Windows).
+    encoding: str = "utf-8"
+    wan_interface: str = "ether1"  # the name of its WAN port (the dialect's first interface)
     rx_bps: float = 20_000_000.0
     tx_bps: float = 4_000_000.0
     rx_bytes: int = 5_123_456_789_012  # beyond 32 bits, as a router up for weeks has
@@ -106,6 +110,10 @@ class SimRouter:
     faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self) -> None:
+        try:
+            codecs.lookup(self.spec.encoding)
+        except LookupError:
+            raise ValueError(f"RouterSpec.encoding: unknown {self.spec.encoding!r}") from None
         self.dialect: Dialect = load_dialect(self.spec.dialect)
         self.lock = threading.RLock()
         self.password = self.spec.password
@@ -295,6 +303,7 @@ def _health(r: SimRouter) -> list[Row]:
 
 def _interfaces(r: SimRouter) -> list[Row]:
     rows = _with_ids([dict(i) for i in r.dialect.interfaces])
+    rows[0]["name"] = r.spec.wan_interface  # the dialect's first port faces the provider
     c = r.counters()
     for row in rows:
         if row["name"] == r.spec.wan_interface:

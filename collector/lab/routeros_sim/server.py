@@ -42,7 +42,7 @@ class Connection:
         self.closed = False
 
     async def serve(self) -> None:
-        parser = SentenceReader()
+        parser = SentenceReader(encoding=self.router.spec.encoding)
         try:
             while not self.closed:
                 data = await self.reader.read(65536)
@@ -110,7 +110,8 @@ class Connection:
         if self.closed:
             return
         suffix = [f".tag={tag}"] if tag is not None else []
-        data = b"".join(encode_sentence(s + suffix) for s in sentences)
+        encoding = self.router.spec.encoding
+        data = b"".join(encode_sentence(s + suffix, encoding) for s in sentences)
         self.router.bytes_sent += len(data)
         faults = self.router.faults
         async with self.write_lock:

@@ -1,12 +1,15 @@
 """The RouterOS API wire format, server side: length-prefixed words, sentences ended by an
 empty word. Lengths take 1 to 5 bytes; a first byte of 0xF8 or more is a reserved control byte.
+
+Text goes out in the router's encoding: UTF-8, as current RouterOS keeps what WebFig and the CLI
+set, or a legacy code page (cp1252 ...) for names an old Winbox set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-ENCODING = "latin-1"
+ENCODING = "utf-8"
 
 
 class WireError(Exception):
@@ -55,19 +58,20 @@ def decode_length(prefix: bytes) -> int:
     return int.from_bytes(prefix[:size], "big") ^ masks[size]
 
 
-def encode_word(word: str) -> bytes:
-    data = word.encode(ENCODING, errors="replace")
+def encode_word(word: str, encoding: str = ENCODING) -> bytes:
+    data = word.encode(encoding, errors="replace")
     return encode_length(len(data)) + data
 
 
-def encode_sentence(words: Iterable[str]) -> bytes:
-    return b"".join(encode_word(w) for w in words) + b"\x00"
+def encode_sentence(words: Iterable[str], encoding: str = ENCODING) -> bytes:
+    return b"".join(encode_word(w, encoding) for w in words) + b"\x00"
 
 
 class SentenceReader:
     """Turns a byte stream, cut anywhere, into sentences (lists of words)."""
 
-    def __init__(self, max_word: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, max_word: int = 16 * 1024 * 1024, encoding: str = ENCODING) -> None:
+        self._encoding = encoding
         self._buffer = bytearray()
         self._words: list[str] = []
         self._max_word = max_word
@@ -85,7 +89,9 @@ class SentenceReader:
                 raise WireError(f"word of {length} bytes refused")
             if len(self._buffer) < size + length:
                 return
-            word = bytes(self._buffer[size : size + length]).decode(ENCODING)
+            word = bytes(self._buffer[size : size + length]).decode(
+                self._encoding, errors="replace"
+            )
             del self._buffer[: size + length]
             if length == 0:
                 sentence, self._words = self._words, []

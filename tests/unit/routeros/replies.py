@@ -1,8 +1,8 @@
 """Captured RouterOS replies (tests/testdata/routeros), read back through librouteros itself.
 
 The words of a fixture are put on a real socket in the API wire format and librouteros' own
-`Api.readResponse` reads them, so a parser sees exactly the values (ints, bools, strings) the
-agent gets from a router.
+`Api.readResponse` reads them through the agent's protocol, so a parser sees exactly the values
+(ints, bools, strings) the agent gets from a router.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from librouteros.api import Api
 from librouteros.connections import SocketTransport
-from librouteros.protocol import ApiProtocol
 
+from pantau.agent.sources.routeros.client import RouterOSProtocol
 from pantau.collector.lab.routeros_sim.wire import encode_sentence
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata" / "routeros"
@@ -31,7 +31,7 @@ def reply(name: str) -> list[dict[str, object]]:
     try:
         theirs.sendall(data)
         ours.settimeout(2)
-        api = Api(ApiProtocol(SocketTransport(ours), encoding="latin-1"))
+        api = Api(RouterOSProtocol(SocketTransport(ours)))  # the agent's own decoding
         return list(api.readResponse())
     finally:
         ours.close()

@@ -27,6 +27,9 @@ def agent(source: dict[str, Any]) -> dict[str, Any]:
 def test_defaults() -> None:
     c = config()
     assert (c.api_port, c.username, c.wan_interface, c.timeout_s) == (8728, "pantau", "ether1", 5)
+    assert (c.legacy_encoding, config(legacy_encoding="CP1251").legacy_encoding) == (
+        "cp1252", "cp1251",
+    )  # fmt: skip
     assert config(tls={"verify": "insecure"}).api_port == 8729
     assert config(port=18729, tls={"verify": "insecure"}).api_port == 18729
 
@@ -55,6 +58,8 @@ def test_defaults() -> None:
         ({"host": "r", "pasword_env": "X"}, "is not a known setting (typo?)"),
         ({"host": ""}, "field 'points.0.source.routeros.host'"),
         ({"host": "r", "timeout_s": 0}, "field 'points.0.source.routeros.timeout_s'"),
+        ({"host": "r", "legacy_encoding": "klingon"}, "unknown code page 'klingon'"),
+        ({"host": "r", "legacy_encoding": "utf-8"}, "not a single-byte legacy code page"),
     ],
 )
 def test_bad_settings_are_one_line(source: dict[str, Any], expected: str) -> None:

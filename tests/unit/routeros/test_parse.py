@@ -184,6 +184,40 @@ def test_interface_missing(fixture: str) -> None:
         parse.parse_interface(reply(fixture), "ether9")
 
 
+PORTS = ("ether1-wan", "ether2", "wifi1", "bridge-hotspot")
+FIX = "Set wan_interface to its port facing the provider."
+
+
+@pytest.mark.parametrize(
+    ("name", "known", "message"),
+    [
+        ("ether1", PORTS, "interface 'ether1' not found on the router; did you mean 'ether1-wan'?"
+         f" It has: ether1-wan, ether2, wifi1, bridge-hotspot. {FIX}"),
+        ("WAN", PORTS, "interface 'WAN' not found on the router; did you mean 'ether1-wan'?"
+         f" It has: ether1-wan, ether2, wifi1, bridge-hotspot. {FIX}"),
+        ("sfp1", PORTS, "interface 'sfp1' not found on the router."
+         f" It has: ether1-wan, ether2, wifi1, bridge-hotspot. {FIX}"),
+        ("ether1", None, "interface 'ether1' not found on the router; set wan_interface to its"
+         " port facing the provider"),
+        ("ether1", (), "interface 'ether1' not found on the router, which lists no interfaces"),
+    ],
+)  # fmt: skip
+def test_missing_interface_names_the_routers_ports(
+    name: str, known: tuple[str, ...] | None, message: str
+) -> None:
+    with pytest.raises(parse.NotFoundError) as caught:
+        parse.parse_interface([], name, known)
+    assert str(caught.value) == message
+
+
+def test_missing_interface_message_fits_an_event() -> None:
+    vlans = tuple(f"vlan{i:03d}-warga" for i in range(200))
+    message = parse.missing_interface("ether1", vlans)
+    assert len(message) <= 450  # events hold 500 characters
+    assert "It has: vlan000-warga, vlan001-warga, " in message  # 20 names in 300 characters
+    assert ", vlan019-warga and 180 more. Set wan_interface" in message
+
+
 @pytest.mark.parametrize(
     ("fixture", "count"), [("count_only_hotspot_1000.txt", 1000), ("count_only_zero.txt", 0)]
 )

@@ -1,4 +1,5 @@
-"""The simulator's wire format against librouteros' own encoder, and cut at every byte."""
+"""The simulator's wire format against librouteros' own encoder, cut at every byte, and its
+text in each router's encoding."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from librouteros.protocol import decode_length as lib_decode
 from librouteros.protocol import encode_length as lib_encode
 from librouteros.protocol import encode_sentence as lib_sentence
 
+from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
+from pantau.collector.lab.routeros_sim.control import apply
 from pantau.collector.lab.routeros_sim.wire import (
     SentenceReader,
     WireError,
@@ -57,3 +60,24 @@ def test_empty_sentences_are_ignored() -> None:
 def test_oversized_word_refused() -> None:
     with pytest.raises(WireError, match="refused"):
         list(SentenceReader(max_word=100).feed(encode_length(101)))
+
+
+IDENTITY = "Balai Warga – Citangkil 03"
+
+
+@pytest.mark.parametrize(("encoding", "dash"), [("utf-8", b"\xe2\x80\x93"), ("cp1252", b"\x96")])
+def test_text_in_the_routers_encoding(encoding: str, dash: bytes) -> None:
+    data = encode_sentence(["!re", f"=name={IDENTITY}"], encoding)
+    assert b"=name=Balai Warga " + dash + b" Citangkil 03" in data
+    assert list(SentenceReader(encoding=encoding).feed(data)) == [["!re", f"=name={IDENTITY}"]]
+
+
+def test_control_lists_the_encoding() -> None:
+    fleet = SimFleet([RouterSpec(name="r001"), RouterSpec(name="r002", encoding="cp1252")])
+    listing = apply(fleet, "list").splitlines()
+    assert [line.split()[2] for line in listing] == ["encoding=utf-8", "encoding=cp1252"]
+
+
+def test_unknown_encoding_refused() -> None:
+    with pytest.raises(ValueError, match=r"RouterSpec\.encoding: unknown 'klingon'"):
+        SimFleet([RouterSpec(encoding="klingon")])
