@@ -6,6 +6,7 @@ import argparse
 import ctypes
 import ctypes.util
 import logging
+import os
 import signal
 import sys
 import threading
@@ -45,16 +46,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", required=True, help="agent YAML file (see examples/agent*.yaml)"
     )
     parser.add_argument(
-        "--check", action="store_true", help="validate the configuration, print a summary, exit"
+        "--check",
+        nargs="?",
+        const="all",
+        choices=("all", "local"),
+        help="check the installation (config, files, spool, broker login, routers, interfaces),"
+        " print a table with a fix for each failure, exit 1 on any; 'local': no network",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_agent_config(args.config)
     if args.check:
-        ids = ", ".join(p.id for p in config.points)
-        print(f"{args.config}: ok, {len(config.points)} point(s): {ids}")
-        return 0
+        from pantau.agent.doctor import diagnose, exit_code, render
+
+        results = diagnose(args.config, network=args.check == "all")
+        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        print(render(results, colour=colour))
+        return exit_code(results)
+    config = load_agent_config(args.config)
     if args.action == "speedtest":
         from pantau.agent.speedtest_cli import speedtest
 
