@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "speedtest-server": ("pantau.shared.speedtest.server", "the NOC's iperf3 and HTTP test server"),
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
+    "publish": ("pantau.collector.publish.cli", "the public page for residents, a static site"),
     "rollup": ("pantau.collector.rollup_cli", "rebuild a month's hourly rollups from raw data"),
     "registry": ("pantau.collector.admin.registry_cli", "generate or check a site registry"),
     "pki": ("pantau.collector.admin.pki_cli", "the project CA and per-agent credentials"),
