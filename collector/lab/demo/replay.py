@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from pantau.agent.spool import read_progress
 from pantau.collector.influxdb import influxql
-from pantau.collector.lab.demo import scenario
+from pantau.collector.lab.demo import scenario, stop
 from pantau.shared.errors import SinkError
 
 POINTS_PER_QUERY = 50  # the checks below read a bounded number of series per answer
@@ -96,11 +96,16 @@ class Replay:
             proc.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
-        """Only for a failure elsewhere: end workers that are still running."""
+        """Only for a failure elsewhere: end workers that are still running (SIGTERM, and
+        SIGKILL for one still there after two seconds)."""
         for proc in self.processes:
             if proc.is_alive():
                 proc.terminate()
-        self.join(10)
+        self.join(2)
+        for proc in self.processes:
+            if proc.is_alive():
+                proc.kill()
+        self.join(2)
 
 
 def start(
@@ -201,6 +206,7 @@ def _worker(
     speed_tests: bool,
 ) -> None:
     """Sample every point at every tick of every segment, then publish the spool."""
+    stop.detach_worker()  # first: the demo stops its workers, not the terminal's Ctrl-C
     from pantau.agent.config import MqttConfig, PointConfig, PublishConfig
     from pantau.agent.point import PointContext
     from pantau.agent.publisher import PointPublisher

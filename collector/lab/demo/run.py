@@ -31,7 +31,7 @@ from pantau.collector.admin.registry_cli import dump, generate, read_kelurahan_c
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.influxdb.config import InfluxConfig
 from pantau.collector.lab import services
-from pantau.collector.lab.demo import replay, scenario
+from pantau.collector.lab.demo import replay, scenario, stop
 from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
 from pantau.shared.registry import Registry, load_registry
 
@@ -46,7 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--month", default=None, help="YYYY-MM to play (default: last month)")
     parser.add_argument("--live-seconds", type=float, default=20.0, help="length of the live run")
     parser.add_argument(
-        "--kelurahan", type=int, default=43, help="how many kelurahan of Cilegon (10 points each)"
+        "--kelurahan-count",
+        type=int,
+        default=43,
+        help="how many kelurahan of Cilegon to play (10 points each)",
+    )
+    parser.add_argument(  # the old spelling; `--kelurahan` names one kelurahan everywhere else
+        "--kelurahan", type=int, dest="kelurahan_count_old", help=argparse.SUPPRESS
     )
     parser.add_argument("--days", type=int, default=None, help="play only the first N days")
     parser.add_argument(
@@ -66,14 +72,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The demo; a Ctrl-C or SIGTERM stops it and everything it started within seconds."""
     console = Console()
+    with stop.interruptible():
+        try:
+            return _play(console, args)
+        except stop.Interrupted as exc:
+            stopped = sorted(set(stop.stop_descendants()))
+            what = f"and with it {', '.join(stopped)}" if stopped else "before it started any"
+            console.print(f"demo stopped ({exc}), {what}")
+            return 128 + exc.signum
+
+
+def _play(console: Console, args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     month = args.month or _last_month()
     console.rule(f"[bold]Pantau demo: Kota Cilegon, {month}")
-    registry_path = _registry(out, args.kelurahan)
+    if args.kelurahan_count_old is not None:
+        console.print("[yellow]--kelurahan N is now --kelurahan-count N (the old spelling goes)")
+        args.kelurahan_count = args.kelurahan_count_old
+    registry_path = _registry(out, args.kelurahan_count)
     registry = load_registry(registry_path)
     console.print("issuing a CA, the broker certificate and per-agent credentials ...")
     secure = prepare_secure_broker(out / "security", registry_path)
@@ -118,18 +139,32 @@ def run(args: argparse.Namespace) -> int:
         rolled_up = _rollups(console, db, [p for p, _ in points], segments)
         _report(console, out, registry, db, month, args.lang)
         console.print(f"demo finished in {time.monotonic() - started:.0f} s")
-        if not rolled_up:
-            return 1
-    finally:
-        if collector is not None:
-            collector.terminate()
-            collector.wait(30)
-        if not args.keep:
-            broker.stop()
-            database.stop()
-        else:
-            console.print(f"broker 127.0.0.1:{broker.port} and {database.url} keep running")
-    return 0
+    except stop.Interrupted:
+        raise  # run() stops every process at once: no time for one polite stop after another
+    except BaseException:
+        _shut(console, collector, broker, database, args.keep)
+        raise
+    _shut(console, collector, broker, database, args.keep)
+    return 0 if rolled_up else 1
+
+
+def _shut(
+    console: Console,
+    collector: subprocess.Popen[bytes] | None,
+    broker: services.Service,
+    database: services.Service,
+    keep: bool,
+) -> None:
+    """The polite stop, after the demo ran or failed: the collector, then broker and database
+    unless they are to keep running."""
+    if collector is not None:
+        collector.terminate()
+        collector.wait(30)
+    if not keep:
+        broker.stop()
+        database.stop()
+    else:
+        console.print(f"broker 127.0.0.1:{broker.port} and {database.url} keep running")
 
 
 def _last_month() -> str:
@@ -164,8 +199,12 @@ def _collector_config(
 
 
 def _start(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A pantau command in a session of its own: a terminal's Ctrl-C is for the demo, which
+    then stops it (collector and agents would each begin a long clean stop of their own)."""
     with log_path.open("ab") as stream:
-        return subprocess.Popen(PANTAU + args, stdout=stream, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            PANTAU + args, stdout=stream, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _wait_for_log(path: Path, text: str, timeout_s: float) -> None:
