@@ -9,7 +9,7 @@ APT_PACKAGES := mosquitto mosquitto-clients influxdb influxdb-client victoria-me
 	iputils-ping iproute2 chromium nftables openssl python3-venv
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup system-packages venv test lint demo bench clean
+.PHONY: setup system-packages venv test lint demo bench dist clean
 
 setup: system-packages venv
 
@@ -39,6 +39,13 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/collector_throughput.py
+
+# The wheel and the sdist, for an agent install on a machine without the project (README).
+DIST ?= dist
+dist: venv
+	rm -f $(DIST)/pantau-*.whl $(DIST)/pantau-*.tar.gz
+	$(BIN)/python -m build --no-isolation --outdir $(DIST) .
+	@ls -1 $(DIST)/pantau-*
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache out
