@@ -30,7 +30,9 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
+from pantau.agent.capacity.config import BandwidthTestMethod, SpeedTestMethod
 from pantau.agent.config import AgentConfig, MqttConfig, PointConfig, load_agent_config
+from pantau.agent.probes import Target, probe
 from pantau.agent.sources.clock import RealClock
 from pantau.agent.sources.linux import LinuxSourceConfig, clock_synced
 from pantau.agent.sources.routeros import client as routeros_client
@@ -111,6 +113,8 @@ def diagnose(
         results += check_broker(config, ready, budget_s)
     for point in config.points:
         results += check_source(point, network, budget_s)
+        if network:
+            results += check_probes(point, budget_s)
         results += check_capacity(point)
     token = check_speedtest_token(config)
     if token is not None:
@@ -199,6 +203,11 @@ def _for_points(config: AgentConfig, *names: str | None) -> list[str | None]:
     return [None]
 
 
+def _fill(name: str | None, point: str | None) -> str:
+    """A file name with `{point}` filled in, as MqttConfig.for_point does."""
+    return (name or "").replace("{point}", point or "")
+
+
 def _label(check: str, point: str | None) -> str:
     return f"{check} ({point})" if point else check
 
@@ -211,20 +220,15 @@ def mqtt_results(config: AgentConfig) -> list[Result]:
         results.append(ok("mqtt password", "given in the config or PANTAU_MQTT__PASSWORD"))
     elif mqtt.password_file:
         for point in _for_points(config, mqtt.password_file):
-            path = mqtt.password_file.replace("{point}", point or "")
+            path = _fill(mqtt.password_file, point)
             label = _label("mqtt password file", point)
             results.append(check_secret_file(label, path, "mqtt.password_file"))
     if mqtt.tls is not None:
         tls = mqtt.tls
         results += check_ca(tls)
         for point in _for_points(config, tls.cert_file, tls.key_file):
-            cert = (
-                tls.cert_file.replace("{point}", point)
-                if tls.cert_file and point
-                else tls.cert_file
-            )
-            key = tls.key_file.replace("{point}", point) if tls.key_file and point else tls.key_file
-            results += check_client_cert(cert, key, point)
+            cert, key = _fill(tls.cert_file, point), _fill(tls.key_file, point)
+            results += check_client_cert(cert or None, key or None, point)
     cleartext = check_cleartext(mqtt)
     if cleartext is not None:
         results.append(cleartext)
@@ -346,15 +350,14 @@ def check_speedtest_token(config: AgentConfig) -> Result | None:
 
 def check_capacity(point: PointConfig) -> list[Result]:
     """Secrets of router-run speed tests (btest, speed-test) read as the test would."""
-    cap = point.capacity
-    if cap is None or cap.method.kind not in ("routeros_btest", "routeros_speedtest"):
+    method = point.capacity.method if point.capacity is not None else None
+    if not isinstance(method, BandwidthTestMethod | SpeedTestMethod):
         return []
-    method = cap.method
     check = _label("speed-test password", point.id)
-    if method.password_file:  # type: ignore[union-attr]
-        return [check_secret_file(check, method.password_file, "capacity.method.password_file")]  # type: ignore[union-attr]
+    if method.password_file:
+        return [check_secret_file(check, method.password_file, "capacity.method.password_file")]
     try:
-        method.secret()  # type: ignore[union-attr]
+        method.secret()
     except ConfigError as exc:
         return [fail(check, str(exc), "set it in the agent's service environment")]
     return []
@@ -375,12 +378,12 @@ def check_broker(config: AgentConfig, ready: bool, budget_s: float) -> list[Resu
         return [fail("broker address", f"{where}: {_socket_error(exc)}", _tcp_fix(exc, mqtt))]
     took_ms = (time.monotonic() - started) * 1000
     results = [ok("broker address", f"{where} accepts TCP ({took_ms:.0f} ms)")]
-    if not ready:
-        detail = "not tried: fix the mqtt files above first"
-        return [*results, Result("broker login", Status.SKIP, detail)]
     cleartext = check_cleartext(mqtt)
     if cleartext is not None and cleartext.status is Status.FAIL:
         detail = "not tried: it would send the password in clear"
+        return [*results, Result("broker login", Status.SKIP, detail)]
+    if not ready:
+        detail = "not tried: fix the mqtt files above first"
         return [*results, Result("broker login", Status.SKIP, detail)]
     first_problem: Result | None = None
     for point in config.points:
@@ -502,19 +505,16 @@ def _refused(check: str, where: str, connack: ReasonCode, user: str) -> Result:
     return fail(check, f"refused by {where}: {name} (CONNACK {connack.value}) for {user!r}", fix)
 
 
-@contextlib.contextmanager
-def _connected(host: str, port: int, budget_s: float) -> Iterator[socket.socket]:
-    with socket.create_connection((host, port), timeout=budget_s) as sock:
-        yield sock
-
-
 def speaks_tls(host: str, port: int, budget_s: float) -> bool:
     """Does a TLS handshake (nothing verified, nothing sent) complete on this port?"""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with _connected(host, port, budget_s) as sock, context.wrap_socket(sock):
+        with (
+            socket.create_connection((host, port), timeout=budget_s) as sock,
+            context.wrap_socket(sock),
+        ):
             return True
     except (OSError, ssl.SSLError):
         return False
@@ -523,7 +523,7 @@ def speaks_tls(host: str, port: int, budget_s: float) -> bool:
 def speaks_plain_mqtt(host: str, port: int, budget_s: float) -> bool:
     """Does a bare CONNECT, without credentials, get a CONNACK on this port?"""
     try:
-        with _connected(host, port, budget_s) as sock:
+        with socket.create_connection((host, port), timeout=budget_s) as sock:
             sock.sendall(BARE_CONNECT)
             first = sock.recv(1)
     except OSError:
@@ -541,6 +541,24 @@ def check_source(point: PointConfig, network: bool, budget_s: float) -> list[Res
     if isinstance(source, RouterOSSourceConfig):
         return check_routeros(point.id, source, budget_s) if network else []
     return [ok(_label("source", point.id), "simulated")]
+
+
+def check_probes(point: PointConfig, budget_s: float) -> list[Result]:
+    """Each agent-side WAN probe target, once: a target that never answers makes `wan_up`
+    false in every sample, which the SLA engine would count against the provider."""
+    if point.probes is None:
+        return []
+    results: list[Result] = []
+    for target in point.probes.targets:
+        name = f"{target.host}:{target.port}" if target.kind == "tcp" else target.host
+        check = _label(f"probe {target.kind} {name}", point.id)
+        found = probe([Target(target.kind, target.host, target.port)], 1, budget_s)
+        if found.wan_up and found.rtt_ms is not None:
+            results.append(ok(check, f"answered in {found.rtt_ms:.1f} ms"))
+        else:
+            fix = "is the WAN up? otherwise choose a target that answers from this site"
+            results.append(warn(check, "no answer", fix))
+    return results
 
 
 def interface_names() -> list[str]:
@@ -627,6 +645,11 @@ def check_routeros(point: str, source: RouterOSSourceConfig, budget_s: float) ->
         results.append(warn(paths, listed, "give the API user read rights to these paths"))
     else:
         results.append(ok(paths, "every path the agent reads answered"))
+    reach = reading.reachability
+    if source.ping_targets and reach is not None and reach.wan_up is False:
+        targets = ", ".join(source.ping_targets)
+        fix = "is the WAN up? otherwise choose ping_targets that answer from this site"
+        results.append(warn(_label("router pings", point), f"no answer from {targets}", fix))
     return results
 
 

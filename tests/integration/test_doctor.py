@@ -17,6 +17,7 @@ from pantau.agent.doctor import Result, Status, diagnose, exit_code
 from pantau.agent.sources.linux import clock_synced
 from pantau.collector.lab import services
 from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
+from pantau.collector.lab.routeros_sim.certs import make_certs
 from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
 from tests.pipeline import PANTAU, registry_file, write_yaml
 
@@ -77,13 +78,13 @@ def routeros_source(tmp_path: Path, fleet: SimFleet, index: int = 0) -> dict[str
     }
 
 
-def config(tmp_path: Path, mqtt: dict[str, Any], source: dict[str, Any]) -> Path:
+def config(tmp_path: Path, mqtt: dict[str, Any], source: dict[str, Any], **point: Any) -> Path:
     return write_yaml(
         tmp_path / "agent.yaml",
         {
             "state_dir": str(tmp_path / "state"),
             "mqtt": mqtt,
-            "points": [{"id": POINT, "source": source}],
+            "points": [{"id": POINT, "source": source, **point}],
         },
     )
 
@@ -116,12 +117,15 @@ def assert_healthy(results: list[Result], checks: list[str]) -> None:
 def test_healthy_linux_agent_on_a_plain_loopback_broker(
     tmp_path: Path, plain: services.Service
 ) -> None:
-    path = config(tmp_path, {"host": "127.0.0.1", "port": plain.port}, linux_source(tmp_path))
+    mqtt = {"host": "127.0.0.1", "port": plain.port}
+    probes = {"targets": [{"kind": "tcp", "host": "127.0.0.1", "port": plain.port}]}
+    path = config(tmp_path, mqtt, linux_source(tmp_path), probes=probes)
     results = check(path)
     assert_healthy(
         results,
         ["config", "spool directory", "disk space", "broker address", "broker login",
-         "WAN interface (citangkil-01)", "clients (citangkil-01)"],
+         "WAN interface (citangkil-01)", "clients (citangkil-01)",
+         f"probe tcp 127.0.0.1:{plain.port} (citangkil-01)"],
     )  # fmt: skip
     login = next(r for r in results if r.check == "broker login")
     assert login.detail == f"127.0.0.1:{plain.port}: logged in as '{POINT}'"
@@ -253,6 +257,20 @@ def test_a_socket_that_accepts_and_never_answers(
         "broker login": f"127.0.0.1:{port} accepts TCP but did not answer {stage} within 3s"
     }
     assert exit_code(results) == 1
+
+
+def test_a_ca_that_did_not_sign_the_broker(tmp_path: Path, secure: SecureBroker) -> None:
+    mqtt = secure.agent_mqtt("password")
+    mqtt["tls"]["ca_file"] = str(make_certs(tmp_path / "other-ca").ca_cert)
+    results = check(config(tmp_path, mqtt, linux_source(tmp_path)))
+    where = f"127.0.0.1:{secure.password_port}"
+    assert failures(results) == {
+        "broker login": f"{where}: broker certificate not trusted: self-signed certificate in"
+        " certificate chain"
+    }
+    assert fixes(results) == {
+        "broker login": "mqtt.tls.ca_file must be the CA that signed the broker's certificate"
+    }
 
 
 def test_wrong_broker_password(tmp_path: Path, secure: SecureBroker) -> None:
