@@ -31,6 +31,7 @@ COLLECTOR_BUFFER = "collector_buffer"
 COLLECTOR_DOWN = "collector_down"
 INFLUX_UNREACHABLE = "influx_unreachable"
 EVIDENCE_REWRITE = "evidence_rewrite"
+NO_THROUGHPUT = "no_throughput"
 
 # Evaluated in this order, so an inhibiting alert fires before the ones it inhibits.
 ORDER = (
@@ -44,6 +45,7 @@ ORDER = (
     SILENT,
     CAPACITY_LOW,
     EVIDENCE_REWRITE,
+    NO_THROUGHPUT,
 )
 CENTRAL = frozenset({INFLUX_UNREACHABLE, COLLECTOR_DOWN, COLLECTOR_BEHIND, COLLECTOR_BUFFER})
 NO_DATA_RULES = frozenset({SILENT, KELURAHAN_DOWN})

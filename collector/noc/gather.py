@@ -17,6 +17,7 @@ from pantau.collector.noc.observe import (
     in_service,
 )
 from pantau.collector.noc.reader import Telemetry, facts_for, read_telemetry, read_tests
+from pantau.collector.noc.throughput import lacks_rates, read_null_throughput, with_throughput
 from pantau.shared.registry import Registry
 
 
@@ -50,4 +51,6 @@ def gather(
     for point in points:
         committed = committed_mbps(registry, point, now_ms) or (None, None)
         views.append(classify(point, facts[point.id], now_ms, config.silent_after_s, committed))
+    lacking = [v.id for v in views if lacks_rates(v)]
+    views = with_throughput(views, read_null_throughput(influx, lacking, now_ms, config.lookback_s))
     return CityView(now_ms, views, group_by_kelurahan(views), telemetry)

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from pantau.collector.noc import alerts as a
 from pantau.collector.noc.config import AlertsConfig
 from pantau.collector.noc.observe import DOWN_STATES, KelurahanView, PointState, PointView
+from pantau.collector.noc.throughput import NullThroughput, WatchedPoint, lacks_rates
+
+# An hour of samples with the router answering and no WAN rates: long past a restart's first
+# sample (which has no rate yet), short of a day's lost evidence.
+NO_THROUGHPUT_AFTER_S = 3600.0
 
 STATE_WORDS = {
     PointState.UP: "up",
@@ -60,6 +65,7 @@ def timings(config: AlertsConfig) -> dict[str, a.Timing]:
         out[a.CAPACITY_LOW] = a.Timing(0, 0)  # a good test ends it; three bad ones start it
     if rules.evidence_rewrite.enabled:
         out[a.EVIDENCE_REWRITE] = a.Timing(0, 0)  # at once; over when the window has none
+    out[a.NO_THROUGHPUT] = a.Timing(NO_THROUGHPUT_AFTER_S, default)
     central = rules.collector
     if central.enabled:
         out[a.COLLECTOR_BEHIND] = a.Timing(central.behind_after_s, 0)
@@ -263,6 +269,42 @@ def rewrite_condition(
     )
 
 
+def throughput_condition(view: PointView, now_ms: int) -> a.Condition:
+    """The router answers, yet no WAN rate arrives: most likely the agent reads a
+    wan_interface the router does not have, and the point loses all its throughput evidence."""
+    p = view.point
+    title = f"No throughput: {p.id} ({p.kelurahan})"
+    latest = view.latest
+    answering = view.state in (PointState.UP, PointState.PROVIDER_DOWN)
+    if not answering or latest is None or not latest.device_up:
+        return a.Condition(a.NO_THROUGHPUT, p.id, None, None, title, "", p.kelurahan, p.id)
+    if not lacks_rates(view):
+        return a.Condition(a.NO_THROUGHPUT, p.id, False, None, title, "", p.kelurahan, p.id)
+    found = view.null_throughput if isinstance(view, WatchedPoint) else None
+    found = found or NullThroughput(since_ms=None)
+    detail = _throughput_detail(view, found, now_ms)
+    return a.Condition(
+        a.NO_THROUGHPUT, p.id, True, found.since_ms, title, detail, p.kelurahan, p.id
+    )
+
+
+def _throughput_detail(view: PointView, found: NullThroughput, now_ms: int) -> str:
+    p = view.point
+    text = (
+        f"Point {p.id}, kelurahan {p.kelurahan} ({p.kecamatan}), provider {p.provider}. The"
+        " router answers, but no WAN throughput (rx_bps, tx_bps) has been measured"
+    )
+    if found.since_ms is not None:
+        text += f" for {_age(now_ms - found.since_ms)}"
+    named = f" {found.interface!r}" if found.interface else ""
+    text += f". Likely cause: the agent's wan_interface{named} is not found on the router."
+    if found.reported:
+        text += f" The agent reported: {found.reported}"
+    else:
+        text += " Set wan_interface in the agent's config to the router's port facing the provider."
+    return text
+
+
 def all_conditions(
     views: Iterable[PointView],
     kelurahan: Iterable[KelurahanView],
@@ -282,6 +324,7 @@ def all_conditions(
         out += capacity_conditions(view, config)
         if rewrites is not None:
             out.append(rewrite_condition(view, rewrites, config))
+        out.append(throughput_condition(view, now_ms))
     return out
 
 

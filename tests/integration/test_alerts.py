@@ -6,6 +6,10 @@ causes a provider outage (a `wan_down` window), SIGKILLs two agents (one carryin
 kelurahan), sends capacity results, restarts the alert process while alerts are open, and
 checks the exact set of alerts and recoveries delivered, their outage durations against the
 stored samples, and the `alert` history.
+
+A router whose agent names a WAN port the router does not have (`ether1` for `ether1-wan`)
+answers every poll with no rates: its samples go through the real pipeline, and the NOC's own
+reading of InfluxDB, judged an hour on, raises one `no_throughput` alert naming the cause.
 """
 
 from __future__ import annotations
@@ -16,16 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from pantau.collector.influxdb.client import Influx
+from pantau.collector.lab.routeros_sim import RouterSpec, SimFleet
 from pantau.collector.lab.services import Service, free_port
-from pantau.collector.noc.messages import duration
+from pantau.collector.noc import alerts as a
+from pantau.collector.noc.config import AlertsConfig
+from pantau.collector.noc.gather import gather
+from pantau.collector.noc.messages import duration, render
 from pantau.collector.noc.observe import STATE_CODES, PointState
+from pantau.collector.noc.rules import CentralFacts, all_conditions, timings
+from pantau.shared.registry import load_registry
 from tests.noc_demo import publish_capacity
 from tests.noc_rounds import states, wait_rounds
 from tests.pipeline import (
     Proc,
     agent_config,
     collector_config,
+    count_rows,
     influx,
+    registry_file,
     start_agent,
     start_collector,
     wait_for,
@@ -243,3 +255,97 @@ def test_outages_reach_the_webhook_exactly_once(
         for proc in reversed(procs):
             proc.stop()
         receiver.stop()
+
+
+ROUTER_PW = "alerts-router-pw"
+MISSING = (
+    "interface 'ether1' not found on the router; did you mean 'ether1-wan'? It has: ether1-wan,"
+    " ether2, wifi1, bridge-hotspot. Set wan_interface to its port facing the provider."
+)
+
+
+def router(fleet: SimFleet, point: str, **extra: Any) -> dict[str, Any]:
+    source = {
+        "kind": "routeros",
+        "host": "127.0.0.1",
+        "port": fleet.port(fleet.index(point)),
+        "password_env": "PANTAU_TEST_ROUTER_PW",
+        "timeout_s": 2.0,
+    }
+    return {"id": point, "source": source | extra}
+
+
+def test_a_wrong_wan_interface_is_an_alert_after_an_hour(
+    tmp_path: Path, mosquitto: Service, influxd: Service, database: str
+) -> None:
+    wrong, right = "cit-wrong-wan", "cit-right-wan"
+    specs = [
+        RouterSpec(name=p, password=ROUTER_PW, wan_interface="ether1-wan") for p in (wrong, right)
+    ]
+    reg = registry_file(tmp_path / "registry.yaml", [wrong, right])
+    db = influx(influxd.url, database)
+    with SimFleet(specs) as fleet:
+        collector = start_collector(
+            collector_config(tmp_path / "collector.yaml", mosquitto.port, influxd.url, database,
+                             reg, batch={"max_delay_s": 0.2}),
+            tmp_path / "collector.log",
+        )  # fmt: skip
+        points = [router(fleet, wrong), router(fleet, right, wan_interface="ether1-wan")]
+        agent = start_agent(
+            agent_config(tmp_path / "agent.yaml", mosquitto.port, points, interval_s=1.0),
+            tmp_path / "agent.log",
+            env={"PANTAU_TEST_ROUTER_PW": ROUTER_PW},
+        )
+        try:
+            for point in (wrong, right):
+                where = f"\"point\" = '{point}'"
+                wait_for(lambda w=where: count_rows(db, "telemetry", w) >= 4, 40, f"{point} rows")
+            wait_for(
+                lambda: db.query('SELECT "fact_wan_interface" FROM "state" WHERE'
+                                 f' "point" = \'{wrong}\' AND "fact_wan_interface" = \'ether1\''),
+                20,
+                "the agent's wan_interface in its state",
+            )  # fmt: skip
+            agent.stop()
+            wait_for(lambda: "/interface" in str(db.query('SELECT * FROM "event"')), 20, "event")
+        finally:
+            agent.stop()
+            collector.stop()
+
+    # The first (and only) event and log line name the router's own ports.
+    events = db.query('SELECT * FROM "event" WHERE "kind" = \'source_error\'')
+    assert [(e["point"], e["subject"], e["message"]) for e in events] == [
+        (wrong, "/interface", MISSING)
+    ]
+    assert agent.log().count(MISSING) == 1
+    rows = db.query(f'SELECT * FROM "telemetry" WHERE "point" = \'{wrong}\' ORDER BY time')
+    assert all(r["device_up"] is True and r["rx_bps"] is None and r["tx_bps"] is None
+               for r in rows)  # fmt: skip
+    assert all(r["clients_hotspot"] == 25 for r in rows)  # the rest of the sample is there
+    first_ms = int(rows[0]["time"])
+
+    # The NOC, reading this InfluxDB an hour on (its clock is an argument; agents' states
+    # are not needed to judge a point that has samples).
+    config = AlertsConfig(silent_after_s=7200, lookback_s=6 * 3600)
+    engine = a.Engine(timings(config))
+    registry = load_registry(reg)
+
+    def look(now_ms: int) -> list[a.Notice]:
+        city = gather(registry, db, {}, config, now_ms)
+        assert {v.id: v.state for v in city.points} == {wrong: PointState.UP, right: PointState.UP}
+        facts = CentralFacts(influx_ok=True)
+        conditions = all_conditions(city.points, city.kelurahan, {}, facts, config, now_ms)
+        return engine.evaluate(conditions, now_ms)
+
+    assert look(first_ms + 3_599_000) == []
+    notices = look(first_ms + 3_600_000)
+    assert [(n.kind, n.alert.key) for n in notices] == [("firing", f"no_throughput:{wrong}")]
+    message = render(notices[0])
+    assert message.title == f"[Pantau] No throughput: {wrong} (Citangkil)"
+    assert message.body.splitlines()[0] == (
+        f"Point {wrong}, kelurahan Citangkil (Citangkil), provider Awinet. The router answers,"
+        " but no WAN throughput (rx_bps, tx_bps) has been measured for 60 min. Likely cause:"
+        f" the agent's wan_interface 'ether1' is not found on the router. The agent reported:"
+        f" {MISSING}"
+    )
+    assert look(first_ms + 3_700_000) == []  # announced once

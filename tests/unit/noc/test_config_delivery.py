@@ -44,6 +44,7 @@ def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
         "collector_down": (120, 0),
         "influx_unreachable": (120, 0),
         "evidence_rewrite": (0, 0),  # at once: a refused rewrite of stored evidence
+        "no_throughput": (3600, 120),  # an hour of the router answering without WAN rates
     }
 
 

@@ -1,6 +1,9 @@
-"""From point states to conditions: classification, kelurahan arithmetic, capacity runs."""
+"""From point states to conditions: classification, kelurahan arithmetic, capacity runs, and
+points whose router answers without WAN rates."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -24,7 +27,10 @@ from pantau.collector.noc.rules import (
     kelurahan_condition,
     point_conditions,
     rewrite_condition,
+    throughput_condition,
+    timings,
 )
+from pantau.collector.noc.throughput import NullThroughput, WatchedPoint, with_throughput
 from pantau.shared.registry import Point
 
 NOW = 1_800_000_000_000
@@ -294,3 +300,97 @@ def test_a_refused_rewrite_is_an_alert_for_its_point() -> None:
         for c in all_conditions(views, [], {}, unknown, CONFIG, NOW)
         if c.rule == a.EVIDENCE_REWRITE
     ]
+
+
+REPORTED = (
+    "interface 'ether1' not found on the router; did you mean 'ether1-wan'? It has: ether1-wan,"
+    " ether2, wifi1, bridge-hotspot. Set wan_interface to its port facing the provider."
+)
+HEAD = (
+    "Point cit-01, kelurahan Citangkil (Citangkil), provider Awinet. The router answers, but no"
+    " WAN throughput (rx_bps, tx_bps) has been measured"
+)
+NO_RATES = Latest(NOW - 5 * S, device_up=True, wan_up=True, clients=3)
+RATES = Latest(NOW - 5 * S, device_up=True, wan_up=True, rx_bps=4e6, tx_bps=1e6)
+
+
+def watched(
+    state: PointState, latest: Latest | None, found: NullThroughput | None = None
+) -> PointView:
+    plain = dataclasses.replace(view(state, -4000), latest=latest)
+    return with_throughput([plain], {plain.id: found} if found else {})[0]
+
+
+@pytest.mark.parametrize(
+    ("state", "latest", "found", "active", "since_s", "detail"),
+    [
+        pytest.param(
+            PointState.UP, NO_RATES, NullThroughput(NOW - 3900 * S, "ether1", REPORTED),
+            True, -3900,
+            f"{HEAD} for 65 min. Likely cause: the agent's wan_interface 'ether1' is not found"
+            f" on the router. The agent reported: {REPORTED}",
+            id="an hour without rates, the agent's event and fact known",
+        ),
+        pytest.param(
+            PointState.PROVIDER_DOWN, dataclasses.replace(NO_RATES, wan_up=False),
+            NullThroughput(NOW - 600 * S, "ether1"), True, -600,
+            f"{HEAD} for 10 min. Likely cause: the agent's wan_interface 'ether1' is not found"
+            " on the router. Set wan_interface in the agent's config to the router's port"
+            " facing the provider.",
+            id="WAN probes failing too: still no rates, the interface named from the state",
+        ),
+        pytest.param(
+            PointState.UP, NO_RATES, NullThroughput(None), True, None,
+            f"{HEAD}. Likely cause: the agent's wan_interface is not found on the router. Set"
+            " wan_interface in the agent's config to the router's port facing the provider.",
+            id="nothing more known: since is left to the engine",
+        ),
+        pytest.param(PointState.UP, RATES, None, False, None, "", id="rates: clear"),
+        pytest.param(
+            PointState.UP, dataclasses.replace(RATES, tx_bps=None), None, False, None, "",
+            id="one rate is a rate",
+        ),
+        pytest.param(
+            PointState.UNREACHABLE, dataclasses.replace(NO_RATES, device_up=False), None,
+            None, None, "", id="router unreachable: another alert's business, hold",
+        ),
+        pytest.param(PointState.SILENT, NO_RATES, None, None, None, "", id="silent: hold"),
+        pytest.param(PointState.UNKNOWN, None, None, None, None, "", id="unknown: hold"),
+    ],
+)  # fmt: skip
+def test_throughput_condition(
+    state: PointState,
+    latest: Latest | None,
+    found: NullThroughput | None,
+    active: bool | None,
+    since_s: int | None,
+    detail: str,
+) -> None:
+    got = throughput_condition(watched(state, latest, found), NOW)
+    assert (got.rule, got.subject, got.point, got.kelurahan) == (
+        a.NO_THROUGHPUT, "cit-01", "cit-01", "Citangkil",
+    )  # fmt: skip
+    assert got.title == "No throughput: cit-01 (Citangkil)"
+    assert (got.active, got.since_ms, got.detail) == (
+        active, None if since_s is None else NOW + since_s * S, detail,
+    )  # fmt: skip
+
+
+def test_no_throughput_fires_after_an_hour_and_clears_with_rates() -> None:
+    assert timings(CONFIG)[a.NO_THROUGHPUT] == a.Timing(3600, 120)
+    engine = a.Engine(timings(CONFIG))
+    began = NOW - 3599 * S
+    lacking = watched(PointState.UP, NO_RATES, NullThroughput(began, "ether1", REPORTED))
+    assert isinstance(lacking, WatchedPoint)
+    facts = CentralFacts(influx_ok=True)
+
+    def notices(views: list[PointView], now: int) -> list[tuple[str, str]]:
+        conditions = all_conditions(views, [], {}, facts, CONFIG, now)
+        return [(n.kind, n.alert.key) for n in engine.evaluate(conditions, now)]
+
+    assert notices([lacking], NOW) == []  # 59 min 59 s
+    assert notices([lacking], NOW + S) == [("firing", "no_throughput:cit-01")]
+    assert notices([lacking], NOW + 60 * S) == []  # announced once
+    fixed = watched(PointState.UP, RATES)
+    assert notices([fixed], NOW + 120 * S) == []
+    assert notices([fixed], NOW + 240 * S) == [("resolved", "no_throughput:cit-01")]
