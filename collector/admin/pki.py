@@ -4,10 +4,17 @@ Agents must trust only the city's broker, and the broker must accept only identi
 issued: so Pantau keeps a private CA in one directory (mode 700) with an index of every identity,
 its role, its current certificate serial and its password hash. Nothing here prints or logs a
 secret; plaintext passwords and private keys go only into files of mode 600.
+
+Agents and collectors also get an Ed25519 signing key (`signing.key` beside the MQTT
+credentials): agents sign what they publish, the collector signs its daily checkpoints. Every
+signing key ever issued stays in the index with its state (active, retired when renewed, revoked
+with its identity), and `signing-keys.json` (public, mode 644) lists them for whoever verifies
+the evidence: old messages stay checkable after a key is replaced.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import ipaddress
@@ -26,8 +33,10 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from pantau.shared import signing
 from pantau.shared.errors import PantauError
 from pantau.shared.topics import is_point_id
 
@@ -35,6 +44,9 @@ Role = Literal["agent", "collector", "noc", "admin"]
 Method = Literal["cert", "password", "both"]
 ROLES: tuple[Role, ...] = ("agent", "collector", "noc")  # what `pantau pki issue` hands out
 ADMIN_ROLE: Role = "admin"  # the broker's own administrator (collector/admin/dynsec.py)
+SIGNING_ROLES: tuple[Role, ...] = ("agent", "collector")  # who gets an Ed25519 signing key
+SIGNING_KEY = "signing.key"
+SIGNING_PUB = "signing.pub"
 CA_DAYS = 20 * 365
 LEAF_DAYS = 10 * 365
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -56,10 +68,28 @@ class Identity:
     password_hash: str | None = None  # a mosquitto_passwd line's hash part
     issued_at: str = ""
     revoked_at: str | None = None
+    key_id: str | None = None  # its current signing key (agents and collectors)
 
     @property
     def methods(self) -> list[str]:
         return [m for m, on in (("cert", self.serial), ("password", self.password_hash)) if on]
+
+
+@dataclass
+class SigningKey:
+    """One Ed25519 public key in the registry, and until when it may be trusted."""
+
+    key_id: str
+    name: str
+    role: Role
+    public_key: str  # base64 of the 32 raw bytes
+    status: Literal["active", "retired", "revoked"] = "active"
+    created_at: str = ""
+    retired_at: str | None = None  # replaced by a renewal: good for what it signed before
+    revoked_at: str | None = None  # its identity was revoked: nothing it signs after counts
+
+    def public(self) -> Ed25519PublicKey:
+        return signing.public_key_from_raw(base64.b64decode(self.public_key))
 
 
 @dataclass
@@ -86,6 +116,14 @@ class Issued:
     def password_file(self) -> Path:
         return self.bundle / "password"
 
+    @property
+    def signing_key_file(self) -> Path:
+        return self.bundle / SIGNING_KEY
+
+    @property
+    def signing_pub_file(self) -> Path:
+        return self.bundle / SIGNING_PUB
+
 
 @dataclass
 class _Index:
@@ -93,6 +131,7 @@ class _Index:
     identities: dict[str, Identity] = field(default_factory=dict)
     revoked_serials: dict[str, str] = field(default_factory=dict)  # hex serial -> when
     broker: dict[str, Any] | None = None  # the last `pantau broker config` settings
+    signing_keys: dict[str, SigningKey] = field(default_factory=dict)  # by key id
 
 
 def now_utc() -> dt.datetime:
@@ -160,6 +199,10 @@ class Pki:
     @property
     def index_path(self) -> Path:
         return self.dir / "index.json"
+
+    @property
+    def signing_keys_path(self) -> Path:
+        return self.dir / "signing-keys.json"
 
     def bundle_dir(self, name: str) -> Path:
         return self.dir / "issued" / name
@@ -305,6 +348,12 @@ class Pki:
                         to_hash[name] = secrets.token_urlsafe(24)
                         write_private(bundle / "password", to_hash[name].encode() + b"\n", False)
                     issued.created.append("password")
+            if role in SIGNING_ROLES:
+                if identity.key_id is not None and not renew:
+                    issued.kept.append("signing key")
+                else:
+                    self._issue_signing_key(index, identity, bundle, now)
+                    issued.created.append("signing key")
             if issued.created:
                 write_public(bundle / "ca.pem", self.ca_cert_path.read_bytes(), sync=False)
             identity.status = "active"
@@ -334,10 +383,14 @@ class Pki:
         identity.password_hash = None
         identity.status = "revoked"
         identity.revoked_at = at
+        key = index.signing_keys.get(identity.key_id or "")
+        if key is not None:
+            key.status, key.revoked_at = "revoked", at
+        identity.key_id = None
         self._save(index)
         self._write_crl(index)
         bundle = self.bundle_dir(name)
-        for secret in (bundle / "key.pem", bundle / "password"):
+        for secret in (bundle / "key.pem", bundle / "password", bundle / SIGNING_KEY):
             with contextlib.suppress(FileNotFoundError):
                 secret.unlink()
         return True
@@ -362,6 +415,11 @@ class Pki:
             if i.status == "active" and i.password_hash
         ]
 
+    def signing_keys(self) -> dict[str, SigningKey]:
+        """Every signing key ever issued, by key id: active, retired and revoked."""
+        self.require()
+        return dict(self._load().signing_keys)
+
     def revoked_serials(self) -> list[int]:
         self.require()
         return sorted(int(s, 16) for s in self._load().revoked_serials)
@@ -376,6 +434,25 @@ class Pki:
         return self._load().broker
 
     # -- internals -----------------------------------------------------------------------------
+    def _issue_signing_key(self, index: _Index, identity: Identity, bundle: Path, now: str) -> None:
+        """A new key pair beside the MQTT credentials; the one it replaces is retired."""
+        old = index.signing_keys.get(identity.key_id or "")
+        if old is not None and old.status == "active":
+            old.status, old.retired_at = "retired", now
+        key = signing.generate()
+        public = key.public_key()
+        signing.save_private_key(bundle / SIGNING_KEY, key)
+        signing.save_public_key(bundle / SIGNING_PUB, public)
+        key_id = signing.key_id(public)
+        index.signing_keys[key_id] = SigningKey(
+            key_id=key_id,
+            name=identity.name,
+            role=identity.role,
+            public_key=base64.b64encode(signing.public_raw(public)).decode("ascii"),
+            created_at=now,
+        )
+        identity.key_id = key_id
+
     def _issue_client_cert(self, name: str, role: Role, bundle: Path, days: int) -> str:
         ca_cert, ca_key = self._ca()
         key = ec.generate_private_key(ec.SECP256R1())
@@ -444,11 +521,13 @@ class Pki:
             identities = {
                 name: Identity(**value) for name, value in raw.get("identities", {}).items()
             }
+            keys = {k: SigningKey(**value) for k, value in raw.get("signing_keys", {}).items()}
             return _Index(
                 version=int(raw.get("version", 1)),
                 identities=identities,
                 revoked_serials=dict(raw.get("revoked_serials", {})),
                 broker=raw.get("broker"),
+                signing_keys=keys,
             )
         except FileNotFoundError:
             raise PkiError(f"{self.dir}: no PKI here; run `pantau pki init`") from None
@@ -461,8 +540,11 @@ class Pki:
             "identities": {n: asdict(i) for n, i in sorted(index.identities.items())},
             "revoked_serials": dict(sorted(index.revoked_serials.items())),
             "broker": index.broker,
+            "signing_keys": {k: asdict(v) for k, v in sorted(index.signing_keys.items())},
         }
         write_private(self.index_path, (json.dumps(data, indent=2) + "\n").encode())
+        public = {"version": 1, "keys": data["signing_keys"]}
+        write_public(self.signing_keys_path, (json.dumps(public, indent=2) + "\n").encode())
 
 
 def hash_passwords(passwords: dict[str, str], workdir: Path) -> dict[str, str]:
