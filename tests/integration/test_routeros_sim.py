@@ -292,6 +292,36 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
         assert sim.wait(10) == 0
 
 
+def test_cli_routers_in_utf8_and_a_legacy_code_page(tmp_path: Path) -> None:
+    secret = tmp_path / "router.pw"
+    secret.write_text(PASSWORD)
+    secret.chmod(0o600)
+    ports_file = tmp_path / "ports.json"
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "pantau.shared.cli", "routeros-sim", "--routers", "2",
+         "--encoding", "utf-8", "--encoding", "cp1252", "--identity", IDENTITY, "--port", "0",
+         "--password-file", str(secret), "--ports-file", str(ports_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert sim.stdout is not None
+        assert [sim.stdout.readline().strip() for _ in range(3)][-1] == "ready: 2 router(s)"
+        listing = json.loads(ports_file.read_text())["routers"]
+        assert [r["encoding"] for r in listing] == ["utf-8", "cp1252"]
+        for router, dash in zip(listing, (b"\xe2\x80\x93", b"\x96"), strict=True):
+            raw = RawClient(router["port"])
+            raw.login()
+            raw.send("/system/identity/print")
+            data = b""
+            while not data.endswith(b"\x05!done\x00"):
+                data += raw.sock.recv(65536)
+            assert b"=name=Balai Warga " + dash + b" Citangkil 03\x00" in data
+            raw.close()
+    finally:
+        sim.terminate()
+        assert sim.wait(10) == 0
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -301,6 +331,8 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
         (["--password-env", "HOME", "--routers", "200", "--port", "9000", "--tls-port", "9100"],
          "pantau routeros-sim: --port 9000 and --tls-port 9100 ranges overlap for 200 routers;"
          " keep them at least 200 apart"),
+        (["--password-env", "HOME", "--encoding", "klingon"],
+         "pantau routeros-sim: --encoding: unknown encoding 'klingon' (e.g. cp1252)"),
     ],
 )  # fmt: skip
 def test_cli_bad_arguments_are_one_line(extra: list[str], message: str) -> None:

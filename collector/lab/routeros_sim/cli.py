@@ -183,10 +183,10 @@ def run(args: argparse.Namespace) -> int:
     ready.wait()
     if failure:
         raise ConfigError(f"cannot listen: {failure[0]}")
-    _announce(fleet, certs, args)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before `ready`: a stop right after is clean
         signal.signal(sig, lambda *_: stop.set())
+    _announce(fleet, certs, args)
     stop.wait()
     fleet.stop()
     return 0
