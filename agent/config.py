@@ -79,6 +79,21 @@ class PublishConfig(Section):
         le=600,
         description="Wait this long to gather samples into one message (0: send each at once)",
     )
+    receipts: bool = Field(
+        default=True,
+        description="Forget a sample only when a collector's receipt says it is stored (wire v2); "
+        "false: forget it on the broker's PUBACK, for collectors older than v2",
+    )
+    receipt_timeout_s: float = Field(
+        default=120.0,
+        ge=5,
+        le=3600,
+        description="Send a message again when no receipt came this long after it was sent "
+        "(doubling per attempt, up to 30 minutes)",
+    )
+    receipt_window: int = Field(
+        default=64, ge=1, le=10_000, description="Messages sent and awaiting a receipt at once"
+    )
 
 
 class ProbeTarget(Section):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from pantau.shared.wire import Event, EventKind, encode
 log = logging.getLogger(__name__)
 
 STALE_INTERVALS = 3  # WAN rates older than this many sampling intervals are not trusted
+HELD_EVENTS = 100  # events kept in memory while the disk is full, oldest given up first
 
 
 class PointContext:
@@ -39,20 +41,36 @@ class PointContext:
         self._lock = threading.Lock()
         self._wan: tuple[float, float, Rates] | None = None  # at_s, interval_s, rates
         self._burst: Reachability | None = None
+        self._held: deque[str] = deque()  # events the full disk could not take yet
 
     def record_event(
         self, kind: EventKind, ts_ms: int, message: str | None, data: Mapping[str, Any]
     ) -> None:
         """Spool an event, then wake the publisher: it travels like samples do, never lost.
-        A full disk is logged, not raised: the point keeps sampling."""
+        A full disk is logged, not raised: the event waits in memory (bounded) for room."""
         event = Event(point=self.point, ts_ms=ts_ms, kind=kind, message=message, data=dict(data))
-        try:
-            self.spool.append_event(self.point, encode(event).decode())
-        except SpoolFullError as exc:
-            self.log.error("event %s not stored, disk full: %s", kind, exc)
-            return
-        if self.publisher is not None:
+        with self._lock:
+            self._held.append(encode(event).decode())
+            if len(self._held) > HELD_EVENTS:
+                self._held.popleft()
+                self.log.error("event given up: more than %d wait for disk space", HELD_EVENTS)
+        if not self.store_held_events():
+            self.log.error("event %s waits in memory: the spool cannot store it", kind)
+
+    def store_held_events(self) -> bool:
+        """Spool the events that wait, oldest first; false while the disk is still full."""
+        stored = False
+        with self._lock:
+            while self._held:
+                try:
+                    self.spool.append_event(self.point, self._held[0])
+                except SpoolFullError:
+                    return False
+                self._held.popleft()
+                stored = True
+        if stored and self.publisher is not None:
             self.publisher.notify()
+        return True
 
     def note_wan_rates(self, at_s: float, interval_s: float, rates: Rates) -> None:
         """The sampler's latest WAN rates (wall time of the sample, its interval)."""

@@ -1,40 +1,93 @@
-"""Drain one point's spool to the broker at QoS 1; a row leaves the spool only on its PUBACK.
+"""Drain one point's spool to the broker at QoS 1; a row leaves the spool only on a collector's
+receipt (wire v2), so a crashed broker or collector never costs a sample the agent forgot.
+
+A message goes through three states: to send (in the spool, after the cursor), sent (awaiting
+its PUBACK and then its receipt), forgotten (the receipt named its id; the rows are deleted).
+A message without a receipt after `receipt_timeout_s` is sent again with the same id; while no
+receipt comes at all (the collector is away) only the oldest is retried, with backoff, so an
+outage does not fill the broker with copies. Every new connection starts again from the head of
+the spool: whatever the broker may have lost in a crash is sent again, and the collector's
+idempotent writes absorb the repeats.
 
 One MQTT session per point, so the broker's ACL, the retained birth and the Will (death) all
 speak for exactly one point. The network loop runs in this publisher's own thread, with
-reconnects under exponential backoff with jitter; the agent never exits because a broker is away.
+reconnects under exponential backoff with jitter; neither a broker away nor a spool that cannot
+write (a full disk) ends that thread: each failure is logged once, retried, and shown in the
+birth message (`spool`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from pantau.agent import __version__
 from pantau.agent.config import MqttConfig, PublishConfig
-from pantau.agent.spool import Row, Spool
+from pantau.agent.spool import Row, Spool, SpoolWriteError
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
+from pantau.shared.errors import PayloadError
 from pantau.shared.logs import PointLogger
 from pantau.shared.mqtt_client import make_client
-from pantau.shared.wire import State, encode
+from pantau.shared.wire import WIRE_VERSION, Receipt, State, decode, encode
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 512 * 1024
+MAX_RECEIPT_WAIT_S = 1800.0
+# A message still without a receipt when one came for a message sent this much later was lost
+# on the way (a broker that restarted without the collector's session): it goes again at once.
+OVERTAKEN_AFTER_S = 10.0
 
 
 @dataclass
-class _InFlight:
-    rows: list[Row]
-    dropped_reported: int
+class _Sent:
+    """One published message: its id (the receipt names it), its rows, and its attempts."""
+
+    msg_id: str
+    kind: str
+    row_ids: list[int]
+    dropped: int
+    sent_at: float
+    mid: int | None = None  # awaiting PUBACK while set
+    attempts: int = 1
+    acked: bool = False
+
+
+@dataclass
+class _Forget:
+    """A receipt whose rows the spool could not delete yet (disk full): retried with backoff."""
+
+    pending: list[_Sent] = field(default_factory=list)
+    row_ids: set[int] = field(default_factory=set)  # not to be sent again meanwhile
+    retry_at: float = 0.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 30.0))
+
+
+def _guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A callback's failure is logged (once per message) and never raised into paho's loop,
+    which would end this point's publishing thread."""
+
+    @functools.wraps(callback)
+    def run(self: PointPublisher, *args: Any) -> None:
+        try:
+            callback(self, *args)
+        except Exception as exc:
+            self._note_error(f"{callback.__name__.strip('_')} failed: {type(exc).__name__}: {exc}")
+
+    return run
 
 
 class PointPublisher:
@@ -57,10 +110,18 @@ class PointPublisher:
         self._stop = threading.Event()
         self._dirty = threading.Event()
         self._connected = False
-        self._inflight: dict[int, _InFlight] = {}
+        self._ready = False  # connected and (with receipts) subscribed to them
+        self._receipts = publish_config.receipts  # false also when the broker refuses them
+        self._sent: dict[str, _Sent] = {}  # by message id, oldest first
+        self._mids: dict[int, str] = {}  # PUBACK awaited: paho's mid -> message id
+        self._forget = _Forget()
+        self._next_msg = 0
+        self._last_receipt_at = float("-inf")
+        self._newest_receipted = float("-inf")  # when the newest message with a receipt went
         self._last_sent_id = 0
         self._facts: dict[str, str] | None = None  # unknown until the first reading
         self._published_facts: dict[str, str] | None = None
+        self._published_spool: str | None = None
         self._backoff = Backoff(mqtt_config.reconnect_min_s, mqtt_config.reconnect_max_s)
         self._bucket = TokenBucket(
             publish_config.drain_msgs_per_s, publish_config.inflight_max, time.monotonic()
@@ -89,6 +150,16 @@ class PointPublisher:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def alive(self) -> bool:
+        """The publishing thread runs (it ends only on stop)."""
+        return self._thread.is_alive()
+
+    @property
+    def awaiting_receipt(self) -> int:
+        """Messages sent and not yet confirmed stored by a collector."""
+        return len(self._sent)
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """Say goodbye (retained offline state), let in-flight messages finish, disconnect."""
         self._stop.set()
@@ -104,50 +175,60 @@ class PointPublisher:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
         return client
 
     def _state(self, state: str) -> bytes:
+        online = state == "online"
         return encode(
             State(
                 point=self.point,
                 state=state,  # type: ignore[arg-type]
                 boot=self.boot,
-                ts_ms=int(time.time() * 1000) if state == "online" else None,
+                ts_ms=int(time.time() * 1000) if online else None,
                 agent_version=__version__,
                 source=self.source_kind,
-                facts=(self._facts or {}) if state == "online" else {},
+                facts=(self._facts or {}) if online else {},
+                spool=self.spool.state if online else None,  # type: ignore[arg-type]
             )
         )
 
     def _run(self) -> None:
         """Each connection starts from a fresh client and from the head of the spool.
 
-        Whatever was in flight when a connection died is simply sent again from the spool, so
-        delivery never depends on a client library's in-memory queue.
+        Whatever was sent and not confirmed when a connection died is simply sent again from
+        the spool, so delivery never depends on a client library's or a broker's memory.
         """
         cfg = self.mqtt_config
         while not self._stop.is_set():
             self._client = self._make_client()
-            self._inflight.clear()
+            self._sent.clear()
+            self._mids.clear()
             self._last_sent_id = 0
+            self._ready = False
             try:
                 self._client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
             except (OSError, ssl.SSLError, ValueError) as exc:
                 self._note_error(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
                 self._stop.wait(self._backoff.next_delay())
                 continue
-            while not self._stop.is_set():
-                rc = self._client.loop(timeout=0.2)
-                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    break
-                self._drain()
+            try:
+                while not self._stop.is_set():
+                    rc = self._client.loop(timeout=0.2)
+                    if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        break
+                    self._drain()
+            except Exception as exc:  # never end the thread: start over on a fresh connection
+                self._note_error(f"publishing failed: {type(exc).__name__}: {exc}")
             if self._stop.is_set():
                 break
             self._connected = False
             with contextlib.suppress(Exception):
                 self._client.disconnect()
             self._stop.wait(self._backoff.next_delay())
-        self._goodbye()
+        with contextlib.suppress(Exception):
+            self._goodbye()
         self._connected = False
 
     def _goodbye(self) -> None:
@@ -159,7 +240,7 @@ class PointPublisher:
         self._dirty.set()
         while time.monotonic() < deadline and self._connected:
             self._drain()
-            if not self._inflight and not self._dirty.is_set():
+            if not self._sent and not self._dirty.is_set():
                 break
             if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return
@@ -177,6 +258,7 @@ class PointPublisher:
             self.log.warning("%s (retrying with backoff)", message)
             self._last_error = message
 
+    @_guarded
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             self._note_error(f"broker refused the connection: {reason_code}")
@@ -186,69 +268,207 @@ class PointPublisher:
         self._backoff.reset()
         self.log.info("connected to broker %s:%s", self.mqtt_config.host, self.mqtt_config.port)
         self._published_facts = None
+        self._published_spool = None
+        self._receipts = self.publish_config.receipts
+        if self._receipts:
+            client.subscribe(topics.receipt_topic(self.point), qos=1)
+        else:
+            self._ready = True
         self._dirty.set()
 
+    @_guarded
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            self.log.error(
+                "the broker refused the receipt subscription (%s): forgetting samples on the"
+                " broker's PUBACK instead, so a broker crash can lose them; grant receipts"
+                " with `pantau broker sync`",
+                ", ".join(str(rc) for rc in reason_codes),
+            )
+            self._receipts = False
+        self._ready = True
+        self._dirty.set()
+
+    @_guarded
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._connected:
             self.log.warning("disconnected from broker: %s", reason_code)
         self._connected = False
+        self._ready = False
 
     def _publish_birth(self) -> None:
         self._published_facts = dict(self._facts or {})
+        self._published_spool = self.spool.state
         self._client.publish(
             topics.state_topic(self.point), self._state("online"), qos=1, retain=True
         )
 
+    @_guarded
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        sent = self._inflight.pop(mid, None)
+        msg_id = self._mids.pop(mid, None)
+        sent = self._sent.get(msg_id) if msg_id is not None else None
         if sent is None:
-            return
+            return  # a birth, or a message whose receipt came first
+        sent.mid = None
         if reason_code.is_failure:
             self._note_error(f"broker refused a message: {reason_code}")
-            first = min(r.id for r in sent.rows)
-            self._last_sent_id = min(self._last_sent_id, first - 1)
+            sent.sent_at = float("-inf")  # send it again at once
             self._dirty.set()
             return
-        self.spool.remove(self.point, sent.rows)
-        self.spool.acknowledge_dropped(self.point, sent.dropped_reported)
+        sent.acked = True
+        if not self._receipts:
+            del self._sent[sent.msg_id]
+            self._forget_rows([sent])
         self._dirty.set()
 
-    def _drain(self) -> None:
-        if not self._connected:
+    @_guarded
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if message.topic != topics.receipt_topic(self.point):
             return
-        if self._facts is not None and self._facts != self._published_facts:
-            self._publish_birth()  # once the first reading told us what the device is
-        linger = self.publish_config.linger_s
-        while self._dirty.is_set() and len(self._inflight) < self.publish_config.inflight_max:
+        try:
+            receipt = decode(topics.RECEIPT, message.payload, self.point)
+        except PayloadError as exc:
+            self._note_error(f"ignored a malformed receipt: {exc}")
+            return
+        assert isinstance(receipt, Receipt)
+        self._last_receipt_at = time.monotonic()
+        done: list[_Sent] = []
+        for msg_id in (*receipt.stored, *receipt.refused):
+            sent = self._sent.pop(msg_id, None)
+            if sent is None:
+                continue  # an earlier copy's receipt, already handled
+            if sent.mid is not None:
+                self._mids.pop(sent.mid, None)
+            self._newest_receipted = max(self._newest_receipted, sent.sent_at)
+            done.append(sent)
+        refused = set(receipt.refused)
+        for sent in done:
+            if sent.msg_id in refused:
+                self.log.warning(
+                    "a collector refused message %s (%d row(s)); see the collector's log",
+                    sent.msg_id,
+                    len(sent.row_ids),
+                )
+        self._forget_rows(done)
+        self._dirty.set()
+
+    def _forget_rows(self, done: list[_Sent]) -> None:
+        """Delete confirmed rows; what the spool cannot delete now waits for the next try."""
+        pending = self._forget.pending + done
+        self._forget.pending = []
+        self._forget.row_ids.clear()
+        for index, sent in enumerate(pending):
+            try:
+                self.spool.forget(self.point, sent.row_ids, sent.dropped)
+            except SpoolWriteError as exc:
+                self._note_error(str(exc))
+                self._forget.pending = pending[index:]
+                self._forget.row_ids = {i for s in pending[index:] for i in s.row_ids}
+                self._forget.retry_at = time.monotonic() + self._forget.backoff.next_delay()
+                return
+        self._forget.backoff.reset()
+
+    def _drain(self) -> None:
+        if not self._ready:
+            return
+        now = time.monotonic()
+        if self._forget.pending and now >= self._forget.retry_at:
+            self._forget_rows([])
+        if (self._facts is not None and self._facts != self._published_facts) or (
+            self._published_facts is not None and self.spool.state != self._published_spool
+        ):
+            self._publish_birth()  # what the device is, and whether the spool can store
+        self._resend_due(now)
+        config = self.publish_config
+        linger = config.linger_s
+        while self._dirty.is_set() and self._room():
             if linger and time.monotonic() < self._next_publish_at:
                 return
             if not self._bucket.take(time.monotonic()):
                 return
             self._dirty.clear()
-            rows = self.spool.peek(self.point, self._last_sent_id, self.publish_config.batch_max)
+            rows = self.spool.peek(self.point, self._last_sent_id, config.batch_max)
             if not rows:
                 return
             self._dirty.set()  # there may be more behind this batch
-            rows = _fit(rows)
-            samples = [r for r in rows if r.kind == "telemetry"]
-            for event in (r for r in rows if r.kind == "event"):
-                info = self._client.publish(
-                    topics.event_topic(self.point), event.body.encode(), qos=1
-                )
-                self._inflight[info.mid] = _InFlight([event], 0)
-            if samples:
-                payload, dropped = self._telemetry(samples)
-                info = self._client.publish(topics.telemetry_topic(self.point), payload, qos=1)
-                self._inflight[info.mid] = _InFlight(samples, dropped)
             self._last_sent_id = rows[-1].id
+            rows = [r for r in rows if r.id not in self._forget.row_ids]
+            if rows:
+                rows = _fit(rows)
+                self._last_sent_id = rows[-1].id
+                self._send_new(rows)
             if linger and not self.spool.has_after(self.point, self._last_sent_id):
                 self._next_publish_at = time.monotonic() + linger  # caught up: gather a while
 
-    def _telemetry(self, samples: list[Row]) -> tuple[bytes, int]:
-        dropped = self.spool.dropped(self.point)
+    def _room(self) -> bool:
+        if len(self._mids) >= self.publish_config.inflight_max:
+            return False
+        return not self._receipts or len(self._sent) < self.publish_config.receipt_window
+
+    def _send_new(self, rows: list[Row]) -> None:
+        samples = [r for r in rows if r.kind == "telemetry"]
+        for event in (r for r in rows if r.kind == "event"):
+            self._publish(_Sent(self._new_id(), "event", [event.id], 0, time.monotonic()), [event])
+        if samples:
+            dropped = self.spool.dropped(self.point)
+            sent = _Sent(self._new_id(), "telemetry", [r.id for r in samples], dropped, 0.0)
+            self._publish(sent, samples)
+
+    def _new_id(self) -> str:
+        self._next_msg += 1
+        return f"{self.boot[:32]}-{self._next_msg:x}"
+
+    def _publish(self, sent: _Sent, rows: list[Row]) -> None:
+        if sent.kind == "event":
+            topic, payload = topics.event_topic(self.point), rows[0].body.encode()
+        else:
+            topic, payload = topics.telemetry_topic(self.point), self._telemetry(rows, sent.dropped)
+        properties = None
+        if self._receipts:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = sent.msg_id.encode()
+        info = self._client.publish(topic, payload, qos=1, properties=properties)
+        sent.mid, sent.sent_at = info.mid, time.monotonic()
+        self._mids[info.mid] = sent.msg_id
+        self._sent[sent.msg_id] = sent
+
+    def _resend_due(self, now: float) -> None:
+        """Messages past their receipt deadline, or overtaken by a later message's receipt, go
+        again. While receipts flow, every late one (it or its receipt was lost); while none
+        come (no collector), only the oldest, as a probe."""
+        if not self._sent:
+            return
+        timeout = self.publish_config.receipt_timeout_s
+        overtaken = self._newest_receipted - OVERTAKEN_AFTER_S
+        late = [
+            s
+            for s in self._sent.values()
+            if s.mid is None
+            and (
+                s.sent_at <= overtaken
+                or now >= s.sent_at + min(timeout * 2 ** (s.attempts - 1), MAX_RECEIPT_WAIT_S)
+            )
+        ]
+        if not late:
+            return
+        if now - self._last_receipt_at > timeout:
+            late = late[:1]
+        for sent in late:
+            if len(self._mids) >= self.publish_config.inflight_max:
+                return
+            rows = self.spool.rows(self.point, sent.row_ids)
+            del self._sent[sent.msg_id]
+            if not rows:
+                continue  # gone meanwhile (an earlier copy's receipt)
+            sent.row_ids = [r.id for r in rows]
+            sent.attempts += 1
+            self._publish(sent, rows)  # now the newest
+
+    def _telemetry(self, samples: list[Row], dropped: int) -> bytes:
         body = ",".join(r.body for r in samples)
-        payload = f'{{"v":1,"point":"{self.point}","dropped":{dropped},"samples":[{body}]}}'
-        return payload.encode(), dropped
+        return (
+            f'{{"v":{WIRE_VERSION},"point":"{self.point}","dropped":{dropped},"samples":[{body}]}}'
+        ).encode()
 
 
 def _fit(rows: list[Row]) -> list[Row]:

@@ -7,8 +7,10 @@ anything else happens to it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections import deque
 
 from pantau.agent.config import PointConfig
 from pantau.agent.point import PointContext
@@ -18,11 +20,13 @@ from pantau.agent.sample import build_sample
 from pantau.agent.sources.base import Reachability, Reading, Source, SourceIssue
 from pantau.agent.sources.clock import next_tick
 from pantau.agent.sources.reachability import merge_burst
-from pantau.agent.spool import SpoolFullError
+from pantau.agent.spool import SpoolFullError, SpoolWriteError
 from pantau.shared.logs import Once, PointLogger
 from pantau.shared.wire import Sample, encode
 
 log = logging.getLogger(__name__)
+
+HELD_SAMPLES = 120  # per point, kept in memory while the disk is full (20 minutes at 10 s)
 
 
 class PointSampler:
@@ -47,7 +51,9 @@ class PointSampler:
         self.samples_taken = 0
         self._previous: CounterSnapshot | None = None
         self._active_issues: dict[str, str] = {}
-        self._unstored = 0
+        self._held: deque[Sample] = deque()  # taken while the disk was full, not yet spooled
+        self._given_up = 0  # held samples pushed out by newer ones: reported as dropped
+        self._spool_state = "ok"
         self._once = Once()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sample-{self.point}", daemon=True)
@@ -88,6 +94,8 @@ class PointSampler:
                     "%s=%r rejected: %s", rejected.field, rejected.value, rejected.reason
                 )
         self._store(built.sample)
+        self._report_spool_state(ts_ms)
+        self.context.store_held_events()
         if self.publisher is not None:
             if reading.device_up:
                 self.publisher.set_facts(reading.facts)
@@ -152,20 +160,44 @@ class PointSampler:
         self._active_issues = current
 
     def _store(self, sample: Sample) -> None:
-        try:
-            self.spool.append_sample(
-                self.point, lambda seq: encode(sample.model_copy(update={"seq": seq})).decode()
-            )
-        except SpoolFullError as exc:
-            self._unstored += 1
-            if self._once.first("disk-full"):
-                self.log.error("sample not stored, disk full: %s", exc)
+        """Spool the sample, after any the full disk made wait; while the disk is full they
+        wait in memory (bounded), so a disk freed in time costs no sample at all."""
+        self._held.append(sample)
+        while self._held:
+            try:
+                self.spool.append_sample(
+                    self.point,
+                    lambda seq, s=self._held[0]: encode(s.model_copy(update={"seq": seq})).decode(),
+                )
+            except SpoolFullError as exc:
+                if self._once.first("disk-full"):
+                    self.log.error(
+                        "disk full: samples wait in memory (up to %d): %s", HELD_SAMPLES, exc
+                    )
+                if len(self._held) > HELD_SAMPLES:
+                    self._held.popleft()
+                    self._given_up += 1
+                return
+            self._held.popleft()
+            self.samples_taken += 1
+        self._once.clear("disk-full")
+        if self._given_up:
+            with contextlib.suppress(SpoolWriteError):
+                self.spool.add_dropped(self.point, self._given_up)
+                self.log.warning(
+                    "%d sample(s) lost to a full disk; reported as dropped", self._given_up
+                )
+                self._given_up = 0
+
+    def _report_spool_state(self, ts_ms: int) -> None:
+        """The spool's state changed (full disk, or back): an event, once per change."""
+        state = self.spool.state
+        if state == self._spool_state:
             return
-        self.samples_taken += 1
-        if self._unstored:
-            self.spool.add_dropped(self.point, self._unstored)
-            self.log.warning(
-                "%d sample(s) lost to a full disk; reported as dropped", self._unstored
-            )
-            self._unstored = 0
-            self._once.clear("disk-full")
+        previous, self._spool_state = self._spool_state, state
+        self.context.record_event(
+            "spool_state",
+            ts_ms,
+            f"spool {state} (was {previous})",
+            {"state": state, "previous": previous, "held_samples": len(self._held)},
+        )

@@ -1,4 +1,5 @@
-"""The agent's on-disk outbox: every sample and event is here until the broker acknowledged it.
+"""The agent's on-disk outbox: every sample and event is here until a collector's receipt says
+it is stored (or, with receipts off, until the broker acknowledged it).
 
 SQLite in WAL mode with synchronous=FULL: a SIGKILL or a power cut at any moment leaves either
 the whole row or none of it. Rows are clustered by point, so draining one point's backlog reads
@@ -65,6 +66,13 @@ class SpoolFullError(Exception):
     """The disk is full: the sample could not be stored."""
 
 
+class SpoolWriteError(Exception):
+    """A write to the spool failed; the rows it was about are unchanged."""
+
+
+OK, DISK_FULL, DEGRADED = "ok", "disk_full", "degraded"
+
+
 class Spool:
     """Thread-safe: one connection behind a lock, cheap at hundreds of points per agent."""
 
@@ -93,6 +101,20 @@ class Spool:
         (last_id,) = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()
         self._next_id = last_id + 1  # order of arrival across points; restarts when empty
         self._page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        self._state = OK
+
+    @property
+    def state(self) -> str:
+        """ok, disk_full or degraded: what the latest write found (shown in the birth message)."""
+        return self._state
+
+    def _wrote(self, exc: sqlite3.Error | None = None) -> None:
+        new = OK if exc is None else DISK_FULL if _is_full(exc) else DEGRADED
+        if new != self._state:
+            (log.info if new == OK else log.error)(
+                "spool %s: %s%s", self.path, new, f" ({exc})" if exc else ""
+            )
+            self._state = new
 
     def close(self) -> None:
         with self._lock:
@@ -137,11 +159,13 @@ class Spool:
                 self._enforce_cap(point)
                 if own:
                     self._db.execute("COMMIT")
+                self._wrote()
                 return seq
             except sqlite3.Error as exc:
                 self._counters.clear()  # re-read after a rollback
                 if own:
                     self._rollback()
+                self._wrote(exc)
                 if _is_full(exc):
                     raise SpoolFullError(str(exc)) from exc
                 raise
@@ -153,7 +177,9 @@ class Spool:
                     "INSERT INTO outbox (point, id, kind, body) VALUES (?, ?, 'event', ?)",
                     (point, self._take_id(), body),
                 )
+                self._wrote()
             except sqlite3.Error as exc:
+                self._wrote(exc)
                 if _is_full(exc):
                     raise SpoolFullError(str(exc)) from exc
                 raise
@@ -175,22 +201,52 @@ class Spool:
             ).fetchone()
         return row is not None
 
-    def remove(self, point: str, rows: list[Row]) -> None:
-        """Forget rows the broker acknowledged."""
-        if not rows:
-            return
-        samples = sum(1 for r in rows if r.kind == "telemetry")
+    def rows(self, point: str, ids: list[int]) -> list[Row]:
+        """The rows of a point with these ids that are still here, in order (for a resend)."""
+        if not ids:
+            return []
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "DELETE FROM outbox WHERE point = ? AND id = ?", [(point, r.id) for r in rows]
-            )
-            self._db.execute(
-                "UPDATE points SET held = MAX(0, held - ?) WHERE point = ?", (samples, point)
-            )
-            self._db.execute("COMMIT")
+            marks = ",".join("?" * len(ids))
+            found = self._db.execute(
+                f"SELECT id, kind, seq, body FROM outbox WHERE point = ? AND id IN ({marks})"
+                " ORDER BY id",
+                (point, *ids),
+            ).fetchall()
+        return [Row(*row) for row in found]
+
+    def forget(self, point: str, ids: list[int], dropped_reported: int = 0) -> None:
+        """Forget rows a collector has (its receipt) and the drops their message reported, in
+        one transaction. Raises SpoolWriteError (disk full, I/O): nothing changed, try again."""
+        if not ids:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                deleted = self._db.execute(
+                    "SELECT COUNT(*) FROM outbox WHERE point = ? AND kind = 'telemetry'"
+                    f" AND id IN ({','.join('?' * len(ids))})",
+                    (point, *ids),
+                ).fetchone()[0]
+                self._db.executemany(
+                    "DELETE FROM outbox WHERE point = ? AND id = ?", [(point, i) for i in ids]
+                )
+                self._db.execute(
+                    "UPDATE points SET held = MAX(0, held - ?), dropped = MAX(0, dropped - ?)"
+                    " WHERE point = ?",
+                    (deleted, max(0, dropped_reported), point),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._wrote(exc)
+                raise SpoolWriteError(f"cannot forget {len(ids)} row(s) of {point}: {exc}") from exc
+            self._wrote()
             if point in self._counters:
-                self._counters[point][1] = max(0, self._counters[point][1] - samples)
+                self._counters[point][1] = max(0, self._counters[point][1] - deleted)
+
+    def remove(self, point: str, rows: list[Row]) -> None:
+        """Forget these rows (see `forget`)."""
+        self.forget(point, [r.id for r in rows])
 
     def empty(self) -> bool:
         with self._lock:
@@ -208,23 +264,18 @@ class Spool:
             ).fetchone()
         return row[0] if row else 0
 
-    def acknowledge_dropped(self, point: str, reported: int) -> None:
-        """The broker has the message that reported `reported` drops: stop reporting them."""
-        if reported <= 0:
-            return
-        with self._lock:
-            self._db.execute(
-                "UPDATE points SET dropped = MAX(0, dropped - ?) WHERE point = ?",
-                (reported, point),
-            )
-
     def add_dropped(self, point: str, count: int) -> None:
         """Samples that never reached the spool (disk full) are reported like dropped ones."""
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO points (point) VALUES (?)", (point,))
-            self._db.execute(
-                "UPDATE points SET dropped = dropped + ? WHERE point = ?", (count, point)
-            )
+            try:
+                self._db.execute("INSERT OR IGNORE INTO points (point) VALUES (?)", (point,))
+                self._db.execute(
+                    "UPDATE points SET dropped = dropped + ? WHERE point = ?", (count, point)
+                )
+            except sqlite3.Error as exc:
+                self._wrote(exc)
+                raise SpoolWriteError(f"cannot count {count} dropped sample(s): {exc}") from exc
+            self._wrote()
 
     def count(self, point: str | None = None) -> int:
         with self._lock:

@@ -27,8 +27,21 @@ from pantau.shared.backoff import Backoff
 from pantau.shared.logs import Once, Throttle
 from pantau.shared.mqtt_client import make_client
 from pantau.shared.registry import Registry
+from pantau.shared.wire import MAX_MESSAGE_ID_BYTES, MAX_RECEIPT_IDS, Receipt, encode
 
 log = logging.getLogger(__name__)
+
+
+def receipt_request(message: mqtt.MQTTMessage) -> str | None:
+    """The message id an agent asked a receipt for (MQTT v5 Correlation Data), if usable."""
+    data = getattr(message.properties, "CorrelationData", None) if message.properties else None
+    if not data or len(data) > MAX_MESSAGE_ID_BYTES:
+        return None
+    try:
+        text = bytes(data).decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
 
 
 class Collector:
@@ -61,6 +74,7 @@ class Collector:
             if config.append_only
             else None,
             config.log_every_s,
+            self._send_receipts,
         )
         self._once = Once()
         self._throttle = Throttle(config.log_every_s)  # rejections: the first, then a count
@@ -185,6 +199,7 @@ class Collector:
             self.config.limits,
         )
         mid, qos = message.mid, message.qos
+        receipt = receipt_request(message)
 
         def ack() -> None:
             if qos > 0:
@@ -209,7 +224,9 @@ class Collector:
             self.stats.seen(result.point, now_ms)  # for /metrics (collector/metrics.py)
             for boot, seq in result.seqs:
                 self.stats.observe_seq(result.point, boot, seq)
-            self.writer.submit(Pending(result.lines, ack, result.hours, result.point))
+            self.writer.submit(
+                Pending(result.lines, ack, result.hours, result.point, receipt=receipt)
+            )
             return
         self.stats.reject(result.reason)
         key = f"{result.reason}:{result.point or '-'}"  # unknown points share one key
@@ -225,7 +242,26 @@ class Collector:
                 result.reason,
                 result.detail,
             )
-        self.writer.submit(Pending([], ack))
+        # A registered point learns its message will never be stored, so its agent stops
+        # sending it; an unknown point gets no answer and its agent keeps the data.
+        self.writer.submit(Pending([], ack, point=result.point, receipt=receipt, refused=True))
+
+    def _send_receipts(self, batch: list[Pending]) -> None:
+        """One receipt per point per durable batch, naming every message id it covers."""
+        by_point: dict[str, tuple[list[str], list[str]]] = {}
+        for pending in batch:
+            if pending.receipt is None or pending.point is None:
+                continue
+            stored, refused = by_point.setdefault(pending.point, ([], []))
+            (refused if pending.refused else stored).append(pending.receipt)
+        for point, (stored, refused) in by_point.items():
+            for start in range(0, max(len(stored), len(refused)), MAX_RECEIPT_IDS):
+                end = start + MAX_RECEIPT_IDS
+                payload = encode(
+                    Receipt(point=point, stored=stored[start:end], refused=refused[start:end])
+                )
+                self.client.publish(topics.receipt_topic(point), payload, qos=1)
+                self.stats.add("receipts_sent")
 
     def log_held_back(self) -> None:
         """The tail of a burst of rejections: how many came since the last line, per key."""

@@ -19,6 +19,7 @@ class Stats:
     lines_replayed: int = 0
     lines_refused: int = 0
     lines_identical: int = 0  # redeliveries of rows already stored (not written again)
+    receipts_sent: int = 0
     seq_gaps: int = 0
     seq_duplicates: int = 0
     samples: int = 0
@@ -82,6 +83,7 @@ class Stats:
                 "lines_replayed": self.lines_replayed,
                 "lines_refused": self.lines_refused,
                 "lines_identical": self.lines_identical,
+                "receipts_sent": self.receipts_sent,
                 "seq_gaps": self.seq_gaps,
                 "seq_duplicates": self.seq_duplicates,
                 "samples": self.samples,

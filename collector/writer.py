@@ -1,7 +1,8 @@
 """Batches lines to InfluxDB and acknowledges each message only once its lines are durable.
 
 Durable means written to InfluxDB, or, while InfluxDB is away, committed to the disk buffer.
-Acknowledgements go out in the order the messages arrived. A batch InfluxDB refuses outright
+Then, in this order: the receipts the agents asked for (wire v2: the agent forgets a sample only
+on its receipt), and the acknowledgements to the broker, in the order the messages arrived. A batch InfluxDB refuses outright
 (4xx) is kept in the buffer's `refused` table for inspection and acknowledged: retrying it would
 wedge the pipeline, and it is counted and logged, never silent. Every write, live or replayed,
 first goes through the evidence guard (collector/evidence.py): stored rows are never rewritten.
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[[], None]
 OnWritten = Callable[[set[tuple[str, int]]], None]
+OnDurable = Callable[[list["Pending"]], None]
 MarkLines = Callable[[set[tuple[str, int]]], list[str]]
 
 
@@ -34,6 +36,8 @@ class Pending:
     ack: Ack
     hours: frozenset[int] = frozenset()
     point: str | None = None
+    receipt: str | None = None  # the agent's message id, when it asked for a receipt
+    refused: bool = False  # refused as invalid: the receipt says so, the agent forgets it
 
 
 class Writer:
@@ -50,6 +54,7 @@ class Writer:
         mark_lines: MarkLines | None = None,
         guard: Guard | None = None,
         log_every_s: float = 300.0,
+        on_durable: OnDurable | None = None,
     ) -> None:
         self.influx = influx
         self.buffer = buffer
@@ -59,6 +64,7 @@ class Writer:
         self.on_written = on_written
         self.mark_lines = mark_lines
         self.guard = guard
+        self.on_durable = on_durable
         self._throttle = Throttle(log_every_s)
         self._pending: list[Pending] = []
         self._pending_lines = 0
@@ -114,6 +120,11 @@ class Writer:
             self._store(all_lines)
         if touched and self.on_written is not None:
             self._notify(touched)
+        if self.on_durable is not None:
+            try:
+                self.on_durable(batch)
+            except Exception:  # a receipt not sent is sent again on the agent's next try
+                log.exception("sending receipts failed")
         for pending in batch:
             pending.ack()
 

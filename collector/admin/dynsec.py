@@ -99,8 +99,8 @@ class Rules:
 
 
 def rules_for(points: Iterable[str], identities: Iterable[Any], admin: str | None = ADMIN) -> Rules:
-    """The rights of every active identity: agents publish their own point's three topics,
-    collectors subscribe (plain or shared) to every point's, the NOC reads states; an identity
+    """The rights of every active identity: agents publish their own point's three topics and
+    read their own receipts, collectors write every point's receipts and subscribe (plain or shared) to every point's, the NOC reads states; an identity
     of a point not in the registry gets no rights at all."""
     registered = set(points)
     roles: dict[str, frozenset[Acl]] = {
@@ -118,9 +118,13 @@ def rules_for(points: Iterable[str], identities: Iterable[Any], admin: str | Non
             if identity.name not in registered:
                 continue
             role = AGENT_ROLE_PREFIX + identity.name
+            receipts = topics.receipt_topic(identity.name)
             roles[role] = frozenset(
-                ("publishClientSend", f"{topics.PREFIX}/{identity.name}/{kind}", True)
-                for kind in AGENT_KINDS
+                [
+                    ("publishClientSend", f"{topics.PREFIX}/{identity.name}/{kind}", True)
+                    for kind in AGENT_KINDS
+                ]
+                + [("subscribePattern", receipts, True), ("publishClientReceive", receipts, True)]
             )
             agents.append(identity.name)
         elif identity.role == "collector":
@@ -145,7 +149,7 @@ def _collector_acls() -> list[Acl]:
             ("subscribePattern", f"$share/+/{plain}", True),
             ("publishClientReceive", plain, True),
         ]
-    return acls
+    return acls + [("publishClientSend", topics.receipt_topic("+"), True)]
 
 
 def _noc_acls() -> list[Acl]:

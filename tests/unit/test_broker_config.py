@@ -45,11 +45,22 @@ def test_rules_give_each_agent_only_its_own_topics_and_no_subscription() -> None
     }
     assert rules.revoked == ("cit-03",) and rules.agents == ("cit-01", "cit-02")
     assert sorted(rules.roles["pantau-agent-cit-01"]) == [
-        ("publishClientSend", f"pantau/v1/cit-01/{kind}", True)
-        for kind in ("event", "state", "telemetry")
-    ]  # and nothing else: no subscription, no read
+        ("publishClientReceive", "pantau/v1/cit-01/receipt", True),
+        *[
+            ("publishClientSend", f"pantau/v1/cit-01/{kind}", True)
+            for kind in ("event", "state", "telemetry")
+        ],
+        ("subscribePattern", "pantau/v1/cit-01/receipt", True),
+    ]  # and nothing else: no other subscription, no other read
     collector = rules.roles["pantau-collector"]
-    assert {a[0] for a in collector} == {"subscribePattern", "publishClientReceive"}
+    assert {a[0] for a in collector} == {
+        "subscribePattern",
+        "publishClientReceive",
+        "publishClientSend",
+    }
+    assert [a for a in collector if a[0] == "publishClientSend"] == [
+        ("publishClientSend", "pantau/v1/+/receipt", True)
+    ]  # receipts only: a collector never speaks for a point
     assert ("subscribePattern", "$share/+/pantau/v1/+/telemetry", True) in collector
     assert sorted(rules.roles["pantau-noc"]) == [
         ("publishClientReceive", "pantau/v1/+/state", True),

@@ -40,7 +40,7 @@ def test_an_event_goes_to_the_spool(spool: Spool) -> None:
         (
             "event",
             {
-                "v": 1,
+                "v": 2,
                 "point": POINT,
                 "ts_ms": 1_790_000_000_123,
                 "kind": "test_deferred",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pantau.agent.spool import PointProgress, Spool, SpoolView, read_progress
+from pantau.agent.spool import PointProgress, Spool, SpoolView, SpoolWriteError, read_progress
 
 
 def body(seq: int) -> str:
@@ -69,8 +69,10 @@ def test_full_spool_drops_oldest_and_counts_them(tmp_path: Path) -> None:
     rows = spool.peek("a-01", 0, 1000)
     assert [r.seq for r in rows] == list(range(30, 130))
     assert spool.dropped("a-01") == 30
-    spool.acknowledge_dropped("a-01", 30)
+    spool.forget("a-01", [rows[0].id], dropped_reported=30)  # the message that reported them
     assert spool.dropped("a-01") == 0
+    assert [r.seq for r in spool.peek("a-01", 0, 1000)] == list(range(31, 130))
+    assert spool.pending_samples() == 99
 
 
 def test_spool_is_wal_and_fully_synchronous(tmp_path: Path) -> None:
@@ -111,3 +113,30 @@ def test_a_spool_not_made_yet_holds_nothing(tmp_path: Path) -> None:
     sqlite3.connect(tmp_path / "spool.sqlite").close()  # the file is there, its tables not yet
     with SpoolView(tmp_path / "spool.sqlite") as view:
         assert (view.progress(), view.rows(), view.waiting_before("a-01", 9)) == ({}, 0, 0)
+
+
+def test_a_resend_reads_back_exactly_the_rows_still_waiting(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite", max_samples_per_point=1000)
+    for _ in range(4):
+        spool.append_sample("a-01", body)
+    rows = spool.peek("a-01", 0, 10)
+    spool.forget("a-01", [rows[1].id])
+    assert [r.seq for r in spool.rows("a-01", [r.id for r in rows])] == [0, 2, 3]
+    assert spool.rows("b-01", [r.id for r in rows]) == []
+
+
+def test_a_failed_forget_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite", max_samples_per_point=1000)
+    for _ in range(3):
+        spool.append_sample("a-01", body)
+    rows = spool.peek("a-01", 0, 10)
+    reader = sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None)
+    reader.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the busy timeout
+    spool._db.execute("PRAGMA busy_timeout=50")
+    with pytest.raises(SpoolWriteError, match="cannot forget 2 row"):
+        spool.forget("a-01", [r.id for r in rows[:2]])
+    assert spool.state == "degraded"
+    reader.execute("ROLLBACK")
+    assert spool.count("a-01") == 3 and spool.pending_samples() == 3
+    spool.forget("a-01", [r.id for r in rows[:2]])
+    assert spool.state == "ok" and [r.seq for r in spool.peek("a-01", 0, 10)] == [2]

@@ -6,7 +6,7 @@ import pytest
 
 from pantau.shared.errors import PayloadError
 from pantau.shared.topics import parse_topic, subscriptions, telemetry_topic
-from pantau.shared.wire import Sample, Telemetry, decode, encode
+from pantau.shared.wire import Receipt, Sample, Telemetry, decode, encode
 
 S = {"ts_ms": 1_790_000_000_000, "seq": 1, "boot": "b", "interval_s": 10, "device_up": True}
 
@@ -35,7 +35,7 @@ def test_round_trip_omits_nulls() -> None:
         (payload(rx_bytes=2**64), "invalid"),
         (b'{"v": 1, "point": "citangkil-03", "samples": []}', "invalid"),
         (
-            b'{"v": 2, "point": "citangkil-03", "samples": [' + json.dumps(S).encode() + b"]}",
+            b'{"v": 3, "point": "citangkil-03", "samples": [' + json.dumps(S).encode() + b"]}",
             "invalid",
         ),
         (b"[" * 100_000 + b"]" * 100_000, "not_json"),
@@ -74,3 +74,24 @@ def test_topics() -> None:
     assert parse_topic("pantau/v1/a/b/telemetry") is None
     assert parse_topic("pantau/v2/x/telemetry") is None
     assert subscriptions("g")[0] == "$share/g/pantau/v1/+/telemetry"
+
+
+def test_version_1_messages_of_older_agents_are_still_accepted() -> None:
+    raw = b'{"v": 1, "point": "citangkil-03", "samples": [' + json.dumps(S).encode() + b"]}"
+    message = decode("telemetry", raw, "citangkil-03")
+    assert isinstance(message, Telemetry) and message.v == 1
+    assert Telemetry(point="citangkil-03", samples=[Sample(**S)]).v == 2
+
+
+def test_a_receipt_names_stored_and_refused_message_ids() -> None:
+    raw = b'{"v":2,"point":"citangkil-03","stored":["b1:1","b1:2"],"refused":["b1:3"]}'
+    receipt = decode("receipt", raw, "citangkil-03")
+    assert isinstance(receipt, Receipt)
+    assert receipt.stored == ["b1:1", "b1:2"] and receipt.refused == ["b1:3"]
+    with pytest.raises(PayloadError) as caught:
+        decode("receipt", raw, "citangkil-04")
+    assert caught.value.reason == "point_mismatch"
+    too_long = b'{"v":2,"point":"citangkil-03","stored":["' + b"x" * 65 + b'"]}'
+    with pytest.raises(PayloadError) as caught:
+        decode("receipt", too_long, "citangkil-03")
+    assert caught.value.reason == "invalid"
