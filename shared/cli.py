@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 
 from pantau.shared import __version__
@@ -39,8 +40,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+EXIT_CLOSED_PIPE = 128 + signal.SIGPIPE  # what a shell reports for `yes | head -1`'s `yes`
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one command. Output into a closed pipe (`pantau --help | head -1`) ends it quietly:
+    the reader wanted no more, so no traceback, and the status of a tool SIGPIPE stopped."""
+    try:
+        try:
+            return _command(sys.argv[1:] if argv is None else argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes nowhere, quietly
+        os.close(devnull)
+        return EXIT_CLOSED_PIPE
+
+
+def _command(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         _usage(sys.stdout)
         return 0
@@ -56,11 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        print(
-            f"pantau {name}: needs the Python package {exc.name!r}; install pantau with the"
-            " right extra (pip install 'pantau[agent]' or 'pantau[collector]')",
-            file=sys.stderr,
-        )
+        print(_missing_package(name, (exc.name or "?").split(".")[0]), file=sys.stderr)
         return 2
     parser = argparse.ArgumentParser(prog=f"pantau {name}", description=summary)
     parser.add_argument(
@@ -80,6 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _missing_package(command: str, package: str) -> str:
+    """Pantau is on no package index: the extra comes with the wheel `make dist` builds."""
+    extra = "agent" if command in ("agent", "speedtest-server") else "collector"
+    wheel = f"pantau-{__version__}-py3-none-any.whl"
+    return (
+        f"pantau {command}: needs the Python package {package!r}, which the {extra!r} extra"
+        f" brings: pip install '{wheel}[{extra}]' (the wheel `make dist` builds; README,"
+        f" Running an agent), or in the project: pip install -e '.[{extra}]'"
+    )
 
 
 def _usage(stream: object) -> None:
