@@ -18,6 +18,7 @@ from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import month
 from pantau.collector.store import add_store_arguments, open_store
 from pantau.shared.errors import ConfigError
+from pantau.shared.registry import check_known
 
 POINTS_PER_STEP = 25  # points rebuilt between two progress updates
 VERIFY_ROUNDS = 3
@@ -51,12 +52,10 @@ def run(args: argparse.Namespace) -> int:
             if (not args.kelurahan or p.kelurahan.casefold() == args.kelurahan.casefold())
             and (not args.point or p.id == args.point)
         ]
-        if args.kelurahan and not any(
-            p.kelurahan.casefold() == args.kelurahan.casefold() for p in registry.points
-        ):
-            raise ConfigError(f"--kelurahan {args.kelurahan!r}: not in the registry")
+        check_known("--kelurahan", args.kelurahan, {p.kelurahan for p in registry.points})
+        check_known("--point", args.point, {p.id for p in registry.points})
         if args.point and not points:
-            raise ConfigError(f"--point {args.point!r}: not in the registry")
+            raise ConfigError(f"--point {args.point!r}: not in kelurahan {args.kelurahan!r}")
         by_id = {p.id: p for p in points}
 
         def tags_for(point_id: str) -> dict[str, str]:

@@ -9,8 +9,9 @@ overridden per kelurahan, because a city may negotiate different terms for one a
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pantau.shared.config import Section, read_yaml
 from pantau.shared.errors import ConfigError
+from pantau.shared.topics import describe_point_id_error
 from pantau.shared.wire import PointId
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -367,6 +369,10 @@ def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
         loc = loc[2:]
     field = ".".join(str(p) for p in loc) or "(row)"
     kind = err["type"]
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    point_id = describe_point_id_error(err)
+    if point_id is not None:  # in words, not the regular expression
+        return f"{row}field '{field}': {point_id}{more}"
     if kind == "missing":
         what = "is required but missing"
     elif kind == "extra_forbidden":
@@ -375,7 +381,6 @@ def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) or got is None else f", got {got!r}"
         what = f"{err['msg'].lower()}{shown}"
-    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
     return f"{row}field '{field}' {what}{more}"
 
 
@@ -384,3 +389,22 @@ def load_registry(path: str | Path) -> Registry:
     path = Path(path)
     data = read_yaml(path, _LOADER)  # the C loader: a city's registry is big
     return parse_registry(data, str(path))
+
+
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'Cibeber'?)" for a near miss of a registry name or id, "" otherwise."""
+    by_folded = {k.casefold(): k for k in known}
+    close = difflib.get_close_matches(value.strip().casefold(), list(by_folded), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(by_folded[c]) for c in close)}?)"
+
+
+def check_known(option: str, value: str | None, known: Iterable[str]) -> None:
+    """Refuse a kelurahan, kecamatan, provider or point the registry does not have, in one line
+    that offers the near spellings it does have. Names match whatever their case."""
+    if not value:
+        return
+    names = set(known)
+    if value.strip().casefold() not in {k.casefold() for k in names}:
+        raise ConfigError(f"{option} {value!r}: not in the registry{did_you_mean(value, names)}")

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 PREFIX = "pantau/v1"
 POINT_ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+POINT_ID_RULE = (  # POINT_ID_PATTERN in words, for people
+    "a point id is 1 to 64 lowercase letters a-z, digits 0-9 and '-', beginning and ending"
+    " with a letter or digit, e.g. 'citangkil-03'"
+)
 _POINT_ID = re.compile(POINT_ID_PATTERN)
 _TOPIC = re.compile(r"^pantau/v1/([^/]+)/(telemetry|state|event)$")
 
@@ -49,3 +55,31 @@ def parse_topic(topic: str) -> tuple[str, str] | None:
 
 def is_point_id(value: str) -> bool:
     return bool(_POINT_ID.match(value))
+
+
+def point_id_problem(value: str) -> str | None:
+    """What is wrong with `value` as a point id, in words with an example; None for a good one.
+    Where a near spelling is one (lowercase, '-' for the rest), it is offered."""
+    if is_point_id(value):
+        return None
+    bad = sorted({c for c in value if not (c in "-" or c.isdigit() or "a" <= c <= "z")})
+    if not value:
+        problem = "it is empty"
+    elif len(value) > 64:
+        problem = f"it has {len(value)} characters"
+    elif bad:
+        problem = f"it has {', '.join(repr(c) for c in bad)}"
+    else:
+        problem = "it begins or ends with '-'"
+    guess = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    offer = f"; did you mean {guess!r}?" if guess != value and is_point_id(guess) else ""
+    return f"{value!r} is not a point id: {problem}; {POINT_ID_RULE}{offer}"
+
+
+def describe_point_id_error(error: Mapping[str, Any]) -> str | None:
+    """A validation error of a point id field (pydantic's error dict) in words, instead of the
+    regular expression pydantic would print; None for any other error."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if error.get("type") != "string_pattern_mismatch" or pattern != POINT_ID_PATTERN:
+        return None
+    return point_id_problem(str(error.get("input")))

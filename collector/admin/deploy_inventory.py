@@ -52,7 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     inv.add_argument("--vault-password-file", type=Path, help="the vault's password file")
     inv.add_argument(
-        "--pki", type=Path, help="take MQTT passwords issued by `pantau pki` from this directory"
+        "--pki-dir",  # the name `pantau pki` and `pantau broker` use
+        "--pki",  # the older spelling
+        dest="pki",
+        type=Path,
+        help="take MQTT passwords issued by `pantau pki` from this PKI directory",
     )
     inv.add_argument(
         "--date",

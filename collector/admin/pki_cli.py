@@ -27,12 +27,16 @@ from pantau.collector.admin.pki import LEAF_DAYS, ROLES, Pki, PkiError
 from pantau.shared.config import read_secret_file
 
 DEFAULT_DIR = "/etc/pantau/pki"
+PKI_DIR_OPTION = "--pki-dir"  # one name for the PKI folder in pki, broker and deploy
 RELOAD_HINT = "reload the broker now: systemctl reload pantau-mosquitto (or kill -HUP <pid>)"
 
 
 def pki_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """`--pki-dir` in every command that reads the PKI (`--dir` is its older spelling here)."""
     parser.add_argument(
+        PKI_DIR_OPTION,
         "--dir",
+        dest="dir",
         type=Path,
         default=Path(os.environ.get("PANTAU_PKI_DIR", DEFAULT_DIR)),
         help=f"PKI directory (default $PANTAU_PKI_DIR or {DEFAULT_DIR})",

@@ -69,9 +69,7 @@ class Influx:
         try:
             response = self._http.request("POST", url, body=body, headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
-            raise SinkError(
-                f"InfluxDB {self.config.url} unreachable: {type(exc).__name__}", retryable=True
-            ) from exc
+            raise SinkError(unreachable(self.config.url, exc), retryable=True) from exc
         _check(response.status, response.data)
 
     def _write_v2(self, lines: list[str]) -> None:
@@ -100,9 +98,7 @@ class Influx:
         except ApiException as exc:
             _check(exc.status or 0, (exc.body or "").encode() if isinstance(exc.body, str) else b"")
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise SinkError(
-                f"InfluxDB {self.config.url} unreachable: {type(exc).__name__}", retryable=True
-            ) from exc
+            raise SinkError(unreachable(self.config.url, exc), retryable=True) from exc
 
     # -- reads ---------------------------------------------------------------------------------
     def query(self, influxql: str, database: str | None = None) -> list[dict[str, Any]]:
@@ -143,9 +139,7 @@ class Influx:
                 "POST", url, fields=params, headers=self._headers, encode_multipart=False
             )
         except urllib3.exceptions.HTTPError as exc:
-            raise SinkError(
-                f"InfluxDB {self.config.url} unreachable: {type(exc).__name__}", retryable=True
-            ) from exc
+            raise SinkError(unreachable(self.config.url, exc), retryable=True) from exc
         _check(response.status, response.data)
         return join_chunks(response.data or b"")
 
@@ -229,3 +223,29 @@ def _check(status: int, body: bytes) -> None:
     # 401/403: the credentials, not the data, are wrong; the lines wait in the disk buffer
     retryable = status >= 500 or status in (0, 401, 403, 408, 429)
     raise SinkError(f"InfluxDB answered {status}: {text}", retryable=retryable)
+
+
+def unreachable(url: str, exc: BaseException) -> str:
+    """'InfluxDB http://10.10.0.5:8086 unreachable: connection refused (NewConnectionError)':
+    the URL tried and the cause in words, not only the name of an exception."""
+    return f"InfluxDB {url} unreachable: {_cause(exc)} ({type(exc).__name__})"
+
+
+def _cause(exc: BaseException) -> str:
+    """The operating system's words under urllib3's wrappers: 'connection refused', 'name or
+    service not known', 'timed out'."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError) or type(current).__name__.endswith("TimeoutError"):
+            return "no answer in time (timed out)"
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror.lower()
+        reason = getattr(current, "reason", None)  # MaxRetryError carries the real one here
+        current = (
+            reason
+            if isinstance(reason, BaseException)
+            else current.__cause__ or current.__context__
+        )
+    return str(exc) or "no connection"

@@ -25,7 +25,7 @@ from pantau.collector.noc.messages import duration, wib
 from pantau.collector.noc.observe import KelurahanView, PointState, PointView
 from pantau.collector.noc.reader import StateWatcher, noc_mqtt
 from pantau.shared.errors import ConfigError
-from pantau.shared.registry import Registry, load_registry
+from pantau.shared.registry import Registry, did_you_mean, load_registry
 
 STYLES = {
     PointState.UP: "green",
@@ -61,10 +61,12 @@ def run(args: argparse.Namespace) -> int:
     registry = load_registry(config.registry)
     if args.every <= 0:
         raise ConfigError(f"--every must be positive, got {args.every}")
-    if args.kelurahan and not any(
-        p.kelurahan.casefold() == args.kelurahan.strip().casefold() for p in registry.points
-    ):
-        raise ConfigError(f"{config.registry}: no kelurahan {args.kelurahan!r} in the registry")
+    names = {p.kelurahan for p in registry.points}
+    if args.kelurahan and args.kelurahan.strip().casefold() not in {n.casefold() for n in names}:
+        raise ConfigError(
+            f"{config.registry}: no kelurahan {args.kelurahan!r} in the registry"
+            + did_you_mean(args.kelurahan, names)
+        )
     influx = Influx(config.influx)
     watcher = StateWatcher(noc_mqtt(config.mqtt, config.status.mqtt, "status"), "status").start()
     broker_ok = watcher.settle(args.broker_wait)

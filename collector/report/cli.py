@@ -30,7 +30,7 @@ from pantau.collector.report.render_data import LEVELS, to_csv, to_csv_files
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import month
 from pantau.shared.errors import ConfigError
-from pantau.shared.registry import Registry
+from pantau.shared.registry import Registry, check_known
 
 FORMATS = ("table", "csv", "json", "html", "pdf", "xlsx")
 BINARY = ("pdf", "xlsx")
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     check_started(period, now_ms)  # before connecting to anything
     registry, source, close = _open(args)
     try:
+        check_filters(registry, args)
         filters = Filters(args.kelurahan, args.kecamatan, args.provider, args.point)
         report = compute(registry, source, args.month, filters, now_ms)
     finally:
@@ -116,6 +117,16 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_NOT_FINAL
     return 0
+
+
+def check_filters(registry: Registry, args: argparse.Namespace) -> None:
+    """An unknown kelurahan, kecamatan, provider or point is one line with the near spellings
+    the registry has, before anything is read."""
+    points = registry.points
+    check_known("--kelurahan", args.kelurahan, {p.kelurahan for p in points})
+    check_known("--kecamatan", args.kecamatan, {p.kecamatan for p in points})
+    check_known("--provider", args.provider, {p.provider for p in points})
+    check_known("--point", args.point, {p.id for p in points})
 
 
 def _write(out: Path, data: bytes) -> None:

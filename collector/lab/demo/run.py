@@ -91,10 +91,10 @@ def _play(console: Console, args: argparse.Namespace) -> int:
     out.mkdir(parents=True)
     month = args.month or _last_month()
     console.rule(f"[bold]Pantau demo: Kota Cilegon, {month}")
-    if args.kelurahan_count_old is not None:
+    count, old_spelling = kelurahan_count(args)
+    if old_spelling:
         console.print("[yellow]--kelurahan N is now --kelurahan-count N (the old spelling goes)")
-        args.kelurahan_count = args.kelurahan_count_old
-    registry_path = _registry(out, args.kelurahan_count)
+    registry_path = _registry(out, count)
     registry = load_registry(registry_path)
     console.print("issuing a CA, the broker certificate and per-agent credentials ...")
     secure = prepare_secure_broker(out / "security", registry_path)
@@ -165,6 +165,13 @@ def _shut(
         database.stop()
     else:
         console.print(f"broker 127.0.0.1:{broker.port} and {database.url} keep running")
+
+
+def kelurahan_count(args: argparse.Namespace) -> tuple[int, bool]:
+    """How many kelurahan to play, and whether the old spelling `--kelurahan N` said so."""
+    if args.kelurahan_count_old is not None:
+        return args.kelurahan_count_old, True
+    return args.kelurahan_count, False
 
 
 def _last_month() -> str:
