@@ -91,6 +91,7 @@ class AgentState:
     boot: str
     ts_ms: int | None = None
     version: str | None = None
+    spool: str | None = None  # ok, disk_full, degraded (wire v2); None from older agents
 
 
 @dataclass(frozen=True, slots=True)

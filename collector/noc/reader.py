@@ -194,6 +194,7 @@ class StateWatcher:
                 boot=state.boot,
                 ts_ms=state.ts_ms,
                 version=state.agent_version,
+                spool=state.spool,
             )
 
     _subscribed_at = 0.0

@@ -262,7 +262,9 @@ def _agent(view: PointView) -> str:
     if view.agent is None:
         return "—"
     word = "online" if view.agent.online else "offline"
-    return f"{word} {view.agent.version}" if view.agent.version else word
+    text = f"{word} {view.agent.version}" if view.agent.version else word
+    spool = view.agent.spool
+    return text if spool in (None, "ok") else f"{text}, spool {spool.replace('_', ' ')}"
 
 
 # -- JSON --------------------------------------------------------------------------------------
@@ -320,7 +322,11 @@ def _point_json(now_ms: int, view: PointView) -> dict[str, Any]:
         "loss_pct": latest.loss_pct if latest else None,
         "agent": None
         if view.agent is None
-        else {"online": view.agent.online, "version": view.agent.version},
+        else {
+            "online": view.agent.online,
+            "version": view.agent.version,
+            "spool": view.agent.spool,
+        },
         "tests": [
             {"direction": t.direction, "mbps": t.mbps, "ts_ms": t.ts_ms}
             for t in (view.last_test("down"), view.last_test("up"))

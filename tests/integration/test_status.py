@@ -201,6 +201,7 @@ def test_status_counts_every_state(
         assert silent["clients"] is None
         assert killed * 1000 - 2000 <= silent["since_ms"] <= killed * 1000
         assert points_out["sam-01"]["agent"]["online"] is True
+        assert points_out["sam-01"]["agent"]["spool"] == "ok"  # from the agent's birth
 
         code, out, err = status(config, capsys, "--kelurahan", "Citangkil")
         assert code == 0, err

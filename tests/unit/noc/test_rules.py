@@ -394,3 +394,18 @@ def test_no_throughput_fires_after_an_hour_and_clears_with_rates() -> None:
     fixed = watched(PointState.UP, RATES)
     assert notices([fixed], NOW + 120 * S) == []
     assert notices([fixed], NOW + 240 * S) == [("resolved", "no_throughput:cit-01")]
+
+
+def test_status_shows_a_spool_that_cannot_store() -> None:
+    from types import SimpleNamespace
+
+    from pantau.collector.noc.status import _agent
+
+    def shown(agent: AgentState) -> str:
+        return _agent(SimpleNamespace(agent=agent))  # type: ignore[arg-type]
+
+    assert shown(ONLINE) == "online 0.1.0"
+    assert shown(AgentState(True, "b1", NOW, "0.2.0", spool="ok")) == "online 0.2.0"
+    assert shown(AgentState(True, "b1", NOW, "0.2.0", spool="disk_full")) == (
+        "online 0.2.0, spool disk full"
+    )
