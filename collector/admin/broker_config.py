@@ -24,6 +24,10 @@ from pantau.shared.config import read_secret_file
 
 # The same broker tuning as the test and demo broker (collector/lab/services.py mosquitto_conf):
 # no inflight cap (the collector sets its own receive maximum), state kept across restarts.
+# mosquitto writes its in-memory store to disk every `autosave_interval` seconds and on a clean
+# stop; a crash loses what arrived since the last save, PUBACKed or not. Nothing is lost for it:
+# agents forget a sample only on the collector's receipt (wire v2) and send it again. Saving more
+# often would rewrite the whole store (up to the queue limit below, 1 GB) each time, so 30 s stays.
 TUNING = (
     "max_inflight_messages 0",
     "set_tcp_nodelay true",
