@@ -91,6 +91,11 @@ class PublishConfig(Section):
         description="Send a message again when no receipt came this long after it was sent "
         "(doubling per attempt, up to 30 minutes)",
     )
+    signing_key_file: str | None = Field(
+        default=None,
+        description="The point's Ed25519 key (`pantau pki issue` makes signing.key): every "
+        "message is signed and hash-chained; `{point}` in the path stands for the point id",
+    )
     receipt_window: int = Field(
         default=64, ge=1, le=10_000, description="Messages sent and awaiting a receipt at once"
     )

@@ -35,7 +35,7 @@ from paho.mqtt.properties import Properties
 
 from pantau.agent import __version__
 from pantau.agent.config import MqttConfig, PublishConfig
-from pantau.agent.spool import Row, Spool, SpoolWriteError
+from pantau.agent.spool import Formed, Row, Spool, SpoolWriteError
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
 from pantau.shared.errors import PayloadError
@@ -54,16 +54,17 @@ OVERTAKEN_AFTER_S = 10.0
 
 @dataclass
 class _Sent:
-    """One published message: its id (the receipt names it), its rows, and its attempts."""
+    """A kept message (agent/spool.py `Formed`) on this connection: when it went, how often."""
 
-    msg_id: str
-    kind: str
-    row_ids: list[int]
-    dropped: int
-    sent_at: float
+    formed: Formed
+    sent_at: float = float("-inf")  # not yet sent on this connection
     mid: int | None = None  # awaiting PUBACK while set
-    attempts: int = 1
+    attempts: int = 0
     acked: bool = False
+
+    @property
+    def msg_id(self) -> str:
+        return self.formed.msg_id
 
 
 @dataclass
@@ -71,7 +72,6 @@ class _Forget:
     """A receipt whose rows the spool could not delete yet (disk full): retried with backoff."""
 
     pending: list[_Sent] = field(default_factory=list)
-    row_ids: set[int] = field(default_factory=set)  # not to be sent again meanwhile
     retry_at: float = 0.0
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 30.0))
 
@@ -118,7 +118,9 @@ class PointPublisher:
         self._next_msg = 0
         self._last_receipt_at = float("-inf")
         self._newest_receipted = float("-inf")  # when the newest message with a receipt went
-        self._last_sent_id = 0
+        self._cursor = 0  # the last spool row already in a kept message
+        self._form_retry_at = 0.0
+        self._signer = _Signer.load(publish_config.signing_key_file, point)
         self._facts: dict[str, str] | None = None  # unknown until the first reading
         self._published_facts: dict[str, str] | None = None
         self._published_spool: str | None = None
@@ -203,10 +205,14 @@ class PointPublisher:
         cfg = self.mqtt_config
         while not self._stop.is_set():
             self._client = self._make_client()
-            self._sent.clear()
             self._mids.clear()
-            self._last_sent_id = 0
             self._ready = False
+            try:
+                self._resume()
+            except Exception as exc:  # a spool it cannot read now: try again after a pause
+                self._note_error(f"cannot read the spool: {type(exc).__name__}: {exc}")
+                self._stop.wait(self._backoff.next_delay())
+                continue
             try:
                 self._client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
             except (OSError, ssl.SSLError, ValueError) as exc:
@@ -230,6 +236,15 @@ class PointPublisher:
         with contextlib.suppress(Exception):
             self._goodbye()
         self._connected = False
+
+    def _resume(self) -> None:
+        """Every kept message without a receipt goes again, first, as it was made."""
+        self._sent = {
+            f.msg_id: _Sent(f)
+            for f in self.spool.formed(self.point)
+            if f.msg_id not in {p.msg_id for p in self._forget.pending}
+        }
+        self._cursor = self.spool.chain(self.point, self._signer.genesis).formed_to
 
     def _goodbye(self) -> None:
         """On a clean stop: deliver what is spooled (briefly), then announce offline."""
@@ -347,7 +362,7 @@ class PointPublisher:
                 self.log.warning(
                     "a collector refused message %s (%d row(s)); see the collector's log",
                     sent.msg_id,
-                    len(sent.row_ids),
+                    len(sent.formed.row_ids),
                 )
         self._forget_rows(done)
         self._dirty.set()
@@ -356,14 +371,13 @@ class PointPublisher:
         """Delete confirmed rows; what the spool cannot delete now waits for the next try."""
         pending = self._forget.pending + done
         self._forget.pending = []
-        self._forget.row_ids.clear()
         for index, sent in enumerate(pending):
+            formed = sent.formed
             try:
-                self.spool.forget(self.point, sent.row_ids, sent.dropped)
+                self.spool.forget(self.point, formed.row_ids, formed.dropped, formed.n)
             except SpoolWriteError as exc:
                 self._note_error(str(exc))
                 self._forget.pending = pending[index:]
-                self._forget.row_ids = {i for s in pending[index:] for i in s.row_ids}
                 self._forget.retry_at = time.monotonic() + self._forget.backoff.next_delay()
                 return
         self._forget.backoff.reset()
@@ -378,26 +392,27 @@ class PointPublisher:
             self._published_facts is not None and self.spool.state != self._published_spool
         ):
             self._publish_birth()  # what the device is, and whether the spool can store
+        self._send_unsent()
         self._resend_due(now)
         config = self.publish_config
         linger = config.linger_s
-        while self._dirty.is_set() and self._room():
+        while self._dirty.is_set() and self._room() and now >= self._form_retry_at:
             if linger and time.monotonic() < self._next_publish_at:
                 return
             if not self._bucket.take(time.monotonic()):
                 return
             self._dirty.clear()
-            rows = self.spool.peek(self.point, self._last_sent_id, config.batch_max)
+            rows = self.spool.peek(self.point, self._cursor, config.batch_max)
             if not rows:
                 return
             self._dirty.set()  # there may be more behind this batch
-            self._last_sent_id = rows[-1].id
-            rows = [r for r in rows if r.id not in self._forget.row_ids]
-            if rows:
-                rows = _fit(rows)
-                self._last_sent_id = rows[-1].id
-                self._send_new(rows)
-            if linger and not self.spool.has_after(self.point, self._last_sent_id):
+            try:
+                self._form(_fit(rows))
+            except SpoolWriteError as exc:  # a full disk: the rows wait in the spool
+                self._note_error(str(exc))
+                self._form_retry_at = time.monotonic() + 1.0
+                return
+            if linger and not self.spool.has_after(self.point, self._cursor):
                 self._next_publish_at = time.monotonic() + linger  # caught up: gather a while
 
     def _room(self) -> bool:
@@ -405,32 +420,65 @@ class PointPublisher:
             return False
         return not self._receipts or len(self._sent) < self.publish_config.receipt_window
 
-    def _send_new(self, rows: list[Row]) -> None:
+    def _form(self, rows: list[Row]) -> None:
+        """Make messages of these rows (each event alone, the samples together), keep them in
+        the spool with their place in the chain, and send them."""
         samples = [r for r in rows if r.kind == "telemetry"]
+        made: list[Formed] = []
         for event in (r for r in rows if r.kind == "event"):
-            self._publish(_Sent(self._new_id(), "event", [event.id], 0, time.monotonic()), [event])
+            made.append(self._keep("event", [event], 0, event.body.encode()))
         if samples:
             dropped = self.spool.dropped(self.point)
-            sent = _Sent(self._new_id(), "telemetry", [r.id for r in samples], dropped, 0.0)
-            self._publish(sent, samples)
+            made.append(
+                self._keep("telemetry", samples, dropped, self._telemetry(samples, dropped))
+            )
+        self._cursor = rows[-1].id
+        for formed in made:
+            sent = self._sent[formed.msg_id] = _Sent(formed)
+            self._publish(sent)
 
-    def _new_id(self) -> str:
+    def _keep(self, kind: str, rows: list[Row], dropped: int, payload: bytes) -> Formed:
         self._next_msg += 1
-        return f"{self.boot[:32]}-{self._next_msg:x}"
+        msg_id = f"{self.boot[:32]}-{self._next_msg:x}"
+        return self.spool.form(
+            self.point,
+            msg_id,
+            kind,
+            rows,
+            dropped,
+            self._signer.genesis,
+            lambda prev: self._signer.seal(prev, payload),
+        )
 
-    def _publish(self, sent: _Sent, rows: list[Row]) -> None:
-        if sent.kind == "event":
-            topic, payload = topics.event_topic(self.point), rows[0].body.encode()
-        else:
-            topic, payload = topics.telemetry_topic(self.point), self._telemetry(rows, sent.dropped)
+    def _publish(self, sent: _Sent) -> None:
+        formed = sent.formed
+        topic = (
+            topics.event_topic(self.point)
+            if formed.kind == "event"
+            else topics.telemetry_topic(self.point)
+        )
         properties = None
-        if self._receipts:
+        if self._receipts or formed.props:
             properties = Properties(PacketTypes.PUBLISH)
-            properties.CorrelationData = sent.msg_id.encode()
-        info = self._client.publish(topic, payload, qos=1, properties=properties)
+            if self._receipts:
+                properties.CorrelationData = formed.msg_id.encode()
+            if formed.props:
+                properties.UserProperty = sorted(formed.props.items())
+        info = self._client.publish(topic, formed.payload, qos=1, properties=properties)
         sent.mid, sent.sent_at = info.mid, time.monotonic()
-        self._mids[info.mid] = sent.msg_id
-        self._sent[sent.msg_id] = sent
+        sent.attempts += 1
+        self._mids[info.mid] = formed.msg_id
+        # the newest last: a resend moves to the end of the order it is retried in
+        self._sent[formed.msg_id] = self._sent.pop(formed.msg_id, sent)
+
+    def _send_unsent(self) -> None:
+        """Kept messages not yet sent on this connection (after a reconnect), oldest first."""
+        for sent in list(self._sent.values()):
+            if sent.attempts:
+                continue
+            if len(self._mids) >= self.publish_config.inflight_max:
+                return
+            self._publish(sent)
 
     def _resend_due(self, now: float) -> None:
         """Messages past their receipt deadline, or overtaken by a later message's receipt, go
@@ -443,7 +491,8 @@ class PointPublisher:
         late = [
             s
             for s in self._sent.values()
-            if s.mid is None
+            if s.attempts
+            and s.mid is None
             and (
                 s.sent_at <= overtaken
                 or now >= s.sent_at + min(timeout * 2 ** (s.attempts - 1), MAX_RECEIPT_WAIT_S)
@@ -456,19 +505,43 @@ class PointPublisher:
         for sent in late:
             if len(self._mids) >= self.publish_config.inflight_max:
                 return
-            rows = self.spool.rows(self.point, sent.row_ids)
-            del self._sent[sent.msg_id]
-            if not rows:
-                continue  # gone meanwhile (an earlier copy's receipt)
-            sent.row_ids = [r.id for r in rows]
-            sent.attempts += 1
-            self._publish(sent, rows)  # now the newest
+            self._publish(sent)
 
     def _telemetry(self, samples: list[Row], dropped: int) -> bytes:
         body = ",".join(r.body for r in samples)
         return (
             f'{{"v":{WIRE_VERSION},"point":"{self.point}","dropped":{dropped},"samples":[{body}]}}'
         ).encode()
+
+
+class _Signer:
+    """The point's Ed25519 key, if it has one: seals each message into the point's hash chain
+    (user properties k, p, s: key id, previous chain hash, signature over the new one)."""
+
+    genesis = bytes(32)
+
+    def __init__(self, key: Any = None, key_id: str | None = None) -> None:
+        self._key = key
+        self._key_id = key_id
+
+    @classmethod
+    def load(cls, path_template: str | None, point: str) -> _Signer:
+        if not path_template:
+            return cls()
+        from pantau.shared import signing  # only signing agents pay for the import
+
+        key = signing.load_private_key(path_template.format(point=point))
+        return cls(key, signing.key_id(key.public_key()))
+
+    def seal(self, prev: bytes, payload: bytes) -> tuple[bytes, dict[str, str], bytes]:
+        if self._key is None:
+            return payload, {}, prev
+        from pantau.shared import signing
+
+        new_hash = signing.chain_hash(prev, payload)
+        signature = signing.sign(self._key, new_hash)
+        assert self._key_id is not None
+        return payload, {"k": self._key_id, "p": prev.hex(), "s": signature.hex()}, new_hash
 
 
 def _fit(rows: list[Row]) -> list[Row]:

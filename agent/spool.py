@@ -13,6 +13,7 @@ spool: read-only, so an observer never writes SQL against it nor holds up a samp
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 import threading
@@ -38,6 +39,23 @@ CREATE TABLE IF NOT EXISTS points (
     held     INTEGER NOT NULL DEFAULT 0,
     dropped  INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS formed (
+    point     TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    msg_id    TEXT NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('telemetry', 'event')),
+    row_ids   TEXT NOT NULL,
+    dropped   INTEGER NOT NULL,
+    payload   BLOB NOT NULL,
+    props     TEXT NOT NULL,
+    PRIMARY KEY (point, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chains (
+    point     TEXT PRIMARY KEY,
+    last_hash BLOB NOT NULL,
+    formed_to INTEGER NOT NULL DEFAULT 0,
+    next_n    INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -60,6 +78,32 @@ class PointProgress:
     @property
     def taken(self) -> int:
         return self.next_seq
+
+
+@dataclass(frozen=True)
+class Formed:
+    """A message made from spooled rows, kept byte for byte until its receipt: a resend is the
+    same message, so its signature and its place in the point's hash chain hold."""
+
+    n: int
+    msg_id: str
+    kind: str
+    row_ids: tuple[int, ...]
+    dropped: int
+    payload: bytes
+    props: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Where a point's messages stand: the last message's chain hash, the last row in one."""
+
+    last_hash: bytes
+    formed_to: int
+
+
+# Builds (payload, properties, chain hash) from the previous chain hash: the sealing step.
+Seal = Callable[[bytes], tuple[bytes, dict[str, str], bytes]]
 
 
 class SpoolFullError(Exception):
@@ -201,6 +245,83 @@ class Spool:
             ).fetchone()
         return row is not None
 
+    def chain(self, point: str, genesis: bytes) -> Chain:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT last_hash, formed_to FROM chains WHERE point = ?", (point,)
+            ).fetchone()
+        return Chain(bytes(row[0]), row[1]) if row else Chain(genesis, 0)
+
+    def form(
+        self,
+        point: str,
+        msg_id: str,
+        kind: str,
+        rows: list[Row],
+        dropped: int,
+        genesis: bytes,
+        seal: Seal,
+    ) -> Formed:
+        """Make the next message of a point from `rows` and keep it, in one transaction with
+        the point's chain (the hash it links to). Raises SpoolWriteError; nothing changed."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                found = self._db.execute(
+                    "SELECT last_hash, next_n FROM chains WHERE point = ?", (point,)
+                ).fetchone()
+                prev, n = (bytes(found[0]), found[1]) if found else (genesis, 0)
+                payload, props, new_hash = seal(prev)
+                ids = tuple(r.id for r in rows)
+                self._db.execute(
+                    "INSERT INTO formed (point, n, msg_id, kind, row_ids, dropped, payload, props)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        point,
+                        n,
+                        msg_id,
+                        kind,
+                        ",".join(map(str, ids)),
+                        dropped,
+                        payload,
+                        json.dumps(props, sort_keys=True),
+                    ),
+                )
+                self._db.execute(
+                    "INSERT INTO chains (point, last_hash, formed_to, next_n) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (point) DO UPDATE SET last_hash = excluded.last_hash,"
+                    " formed_to = MAX(formed_to, excluded.formed_to), next_n = excluded.next_n",
+                    (point, new_hash, max(ids), n + 1),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._wrote(exc)
+                raise SpoolWriteError(f"cannot keep a message of {point}: {exc}") from exc
+            self._wrote()
+        return Formed(n, msg_id, kind, ids, dropped, payload, props)
+
+    def formed(self, point: str) -> list[Formed]:
+        """The messages of a point awaiting their receipt, oldest first."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT n, msg_id, kind, row_ids, dropped, payload, props FROM formed"
+                " WHERE point = ? ORDER BY n",
+                (point,),
+            ).fetchall()
+        return [
+            Formed(
+                n,
+                msg_id,
+                kind,
+                tuple(int(i) for i in ids.split(",")),
+                dropped,
+                bytes(payload),
+                json.loads(props),
+            )
+            for n, msg_id, kind, ids, dropped, payload, props in found
+        ]
+
     def rows(self, point: str, ids: list[int]) -> list[Row]:
         """The rows of a point with these ids that are still here, in order (for a resend)."""
         if not ids:
@@ -214,14 +335,25 @@ class Spool:
             ).fetchall()
         return [Row(*row) for row in found]
 
-    def forget(self, point: str, ids: list[int], dropped_reported: int = 0) -> None:
-        """Forget rows a collector has (its receipt) and the drops their message reported, in
-        one transaction. Raises SpoolWriteError (disk full, I/O): nothing changed, try again."""
+    def forget(
+        self,
+        point: str,
+        ids: list[int] | tuple[int, ...],
+        dropped_reported: int = 0,
+        formed_n: int | None = None,
+    ) -> None:
+        """Forget rows a collector has (its receipt), the drops their message reported and the
+        kept message itself, in one transaction. Raises SpoolWriteError (disk full, I/O):
+        nothing changed, try again."""
         if not ids:
             return
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+                if formed_n is not None:
+                    self._db.execute(
+                        "DELETE FROM formed WHERE point = ? AND n = ?", (point, formed_n)
+                    )
                 deleted = self._db.execute(
                     "SELECT COUNT(*) FROM outbox WHERE point = ? AND kind = 'telemetry'"
                     f" AND id IN ({','.join('?' * len(ids))})",
