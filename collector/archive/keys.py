@@ -1,0 +1,122 @@
+"""The public keys a verifier trusts: the PKI's `signing-keys.json`, read without the PKI.
+
+An auditor gets this file beside the archive; it lists every key ever issued with its state.
+A key counts for what it signed while it was active: a message received after its key was
+retired (renewed) or revoked is refused, the same rule the collector applies when it takes a
+message in, so the offline check and the live one agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from pantau.shared import signing
+from pantau.shared.errors import ConfigError
+
+UNKNOWN_KEY = "unknown_key"
+REVOKED_KEY = "revoked_key"
+RETIRED_KEY = "retired_key"
+OTHER_POINT = "wrong_key"  # a real key, but another point's (or a collector's)
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    key_id: str
+    name: str  # the point id for an agent, the collector's name for a collector
+    role: str
+    public: Ed25519PublicKey
+    status: str  # active, retired, revoked
+    retired_ms: int | None = None
+    revoked_ms: int | None = None
+
+    def refusal(self, point: str, received_ms: int) -> str | None:
+        """Why a message of `point` received at `received_ms` may not rest on this key."""
+        if self.role != "agent" or self.name != point:
+            return OTHER_POINT
+        if self.status == "revoked" and received_ms >= (self.revoked_ms or 0):
+            return REVOKED_KEY
+        if self.status == "retired" and received_ms >= (self.retired_ms or 0):
+            return RETIRED_KEY
+        return None
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: Mapping[str, PublicKey]
+
+    def for_message(self, key_id: str, point: str, received_ms: int) -> PublicKey | str:
+        """The key to check a message's signature with, or the reason it cannot be used."""
+        key = self.keys.get(key_id)
+        if key is None:
+            return UNKNOWN_KEY
+        return key.refusal(point, received_ms) or key
+
+    def checkpoint_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Collector keys by id: who may sign a checkpoint."""
+        return {k: v.public for k, v in self.keys.items() if v.role == "collector"}
+
+
+def load_keys(path: str | Path) -> KeyRing:
+    """Raises ConfigError with the file and the first thing wrong in it."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such keys file (the PKI's signing-keys.json)") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable JSON keys file ({exc})") from None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("version") != 1
+        or not isinstance(raw.get("keys"), dict)
+    ):
+        raise ConfigError(f"{path}: not a signing-keys.json (version 1 with a 'keys' object)")
+    return KeyRing({key_id: _key(path, key_id, item) for key_id, item in raw["keys"].items()})
+
+
+def keys_from(public: Mapping[str, tuple[str, str, Ed25519PublicKey]]) -> KeyRing:
+    """A ring of active keys: key id -> (name, role, key). For tests and tools."""
+    return KeyRing(
+        {k: PublicKey(k, name, role, key, "active") for k, (name, role, key) in public.items()}
+    )
+
+
+def _key(path: Path, key_id: str, item: object) -> PublicKey:
+    where = f"{path}: key {key_id[:20]!r}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: not an object")
+    try:
+        public = signing.public_key_from_raw(base64.b64decode(item["public_key"], validate=True))
+        found = PublicKey(
+            key_id=key_id,
+            name=str(item["name"]),
+            role=str(item["role"]),
+            public=public,
+            status=str(item.get("status", "active")),
+            retired_ms=_ms(item.get("retired_at")),
+            revoked_ms=_ms(item.get("revoked_at")),
+        )
+    except KeyError as exc:
+        raise ConfigError(f"{where}: no {exc.args[0]!r}") from None
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if signing.key_id(public) != key_id:
+        raise ConfigError(f"{where}: the public key's id is {signing.key_id(public)}")
+    return found
+
+
+def _ms(text: object) -> int | None:
+    if text is None:
+        return None
+    when = dt.datetime.fromisoformat(str(text))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
