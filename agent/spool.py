@@ -142,8 +142,11 @@ class Spool:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute("PRAGMA cache_size=-512")  # KiB: the spool is read in order, rarely twice
         self._db.executescript(SCHEMA)
-        (last_id,) = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()
-        self._next_id = last_id + 1  # order of arrival across points; restarts when empty
+        (last_id,) = self._db.execute(
+            "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM outbox),"
+            " (SELECT COALESCE(MAX(formed_to), 0) FROM chains))"
+        ).fetchone()
+        self._next_id = last_id + 1  # order of arrival across points, past every kept message
         self._page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
         self._state = OK
 

@@ -76,6 +76,35 @@ class LimitsConfig(Section):
     )
 
 
+class EvidenceConfig(Section):
+    """Signed measurements and the archive anyone can verify (docs/evidence.md)."""
+
+    keys_file: Path | None = Field(
+        default=None,
+        description="The PKI's signing-keys.json: set, every telemetry and event message must be"
+        " signed by its point's key (except unsigned_points)",
+    )
+    unsigned_points: list[str] = Field(
+        default_factory=list,
+        description="Points whose unsigned messages are still taken during a migration, stored"
+        " marked unsigned; '*' for every point",
+    )
+    archive_dir: Path | None = Field(
+        default=None,
+        description="Append-only archive of every message taken in, byte for byte (daily"
+        " segments, fsync'd before the message is acknowledged)",
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="The collector's own Ed25519 key, for daily checkpoints"
+    )
+    chain_check: bool = Field(
+        default=True,
+        description="Record a break in a point's hash chain as it arrives (off by itself with a"
+        " share group, where each collector sees part of a chain; `pantau evidence verify`"
+        " checks whole chains)",
+    )
+
+
 class CollectorConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     influx: InfluxConfig = Field(default_factory=InfluxConfig)
@@ -86,6 +115,14 @@ class CollectorConfig(Section):
         default=Path("/var/lib/pantau-collector"), description="Disk buffer while InfluxDB is away"
     )
     max_payload_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Ingest processes on one shared subscription, each with its own MQTT"
+        " identity and state_dir subfolder (collector/workers.py); default: the number of cores;"
+        " 1: one process, as before",
+    )
     append_only: bool = Field(
         default=True,
         description="Never rewrite a stored row (collector/evidence.py); needs InfluxQL reads."
@@ -102,6 +139,7 @@ class CollectorConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     status: StatusConfig = Field(default_factory=StatusConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
 
 
 def load_collector_config(path: str | Path) -> CollectorConfig:

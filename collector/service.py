@@ -13,13 +13,22 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from pantau.collector.archive.keys import load_keys
+from pantau.collector.archive.segments import ArchiveWriter, Record
 from pantau.collector.buffer import DiskBuffer
 from pantau.collector.config import CollectorConfig
 from pantau.collector.evidence import Guard
 from pantau.collector.influxdb.client import Influx
-from pantau.collector.ingest import Accepted, ingest, printable
+from pantau.collector.ingest import Accepted, Rejected, ingest, printable
 from pantau.collector.rollup import mark_lines
 from pantau.collector.rollup_queue import RollupQueue
+from pantau.collector.signatures import (
+    CHAIN_BREAK,
+    Refusal,
+    Verifier,
+    chain_break_line,
+    mark_unsigned,
+)
 from pantau.collector.stats import Stats
 from pantau.collector.writer import OnWritten, Pending, Writer
 from pantau.shared import topics
@@ -30,6 +39,15 @@ from pantau.shared.registry import Registry
 from pantau.shared.wire import MAX_MESSAGE_ID_BYTES, MAX_RECEIPT_IDS, Receipt, encode
 
 log = logging.getLogger(__name__)
+
+
+def user_properties(message: mqtt.MQTTMessage) -> dict[str, str]:
+    """A message's MQTT v5 user properties (the seal of a signed message), first of each."""
+    found = getattr(message.properties, "UserProperty", None) if message.properties else None
+    props: dict[str, str] = {}
+    for name, value in found or ():
+        props.setdefault(str(name)[:16], str(value)[:256])
+    return props
 
 
 def receipt_request(message: mqtt.MQTTMessage) -> str | None:
@@ -51,6 +69,13 @@ class Collector:
         self.stats = Stats()
         self.influx = Influx(config.influx)
         self.buffer = DiskBuffer(config.state_dir / "buffer.sqlite")
+        evidence = config.evidence
+        self.verifier = Verifier(
+            load_keys(evidence.keys_file) if evidence.keys_file else None,
+            frozenset(evidence.unsigned_points),
+            evidence.chain_check and not config.mqtt.share_group,
+        )
+        self.archive = ArchiveWriter(evidence.archive_dir) if evidence.archive_dir else None
         self.rollups: RollupQueue | None = None
         on_written: OnWritten | None = None
         if config.rollup.enabled:
@@ -75,6 +100,7 @@ class Collector:
             else None,
             config.log_every_s,
             self._send_receipts,
+            self.archive,
         )
         self._once = Once()
         self._throttle = Throttle(config.log_every_s)  # rejections: the first, then a count
@@ -148,6 +174,8 @@ class Collector:
         self.client.disconnect()
         self.influx.close()
         self.buffer.close()
+        if self.archive is not None:
+            self.archive.close()
 
     def _tags(self, point: str) -> dict[str, str]:
         return self.points[point].tags()
@@ -189,15 +217,27 @@ class Collector:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self.stats.add("received")
         now_ms = int(time.time() * 1000)
-        result = ingest(
-            message.topic,
-            message.payload,
-            bool(message.retain),
-            self.points,
-            self.config.max_payload_bytes,
-            now_ms,
-            self.config.limits,
+        props = user_properties(message)
+        parsed = topics.parse_topic(message.topic)
+        signed = parsed is not None and parsed[1] != topics.STATE and parsed[0] in self.points
+        seal = (
+            self.verifier.check(parsed[0], message.payload, props, now_ms)
+            if signed and parsed is not None
+            else None
         )
+        if isinstance(seal, Refusal):
+            assert parsed is not None
+            result: Accepted | Rejected = Rejected(seal.reason, seal.detail, parsed[0])
+        else:
+            result = ingest(
+                message.topic,
+                message.payload,
+                bool(message.retain),
+                self.points,
+                self.config.max_payload_bytes,
+                now_ms,
+                self.config.limits,
+            )
         mid, qos = message.mid, message.qos
         receipt = receipt_request(message)
 
@@ -207,6 +247,18 @@ class Collector:
 
         if isinstance(result, Accepted):
             self.stats.add("accepted")
+            lines = result.lines
+            if seal is None and signed and self.verifier.keys is not None:
+                lines = mark_unsigned(lines)  # taken during a migration, and marked so
+            if seal is not None and (broken := self.verifier.follow(result.point, seal)):
+                self.stats.reject(CHAIN_BREAK)
+                if self._throttle.hit(f"{CHAIN_BREAK}:{result.point}", broken) == 1:
+                    log.warning("hash chain of %s breaks: %s", result.point, broken)
+                tags = self._tags(result.point)
+                lines = [*lines, chain_break_line(tags, broken, message.topic, now_ms)]
+            record = None
+            if self.archive is not None and signed:
+                record = Record(now_ms, message.topic, bytes(message.payload), props)
             for flag in result.flags:  # samples dropped or values nulled inside the message
                 self.stats.reject(flag.reason, flag.count)
                 key = f"{flag.reason}:{result.point}"
@@ -225,7 +277,7 @@ class Collector:
             for boot, seq in result.seqs:
                 self.stats.observe_seq(result.point, boot, seq)
             self.writer.submit(
-                Pending(result.lines, ack, result.hours, result.point, receipt=receipt)
+                Pending(lines, ack, result.hours, result.point, receipt=receipt, record=record)
             )
             return
         self.stats.reject(result.reason)

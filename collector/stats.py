@@ -20,6 +20,7 @@ class Stats:
     lines_refused: int = 0
     lines_identical: int = 0  # redeliveries of rows already stored (not written again)
     receipts_sent: int = 0
+    archived: int = 0  # messages appended to the evidence archive
     seq_gaps: int = 0
     seq_duplicates: int = 0
     samples: int = 0
@@ -84,6 +85,7 @@ class Stats:
                 "lines_refused": self.lines_refused,
                 "lines_identical": self.lines_identical,
                 "receipts_sent": self.receipts_sent,
+                "archived": self.archived,
                 "seq_gaps": self.seq_gaps,
                 "seq_duplicates": self.seq_duplicates,
                 "samples": self.samples,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pantau.collector.archive.segments import ArchiveError, ArchiveWriter, Record
 from pantau.collector.buffer import DiskBuffer
 from pantau.collector.evidence import REWRITE, Guard, Screened
 from pantau.collector.influxdb.client import Influx
@@ -38,6 +39,7 @@ class Pending:
     point: str | None = None
     receipt: str | None = None  # the agent's message id, when it asked for a receipt
     refused: bool = False  # refused as invalid: the receipt says so, the agent forgets it
+    record: Record | None = None  # the message as received, for the evidence archive
 
 
 class Writer:
@@ -55,6 +57,7 @@ class Writer:
         guard: Guard | None = None,
         log_every_s: float = 300.0,
         on_durable: OnDurable | None = None,
+        archive: ArchiveWriter | None = None,
     ) -> None:
         self.influx = influx
         self.buffer = buffer
@@ -65,6 +68,8 @@ class Writer:
         self.mark_lines = mark_lines
         self.guard = guard
         self.on_durable = on_durable
+        self.archive = archive
+        self._archive_retry_at = 0.0
         self._throttle = Throttle(log_every_s)
         self._pending: list[Pending] = []
         self._pending_lines = 0
@@ -109,9 +114,11 @@ class Writer:
     def flush(self) -> None:
         """Store the batch, note the hours it touched, then acknowledge: in that order, so a
         crash at any point leaves the data redelivered or its rollup work on disk."""
-        batch, self._pending, self._pending_lines = self._pending, [], 0
-        if not batch:
+        if not self._pending or time.monotonic() < self._archive_retry_at:
             return
+        if not self._archived(self._pending):
+            return  # nothing stored, nothing acknowledged: tried again after a pause
+        batch, self._pending, self._pending_lines = self._pending, [], 0
         all_lines = [line for p in batch for line in p.lines]
         touched = {(p.point, h) for p in batch if p.point for h in p.hours}
         if touched and self.mark_lines is not None:
@@ -127,6 +134,22 @@ class Writer:
                 log.exception("sending receipts failed")
         for pending in batch:
             pending.ack()
+
+    def _archived(self, batch: list[Pending]) -> bool:
+        """The raw messages on disk in the archive before their rows are stored (one sync)."""
+        records = [p.record for p in batch if p.record is not None]
+        if self.archive is None or not records:
+            return True
+        try:
+            self.archive.append_many(records)
+        except (ArchiveError, OSError) as exc:
+            self._archive_retry_at = time.monotonic() + 5.0
+            count = self._throttle.hit("archive", str(exc))
+            if count:
+                log.error("cannot append %d message(s) to the archive: %s", len(records), exc)
+            return False
+        self.stats.add("archived", len(records))
+        return True
 
     def _store(self, lines: list[str]) -> None:
         if time.monotonic() >= self._influx_down_until:

@@ -140,3 +140,23 @@ def test_a_failed_forget_changes_nothing_and_says_so(tmp_path: Path) -> None:
     assert spool.count("a-01") == 3 and spool.pending_samples() == 3
     spool.forget("a-01", [r.id for r in rows[:2]])
     assert spool.state == "ok" and [r.seq for r in spool.peek("a-01", 0, 10)] == [2]
+
+
+def test_row_ids_never_restart_below_what_messages_were_made_of(tmp_path: Path) -> None:
+    """A new row after a restart with an empty outbox is still after the point's cursor."""
+    path = tmp_path / "s.sqlite"
+    spool = Spool(path, max_samples_per_point=1000)
+    for _ in range(3):
+        spool.append_sample("a-01", body)
+    rows = spool.peek("a-01", 0, 10)
+    formed = spool.form(
+        "a-01", "m-1", "telemetry", rows, 0, bytes(32), lambda prev: (b"x", {}, b"\1" * 32)
+    )
+    spool.forget("a-01", formed.row_ids, 0, formed.n)
+    spool.close()
+    spool = Spool(path, max_samples_per_point=1000)
+    assert spool.empty() and spool.chain("a-01", bytes(32)).formed_to == rows[-1].id
+    spool.append_sample("a-01", body)
+    fresh = spool.peek("a-01", spool.chain("a-01", bytes(32)).formed_to, 10)
+    assert [r.seq for r in fresh] == [3]
+    assert spool.formed("a-01") == []

@@ -1,0 +1,122 @@
+"""Signed messages in (wire v2): the key and the signature are checked before anything of a
+message is stored, and each point's hash chain is followed as messages arrive.
+
+A message carries, as MQTT v5 user properties, `k` (its point's key id), `p` (the chain hash of
+the point's previous message) and `s` (Ed25519 over `chain_hash(p, payload)`, shared/signing.py).
+A bad signature, a key that is not this point's, or one retired or revoked is refused. A break
+in the chain (a message missing, replayed or out of order) is not refused: it is recorded in
+`integrity`, and `pantau evidence verify` checks whole chains from the archive. A redelivery
+(the same message again, which QoS 1 and receipts make normal) is neither.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pantau.collector.archive.keys import KeyRing
+from pantau.collector.evidence import INTEGRITY
+from pantau.collector.influxdb.line_protocol import line
+from pantau.shared import signing
+
+BAD_SIGNATURE = "bad_signature"
+UNSIGNED = "unsigned"
+BAD_SEAL = "bad_seal"  # k, p or s present but malformed
+CHAIN_BREAK = "chain_break"
+RECENT_HASHES = 512  # per point: enough to know a redelivery from a replay of old news
+
+
+@dataclass(frozen=True)
+class Seal:
+    key_id: str
+    prev: bytes
+    signature: bytes
+    chain_hash: bytes
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    detail: str
+
+
+def read_seal(props: Mapping[str, str], payload: bytes) -> Seal | Refusal | None:
+    """The seal of a message, None for an unsigned one."""
+    present = [name for name in ("k", "p", "s") if name in props]
+    if not present:
+        return None
+    if len(present) < 3:
+        return Refusal(BAD_SEAL, f"signed message without {', '.join(set('kps') - set(present))}")
+    try:
+        prev, signature = bytes.fromhex(props["p"]), bytes.fromhex(props["s"])
+    except (ValueError, binascii.Error):
+        return Refusal(BAD_SEAL, "p or s is not hex")
+    if len(prev) != signing.HASH_BYTES or len(signature) != signing.SIGNATURE_BYTES:
+        return Refusal(BAD_SEAL, f"p is {len(prev)} bytes, s is {len(signature)}")
+    return Seal(props["k"][:64], prev, signature, signing.chain_hash(prev, payload))
+
+
+class Verifier:
+    """Decides whether a message's seal lets it in; follows each point's chain."""
+
+    def __init__(
+        self, keys: KeyRing | None, unsigned_points: frozenset[str], chain_check: bool
+    ) -> None:
+        self.keys = keys
+        self.unsigned_points = unsigned_points
+        self.chain_check = chain_check
+        self._heads: dict[str, bytes] = {}
+        self._recent: dict[str, deque[bytes]] = {}
+
+    def check(
+        self, point: str, payload: bytes, props: Mapping[str, str], received_ms: int
+    ) -> Seal | Refusal | None:
+        """The verified seal; None for an unsigned message that may come in; or why not."""
+        seal = read_seal(props, payload)
+        if isinstance(seal, Refusal):
+            return seal
+        if seal is None:
+            if self.keys is None or point in self.unsigned_points or "*" in self.unsigned_points:
+                return None
+            return Refusal(UNSIGNED, "unsigned message; the point is not in unsigned_points")
+        if self.keys is None:
+            return None  # signatures not checked here: taken as unsigned
+        key = self.keys.for_message(seal.key_id, point, received_ms)
+        if isinstance(key, str):
+            return Refusal(key, f"key {seal.key_id!r}")
+        if not signing.verify(key.public, seal.chain_hash, seal.signature):
+            return Refusal(BAD_SIGNATURE, f"signature of key {seal.key_id!r} does not match")
+        return seal
+
+    def follow(self, point: str, seal: Seal) -> str | None:
+        """A description of the break this message makes in its point's chain, if any."""
+        if not self.chain_check:
+            return None
+        recent = self._recent.setdefault(point, deque(maxlen=RECENT_HASHES))
+        if seal.chain_hash in recent:
+            return None  # a redelivery
+        head = self._heads.get(point)
+        self._heads[point] = seal.chain_hash
+        recent.append(seal.chain_hash)
+        if head is None or seal.prev == head:
+            return None
+        if seal.prev in recent:
+            return f"links to an earlier message ({seal.prev.hex()[:16]}), not the latest"
+        return f"links to {seal.prev.hex()[:16]}, the latest was {head.hex()[:16]}"
+
+
+def chain_break_line(tags: Mapping[str, str], detail: str, topic: str, now_ms: int) -> str:
+    """The `integrity` row of a break, beside the refused rewrites (collector/evidence.py)."""
+    fields = {"detail": detail[:200], "topic": topic[:120]}
+    return line(INTEGRITY, {**tags, "reason": CHAIN_BREAK}, fields, now_ms)
+
+
+def mark_unsigned(lines: list[str]) -> list[str]:
+    """Rows of a message taken unsigned (grace mode) say so: field `unsigned=true`."""
+    out = []
+    for text in lines:
+        head, _, ts = text.rpartition(" ")
+        out.append(f"{head},unsigned=true {ts}")
+    return out
