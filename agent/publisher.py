@@ -40,7 +40,7 @@ from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
 from pantau.shared.errors import PayloadError
 from pantau.shared.logs import PointLogger
-from pantau.shared.mqtt_client import make_client
+from pantau.shared.mqtt_client import connection_hint, make_client
 from pantau.shared.wire import WIRE_VERSION, Receipt, State, decode, encode
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ MAX_RECEIPT_WAIT_S = 1800.0
 # A message still without a receipt when one came for a message sent this much later was lost
 # on the way (a broker that restarted without the collector's session): it goes again at once.
 OVERTAKEN_AFTER_S = 10.0
+CONNACK_TIMEOUT_S = 10.0  # an address that takes TCP but never answers MQTT is said so
+SHORT_SESSION_S = 5.0  # dropped this soon after connecting, again and again: someone else's login
 
 
 @dataclass
@@ -129,6 +131,8 @@ class PointPublisher:
             publish_config.drain_msgs_per_s, publish_config.inflight_max, time.monotonic()
         )
         self._last_error: str | None = None
+        self._connected_at = 0.0
+        self._short_sessions = 0
         self._next_publish_at = 0.0
         self._client = self._make_client()  # replaced by a fresh one for every connection
         self._thread = threading.Thread(target=self._run, name=f"mqtt-{point}", daemon=True)
@@ -216,13 +220,20 @@ class PointPublisher:
             try:
                 self._client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
             except (OSError, ssl.SSLError, ValueError) as exc:
-                self._note_error(f"cannot reach broker {cfg.host}:{cfg.port}: {exc}")
+                hint = connection_hint(exc, cfg.tls is not None, cfg.port)
+                self._note_error(
+                    f"cannot reach broker {cfg.host}:{cfg.port}: {exc}{f' ({hint})' if hint else ''}"
+                )
                 self._stop.wait(self._backoff.next_delay())
                 continue
+            started = time.monotonic()
             try:
                 while not self._stop.is_set():
                     rc = self._client.loop(timeout=0.2)
                     if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        break
+                    if not self._connected and time.monotonic() - started > CONNACK_TIMEOUT_S:
+                        self._note_error(self._no_answer())
                         break
                     self._drain()
             except Exception as exc:  # never end the thread: start over on a fresh connection
@@ -236,6 +247,18 @@ class PointPublisher:
         with contextlib.suppress(Exception):
             self._goodbye()
         self._connected = False
+
+    def _no_answer(self) -> str:
+        cfg = self.mqtt_config
+        why = (
+            "is it the broker's TLS port?"
+            if cfg.tls is not None
+            else "is it a TLS port (then set mqtt.tls), or not an MQTT broker at all?"
+        )
+        return (
+            f"no MQTT answer from {cfg.host}:{cfg.port} within {CONNACK_TIMEOUT_S:.0f} s"
+            f" (TCP connected): {why}"
+        )
 
     def _resume(self) -> None:
         """Every kept message without a receipt goes again, first, as it was made."""
@@ -279,9 +302,11 @@ class PointPublisher:
             self._note_error(f"broker refused the connection: {reason_code}")
             return
         self._connected = True
+        self._connected_at = time.monotonic()
         self._last_error = None
         self._backoff.reset()
-        self.log.info("connected to broker %s:%s", self.mqtt_config.host, self.mqtt_config.port)
+        if self._short_sessions < 3:
+            self.log.info("connected to broker %s:%s", self.mqtt_config.host, self.mqtt_config.port)
         self._published_facts = None
         self._published_spool = None
         self._receipts = self.publish_config.receipts
@@ -306,9 +331,35 @@ class PointPublisher:
 
     @_guarded
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self._connected:
+        was_connected, self._connected = self._connected, False
+        if not was_connected:
+            cfg = self.mqtt_config
+            why = (
+                f"is port {cfg.port} the broker's TLS port?"
+                if cfg.tls is not None
+                else f"is port {cfg.port} a TLS port (then set mqtt.tls)?"
+            )
+            self._note_error(
+                f"{cfg.host}:{cfg.port} closed the connection before accepting it ({reason_code}):"
+                f" {why}"
+            )
+            return
+        if self._stop.is_set():
+            self.log.info("disconnected from broker: %s", reason_code)
+            return
+        lasted = time.monotonic() - self._connected_at
+        self._short_sessions = self._short_sessions + 1 if lasted < SHORT_SESSION_S else 0
+        taken_over = reason_code.value == 0x8E and not self._short_sessions  # Session taken over
+        if self._short_sessions == 3 or taken_over:
+            self.log.warning(
+                "the broker keeps dropping this point right after it connects (%s): another"
+                " client is probably logged in as %s (two agents for one point?); retrying"
+                " quietly",
+                reason_code,
+                self.mqtt_config.username or self.point,
+            )
+        elif self._short_sessions < 3:
             self.log.warning("disconnected from broker: %s", reason_code)
-        self._connected = False
         self._ready = False
 
     def _publish_birth(self) -> None:

@@ -171,6 +171,7 @@ class Collector:
             self.rollups.close()
         for _ in range(10):
             self.client.loop(timeout=0.02)
+        self._stopping = True
         self.client.disconnect()
         self.influx.close()
         self.buffer.close()
@@ -210,9 +211,14 @@ class Collector:
         log.info("subscribed to %d topic filter(s)", len(reason_codes))
         self._connected.set()
 
+    _stopping = False
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
-        log.warning("disconnected from broker: %s (reconnecting)", reason_code)
+        if self._stopping:
+            log.info("disconnected from broker: %s", reason_code)
+        else:
+            log.warning("disconnected from broker: %s (reconnecting)", reason_code)
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self.stats.add("received")

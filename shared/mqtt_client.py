@@ -9,6 +9,8 @@ Nothing here connects: the caller chooses when, and how to retry.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import ssl
 
 import paho.mqtt.client as paho
@@ -16,6 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import Field, SecretStr
 
 from pantau.shared.config import Section, check_tls_files, resolve_secret
+
+log = logging.getLogger(__name__)
 
 
 class TlsConfig(Section):
@@ -61,6 +65,11 @@ def make_client(
         check_tls_files(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
     secret = config.secret()
     username = config.username or (default_username if secret is not None else None)
+    if secret is not None and config.tls is None and not _loopback(config.host):
+        _warn_once(
+            f"the MQTT password travels in clear to {config.host}:{config.port}: no `tls:` in"
+            " the mqtt section; add tls.ca_file (docs/security.md)"
+        )
     client = paho.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -69,6 +78,36 @@ def make_client(
     )
     apply_credentials(client, username, secret, config.tls)
     return client
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def connection_hint(error: BaseException | str, tls: bool, port: int) -> str:
+    """What a failed MQTT connection most likely means, in words a technician can act on."""
+    text = str(error).lower()
+    if isinstance(error, ssl.SSLError) or "ssl" in text or "certificate" in text:
+        if "certificate verify failed" in text:
+            return "the broker's certificate is not signed by tls.ca_file (or names another host)"
+        return f"TLS handshake failed: is port {port} a TLS listener? (or drop `tls:`)"
+    if tls and ("reset by peer" in text or "eof" in text):
+        return f"the broker closed the TLS handshake: is port {port} a TLS listener?"
+    if "refused" in text:
+        return f"nothing listens on port {port}"
+    return ""
 
 
 def apply_credentials(
