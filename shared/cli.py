@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("pantau.collector.report.cli", "the monthly SLA report"),
     "publish": ("pantau.collector.publish.cli", "the public page for residents, a static site"),
     "rollup": ("pantau.collector.rollup_cli", "rebuild a month's hourly rollups from raw data"),
+    "evidence": (
+        "pantau.collector.evidence_cli",
+        "checkpoint, verify, prove and replay the archive",
+    ),
     "registry": ("pantau.collector.admin.registry_cli", "generate or check a site registry"),
     "pki": ("pantau.collector.admin.pki_cli", "the project CA and per-agent credentials"),
     "broker": ("pantau.collector.admin.broker_cli", "write mosquitto's config, passwords, ACL"),
