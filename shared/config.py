@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from pantau.shared.errors import ConfigError
+from pantau.shared.topics import describe_point_id_error
 
 ENV_PREFIX = "PANTAU_"
 ENV_NESTING = "__"
@@ -75,6 +76,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         what = "is required but missing"
     elif kind == "extra_forbidden":
         what = "is not a known setting (typo?)"
+    elif point_id := describe_point_id_error(err):
+        what = f"is invalid: {point_id}"
     else:
         got = err.get("input")
         secret = any(word in field.lower() for word in SECRET_WORDS)  # never echo a secret

@@ -45,7 +45,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ),
         (
             GOOD.replace("citangkil-03", "Citangkil 03"),
-            "field 'points.0.id' string should match pattern",
+            "field 'points.0.id' is invalid: 'Citangkil 03' is not a point id: it has",
         ),
         (
             GOOD.replace("kind: linux", "kind: cisco"),
