@@ -668,3 +668,123 @@ def test_lint_production_profile(lint: Lint) -> None:
     out = lint.log.read_text(errors="replace")
     assert code == 0, out[-6000:]
     assert "Profile 'production' was required, and it passed" in out
+
+
+# --- collectors only, against an external broker and database ------------------------------
+
+
+def collector_workers_setting() -> int | None:
+    """`workers` goes into collector.yaml only where the collector knows the setting."""
+    from pantau.collector.config import CollectorConfig
+
+    return 2 if "workers" in CollectorConfig.model_fields else None
+
+
+@pytest.fixture(scope="module")
+def cluster(site: Site) -> Iterator[Site]:
+    """inventory/cluster-example's variable set on a host of its own: the site's broker and
+    InfluxDB stand in for the external cluster and database. The site's collector stops first:
+    the new one logs in with the same identity and takes over its session."""
+    root = site.root / "cluster"
+    inventory = root / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    example = yaml.safe_load((ANSIBLE_DIR / "inventory/cluster-example/hosts.yml").read_text())
+    assert sorted(example["all"]["children"]["central"]["hosts"]) == [
+        f"collector-{n}.pantau.example" for n in (1, 2, 3)
+    ]
+    (inventory / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {"central": {"hosts": {"collector-a": None}}}}})
+    )
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    vault.write_text(
+        yaml.safe_dump(
+            {
+                "vault_collector_mqtt_passwords": {"collector-a": site.secrets["collector"]},
+                "vault_influxdb_writer_password": site.secrets["influx_writer"],
+            }
+        )
+    )
+    encrypt = [str(BIN / "ansible-vault"), "encrypt", "--vault-password-file"]
+    run([*encrypt, str(site.vault_password), str(vault)], site.env, timeout_s=60)
+    external = yaml.safe_load(
+        (ANSIBLE_DIR / "inventory/cluster-example/group_vars/all/main.yml").read_text()
+    )
+    workers = collector_workers_setting()
+    settings = {
+        **external,
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "pantau_become": False,
+        "pantau_prefix": str(root / "root"),
+        "pantau_service_manager": "none",
+        "pantau_manage_users": False,
+        "pantau_wheelhouse_dir": str(site.root / "wheels"),
+        "pantau_version": "",
+        "collector_user": "root",
+        "collector_group": "root",
+        "pantau_external_broker_hosts": ["127.0.0.1"],
+        "pantau_external_broker_port": site.ports["mqtt_tls"],
+        "collector_mqtt_ca_src": str(site.root / "pki" / "ca.pem"),
+        "pantau_external_influx_url": f"http://127.0.0.1:{site.ports['influx']}",
+        "pantau_collector_workers": workers if workers is not None else "",
+        # The site's broker forces the client id to the user name: the collector's identity.
+        "collector_mqtt_username": "pantau-collector",
+        "collector_mqtt_password": "{{ vault_collector_mqtt_passwords[inventory_hostname] }}",
+        "collector_registry_src": str(site.root / "registry.yaml"),
+        "collector_config_extra": {"metrics": {"port": free_port()}},
+    }
+    (inventory / "group_vars" / "all" / "main.yml").write_text(yaml.safe_dump(settings))
+    cluster = Site(
+        root, root / "root", inventory, site.vault_password, site.env, site.ports, site.secrets
+    )
+    before = samples(site)
+    supervisor = site.pids()["pantau-collector"]
+    os.kill(supervisor, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{supervisor}").exists(), 60, "the site's collector to stop")
+    try:
+        argv = [str(BIN / "ansible-playbook"), "-i", str(inventory), "central.yml"]
+        argv += ["--vault-password-file", str(site.vault_password)]
+        cluster.outputs.append(run(argv, site.env, timeout_s=300, log=root / "playbook.log"))
+        cluster.pids_after_first = cluster.pids()
+        wait_for(lambda: samples(site) >= before + 5, 90, "samples stored by the new collector")
+        yield cluster
+    finally:
+        stop_everything(cluster)
+
+
+def test_external_cluster_runs_only_collectors(cluster: Site) -> None:
+    assert {h: r["failed"] for h, r in recap(cluster.outputs[0]).items()} == {"collector-a": 0}
+    units = sorted((cluster.prefix / "etc" / "systemd" / "system").glob("*.service"))
+    assert [u.stem for u in units] == ["pantau-collector"]
+    after = re.search(r"^After=(.*)$", units[0].read_text(), re.M)
+    assert after is not None and after.group(1) == "network-online.target"
+    etc = cluster.prefix / "etc" / "pantau"
+    assert sorted(p.name for p in etc.iterdir()) == ["collector", "secrets"]
+    assert sorted(cluster.pids_after_first) == ["pantau-collector"]
+
+
+def test_external_cluster_collector_config(cluster: Site) -> None:
+    etc = cluster.prefix / "etc" / "pantau"
+    config = yaml.safe_load((etc / "collector" / "collector.yaml").read_text())
+    mqtt = config["mqtt"]
+    assert (mqtt["host"], mqtt["port"], mqtt["share_group"]) == (
+        "127.0.0.1",
+        cluster.ports["mqtt_tls"],
+        "pantau",
+    )
+    assert mqtt["client_id"] == "pantau-collector-a"
+    assert mqtt["tls"] == {"ca_file": str(etc / "collector" / "mqtt-ca.pem")}
+    assert config["influx"] == {
+        "api": "v1",
+        "url": f"http://127.0.0.1:{cluster.ports['influx']}",
+        "database": "pantau",
+        "username": "pantau-collector",
+    }
+    workers = collector_workers_setting()
+    assert config.get("workers") == workers
+    assert sorted(p.name for p in (etc / "secrets").iterdir()) == [
+        "collector-mqtt.pw",
+        "collector.env",
+    ]
+    for secret in cluster.secrets.values():
+        assert secret not in cluster.outputs[0]
