@@ -67,7 +67,9 @@ class HttpTest:
             cap = max(CHUNK, max_bytes // (len(cfg.directions) * cfg.streams))
         for direction in cfg.directions:
             streams, start = self._run(direction, cap)
-            bps = aggregate_rate([s.marks for s in streams], start, cfg.omit_s)
+            bps = aggregate_rate(
+                [s.marks for s in streams], start, cfg.omit_s, start + cfg.seconds_per_direction
+            )
             errors = sorted({s.error for s in streams if s.error})
             moved = sum(s.moved for s in streams)
             setattr(result, f"{direction}_bytes", moved)

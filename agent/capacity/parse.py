@@ -95,18 +95,27 @@ def bytes_at(marks: Sequence[Mark], t: float) -> float:
     return b0 + (b1 - b0) * (t - t0) / (t1 - t0) if t1 > t0 else float(b1)
 
 
-def aggregate_rate(streams: Sequence[Sequence[Mark]], start: float, omit_s: float) -> float | None:
+def aggregate_rate(
+    streams: Sequence[Sequence[Mark]],
+    start: float,
+    omit_s: float,
+    deadline: float | None = None,
+) -> float | None:
     """Bits per second of parallel streams together, slow start left out.
 
     The window opens `omit_s` after `start` (when the streams were started together) and closes
-    when the last stream ended: the bytes all streams moved inside it, over its length. A
-    stream that ended early (or was starved) adds nothing after its end, so the figure is what
-    the link carried in total, never a short lucky stretch."""
+    at the deadline, or when the last stream ended if that was sooner: the bytes all streams
+    moved inside it, over its length. A stream that ended early (or was starved) adds nothing
+    after its end, and one that stalled past the deadline (a retransmit timeout) does not stretch
+    the window for the others, so the figure is what the link carried in total, never a short
+    lucky stretch nor a long unlucky one."""
     live = [m for m in streams if len(m) >= 2]
     if not live:
         return None
     opens = start + omit_s
     closes = max(m[-1][0] for m in live)
+    if deadline is not None:
+        closes = min(closes, deadline)
     if closes - opens <= 0:
         return None
     moved = sum(bytes_at(m, closes) - bytes_at(m, opens) for m in live)
