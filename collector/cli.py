@@ -1,4 +1,5 @@
-"""`pantau collector`: run the collector until stopped."""
+"""`pantau collector`: run the collector until stopped (one process, or a supervisor of
+`workers` ingest processes: collector/workers.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import logging
 import signal
 import threading
 
-from pantau.collector import metrics
-from pantau.collector.config import load_collector_config
+from pantau.collector import metrics, workers
+from pantau.collector.config import CollectorConfig, load_collector_config
 from pantau.collector.service import Collector
-from pantau.shared.registry import load_registry
+from pantau.shared.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
 
@@ -27,28 +28,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_collector_config(args.config)
     registry = load_registry(config.registry)
+    plan = workers.plan(config)
     if args.check:
-        print(f"{args.config}: ok, registry {config.registry}: {len(registry.points)} point(s)")
+        print(
+            f"{args.config}: ok, registry {config.registry}: {len(registry.points)} point(s),"
+            f" {plan.count} worker(s)"
+        )
         return 0
+    for level, note in plan.notes:
+        log.log(level, "%s", note)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    collector = Collector(config, registry)
-    reporter = threading.Thread(
-        target=_report_stats, args=(collector, stop, args.stats_every), daemon=True
-    )
-    reporter.start()
-    metrics_server = metrics.serve(config.metrics, collector)  # own thread; port 0: off
-    log.info("collector started: %d point(s) in the registry", len(registry.points))
-    try:
-        collector.run(stop)
-    finally:
-        if metrics_server is not None:
-            metrics_server.close()
-    log.info("stopped; stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
+    workers.adopt_leftovers(config.state_dir, plan.count)
+    if plan.count == 1:
+        _run_one(workers.worker_config(config, 1, plan), registry, stop, args.stats_every)
+    else:
+        _run_workers(config, plan, registry, stop, args)
     return 0
 
 
-def _report_stats(collector: Collector, stop: threading.Event, every_s: float) -> None:
+def _run_one(
+    config: CollectorConfig, registry: Registry, stop: threading.Event, every_s: float
+) -> None:
+    with workers.state_lock(config.state_dir):
+        collector = Collector(config, registry)
+        reporter = threading.Thread(
+            target=report_stats, args=(collector, stop, every_s), daemon=True
+        )
+        reporter.start()
+        served = metrics.serve(  # own thread; port 0: off
+            config.metrics, metrics.CollectorMetrics(lambda: metrics.health(collector))
+        )
+        log.info("collector started: %d point(s) in the registry", len(registry.points))
+        try:
+            collector.run(stop)
+        finally:
+            if served is not None:
+                served.close()
+    log.info("stopped; stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
+
+
+def _run_workers(
+    config: CollectorConfig,
+    plan: workers.Plan,
+    registry: Registry,
+    stop: threading.Event,
+    args: argparse.Namespace,
+) -> None:
+    supervisor = workers.Supervisor(
+        config,
+        plan,
+        len(registry.points),
+        logging.getLevelName(logging.getLogger().level),
+        args.stats_every,
+    )
+    served = metrics.serve(
+        config.metrics, metrics.CollectorMetrics(supervisor.health, supervisor.gauges)
+    )
+    log.info(
+        "collector started: %d point(s) in the registry, %d workers on $share/%s",
+        len(registry.points),
+        plan.count,
+        plan.share_group,
+    )
+    try:
+        supervisor.run(stop)
+    finally:
+        if served is not None:
+            served.close()
+
+
+def report_stats(collector: Collector, stop: threading.Event, every_s: float) -> None:
     while not stop.wait(every_s):
         log.info("stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))

@@ -190,6 +190,14 @@ def decode(
     model = _MODELS.get(kind)
     if model is None:
         raise PayloadError("unknown_topic", f"no message kind {kind!r}")
+    if model is Telemetry:
+        fast = _telemetry_fast(payload)
+        if fast is not None:
+            if fast.point != topic_point:
+                raise PayloadError(
+                    "point_mismatch", f"payload point {fast.point!r} on topic of {topic_point!r}"
+                )
+            return fast
     try:
         data = _JSON.decode(text)
         message = model.model_validate(data, strict=True)
@@ -207,6 +215,27 @@ def decode(
             "point_mismatch", f"payload point {message.point!r} on topic of {topic_point!r}"
         )
     return message
+
+
+def _telemetry_fast(payload: bytes) -> Telemetry | None:
+    """The common telemetry message, parsed and validated in one pass by pydantic-core; None
+    for anything else, which then takes the strict path above and gets its exact reason.
+
+    pydantic-core's parser keeps the last of a key given twice, so the fast result is trusted
+    only when the payload's colons are exactly the keys it took: outside strings a colon ends a
+    key, so a key twice, an unknown key (ignored by the model) or a colon inside another string
+    makes more colons than that. `\\u` escapes (which could hide a colon) take the strict path.
+    """
+    if b"\\u" in payload:
+        return None
+    try:
+        message = Telemetry.model_validate_json(payload, strict=True)
+    except ValueError:  # ValidationError among them: the strict path says what is wrong
+        return None
+    keys = len(message.model_fields_set)
+    for sample in message.samples:
+        keys += len(sample.model_fields_set) + sample.boot.count(":")
+    return message if payload.count(b":") == keys else None
 
 
 def _first_error(exc: Exception) -> str:

@@ -4,6 +4,7 @@ collector, its rollups and the NOC write, and a golden test pins its escaping.""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +16,7 @@ _BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESCAPE_MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ "} | _BREAKS)
 _ESCAPE_KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "} | _BREAKS)
 _ESCAPE_STRING = str.maketrans({'"': '\\"', "\\": "\\\\"})
+_isfinite = math.isfinite
 
 
 def line(measurement: str, tags: dict[str, str], fields: dict[str, Any], ts_ms: int) -> str:
@@ -28,21 +30,68 @@ def fields_text(fields: dict[str, Any]) -> str:
     integers with `i`, booleans as true/false, strings quoted; anything else as its text."""
     parts = []
     for key in sorted(fields):
-        value = fields[key]
-        kind = type(value)
-        if kind is float or (isinstance(value, float)):
-            if not math.isfinite(value):
-                continue
-            text = str(float(value))
-            parts.append(f"{_key(key)}={text[:-2] if text.endswith('.0') else text}")
-        elif kind is bool:
-            parts.append(f"{_key(key)}={'true' if value else 'false'}")
-        elif isinstance(value, int):
-            parts.append(f"{_key(key)}={int(value)}i")
-        elif value is not None:
-            text = value if isinstance(value, str) else str(value)
-            parts.append(f'{_key(key)}="{text.translate(_ESCAPE_STRING)}"')
+        text = value_text(fields[key])
+        if text is not None:
+            parts.append(f"{_key(key)}={text}")
     return ",".join(parts)
+
+
+def value_text(value: Any) -> str | None:
+    """One field value as `fields_text` writes it; None for a value left out (null, NaN, inf)."""
+    kind = type(value)
+    if kind is float or isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        text = str(float(value))
+        return text[:-2] if text.endswith(".0") else text
+    if kind is bool:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{int(value)}i"
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return f'"{text.translate(_ESCAPE_STRING)}"'
+
+
+FieldOrder = tuple[tuple[str, str], ...]
+
+
+def field_order(names: Iterable[str]) -> FieldOrder:
+    """(name, escaped key and `=`) sorted by name: the layout of a record type's fields, worked
+    out once so `known_fields_text` need not sort or escape per line."""
+    return tuple((name, f"{_key(name)}=") for name in sorted(names))
+
+
+def known_fields_text(values: dict[str, Any], order: FieldOrder) -> str:
+    """`fields_text` of the `order` entries of `values` (a record's own dict, every name in it):
+    the same text, at about a third of the cost, for the hot path of telemetry."""
+    parts: list[str] = []
+    append = parts.append
+    for name, key in order:
+        value = values[name]
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is float:
+            if not _isfinite(value):  # NaN or an infinity: left out, as fields_text does
+                continue
+            text = repr(value)
+            append(key + (text[:-2] if text[-2:] == ".0" else text))
+        elif kind is int:
+            append(f"{key}{value}i")
+        elif kind is bool:
+            append(key + ("true" if value else "false"))
+        else:
+            text = value_text(value)
+            if text is not None:
+                append(key + text)
+    return ",".join(parts)
+
+
+def series_prefix(measurement: str, tags: dict[str, str]) -> str:
+    """The series part of a line and the space after it (cached: one per point and kind)."""
+    return _series_prefix(measurement, tuple(sorted((k, v) for k, v in tags.items() if v)))
 
 
 def series_key(measurement: str, tags: dict[str, str]) -> str:
