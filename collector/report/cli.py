@@ -14,8 +14,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from pantau.collector.archive.digest import MonthDigest, month_digest
 from pantau.collector.report.compute import (
     Filters,
     MonthReport,
@@ -28,7 +30,7 @@ from pantau.collector.report.notices import notices
 from pantau.collector.report.reader import Prefetch, ReportSource
 from pantau.collector.report.render_data import LEVELS, to_csv, to_csv_files
 from pantau.collector.sla.month import CONTEXT_MS
-from pantau.collector.sla.periods import month
+from pantau.collector.sla.periods import Period, month
 from pantau.shared.errors import ConfigError
 from pantau.shared.registry import Registry, check_known
 
@@ -61,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"exit {EXIT_NOT_FINAL} unless the report is final (month over, nothing to be decided)",
     )
+    parser.add_argument(
+        "--archive",
+        help="the evidence archive, for the month's checkpoint (default: evidence.archive_dir)",
+    )
     from pantau.collector.store import add_store_arguments
 
     add_store_arguments(parser)
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         report = compute(registry, source, args.month, filters, now_ms)
     finally:
         close()
+    report.archive = archive_digest(args, period)
     what = f"{args.format} report for {period.label}, {len(report.points)} point(s)"
     if args.format in BINARY:
         if not args.out:
@@ -117,6 +124,24 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_NOT_FINAL
     return 0
+
+
+def archive_digest(args: argparse.Namespace, period: Period) -> MonthDigest | None:
+    """The month's checkpoints from the archive (`--archive`, or the collector config's
+    evidence.archive_dir); None when there is none."""
+    directory = getattr(args, "archive", None)
+    if not directory and getattr(args, "config", None):
+        from pantau.collector.config import load_collector_config
+
+        evidence = getattr(load_collector_config(args.config), "evidence", None)
+        directory = getattr(evidence, "archive_dir", None)
+    if not directory:
+        return None
+    path = Path(directory)
+    if not path.is_dir():
+        raise ConfigError(f"--archive {path}: no such folder")
+    digest = month_digest(path, period)
+    return replace(digest, report_file=args.out) if args.out else digest
 
 
 def check_filters(registry: Registry, args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from pantau.collector.archive.digest import MonthDigest
 from pantau.collector.report.fingerprint import Fingerprint
 from pantau.collector.sla.capacity import CapacityTest
 from pantau.collector.sla.daily import PointHours
@@ -116,6 +117,7 @@ class MonthReport:
     evidence: Evidence = field(default_factory=Evidence)
     fingerprint: str = ""  # sha256 of the inputs (report/fingerprint.py)
     contracts: list[ContractInForce] = field(default_factory=list)
+    archive: MonthDigest | None = None  # the month's checkpoints; None: no archive configured
 
     @property
     def final(self) -> bool:

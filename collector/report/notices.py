@@ -46,6 +46,45 @@ _TEXT: dict[str, tuple[str, str]] = {
 }
 
 
+_ARCHIVE: dict[str, tuple[str, str]] = {
+    "absent": (
+        "TANPA ARSIP BUKTI: kolektor tidak menyimpan arsip pesan bertanda tangan, jadi angka ini"
+        " tidak dapat diperiksa pihak ketiga",
+        "NO EVIDENCE ARCHIVE: the collector keeps no archive of signed messages, so third"
+        " parties cannot check these figures",
+    ),
+    "none_yet": (
+        "Arsip bukti: belum ada checkpoint untuk {month}. Periksa: {command}",
+        "Evidence archive: no checkpoint for {month} yet. Check: {command}",
+    ),
+    "checkpoint": (
+        "Checkpoint arsip bukti {day}: {size} pesan, root {root}, ditandatangani kunci"
+        " {signer}. Periksa: {command}",
+        "Evidence archive checkpoint of {day}: {size} messages, root {root}, signed by key"
+        " {signer}. Check: {command}",
+    ),
+}
+
+
+def archive_line(report: MonthReport, lang: str) -> str:
+    """The month's checkpoint and the command that checks the report against it, or that
+    there is no archive to check it with (first page and JSON)."""
+    index = 0 if lang == "id" else 1
+    digest = report.archive
+    if digest is None:
+        return _ARCHIVE["absent"][index]
+    if digest.last is None:
+        return _ARCHIVE["none_yet"][index].format(month=digest.month, command=digest.command)
+    last = digest.last
+    return _ARCHIVE["checkpoint"][index].format(
+        day=last.day,
+        size=last.tree_size,
+        root=last.root,
+        signer=last.signer,
+        command=digest.command,
+    )
+
+
 def fix_command(report: MonthReport) -> str:
     """The command that recomputes the rollups the report found missing or late."""
     return f"pantau rollup rebuild --month {report.period.label}"

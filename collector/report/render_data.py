@@ -18,7 +18,7 @@ from typing import Any
 
 from pantau.collector.report.compute import ContractInForce, MonthReport
 from pantau.collector.report.i18n import COLUMN_ID
-from pantau.collector.report.notices import first_line, fix_command, notices
+from pantau.collector.report.notices import archive_line, first_line, fix_command, notices
 from pantau.collector.report.verdict import verdicts
 from pantau.collector.sla.figures import COLUMNS, Figures
 from pantau.collector.sla.periods import from_ms
@@ -102,6 +102,7 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
         },
         "software_version": __version__,
         "fingerprint": {"sha256": report.fingerprint},
+        "archive": archive_dict(report, lang),
         "verdicts": [
             {
                 "provider": v.provider,
@@ -143,6 +144,15 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
         ],
         "clients_by_hour": report.clients_by_hour,
     }
+
+
+def archive_dict(report: MonthReport, lang: str) -> dict[str, Any]:
+    """The month's checkpoints and the command that checks this report against them; without
+    an archive, only that there is none."""
+    found: dict[str, Any] = (
+        {"configured": False} if report.archive is None else report.archive.as_dict()
+    )
+    return found | {"notice": archive_line(report, lang)}
 
 
 def contract_dict(contract: ContractInForce) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from html import escape
 from pantau.collector.report import charts
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.i18n import duration, number, rupiah, translator
-from pantau.collector.report.notices import notices
+from pantau.collector.report.notices import archive_line, notices
 from pantau.collector.report.verdict import verdicts
 from pantau.collector.sla.figures import Figures
 from pantau.collector.sla.periods import from_ms
@@ -58,6 +58,7 @@ ul.rules { margin: 1mm 0; padding-left: 5mm; color: #444; }
 .notice { border: 0.6mm solid #b71c1c; color: #b71c1c; font-weight: bold; padding: 1.5mm 2mm;
           margin: 0 0 3mm; }
 .notice p { margin: 0.5mm 0; }
+.archive { font-size: 6.5pt; color: #333; word-break: break-all; margin: 0 0 2mm; }
 .verdict { border: 0.4mm solid #1a3d6d; padding: 1.5mm 2.5mm; margin: 0 0 3mm; }
 .verdict p { margin: 0.8mm 0; font-size: 10.5pt; font-weight: bold; }
 table.terms td, table.terms th { text-align: left; }
@@ -82,6 +83,7 @@ def render_html(report: MonthReport, lang: str, generated: dt.datetime | None = 
         _watermark(report, lang),
         _notice(report, lang),
         _head(report, lang, generated),
+        _archive(report, lang),
         _verdicts(report, lang),
         _contracts(report, lang),
         _summary(report, lang),
@@ -114,6 +116,9 @@ def _page_css(report: MonthReport, lang: str) -> str:
         f"{report.city} · {t('period')} {start:%Y-%m-%d} – {end:%Y-%m-%d} WIB · Pantau"
         f" {__version__} · {t('fingerprint')} sha256 {report.fingerprint}"
     )
+    if report.archive is not None and report.archive.last is not None:
+        last = report.archive.last
+        left += f" · checkpoint {last.day} root {last.root} ({last.tree_size})"
     page = f"{t('page')} "
     of = f" {t('of')} "
     return (
@@ -253,6 +258,11 @@ def _head(report: MonthReport, lang: str, generated: dt.datetime) -> str:
         f"<header><h1>{escape(t('title'))} — {escape(report.city)} —"
         f' {escape(report.period.label)}</h1>\n<div class="meta">{meta}</div></header>'
     )
+
+
+def _archive(report: MonthReport, lang: str) -> str:
+    """The month's checkpoint and the command that checks the report, on the first page."""
+    return f'<p class="archive">{escape(archive_line(report, lang))}</p>'
 
 
 def _notice(report: MonthReport, lang: str) -> str:
