@@ -102,6 +102,19 @@ def test_an_intact_month_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[
     ]
 
 
+def test_an_archive_handed_over_from_mid_chain_says_what_it_could_not_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m = build_month(tmp_path)
+    for path in m.archive.glob(f"2026-09/{DAY1}.*"):
+        path.unlink()  # the auditor was given the second day only
+    code, out, _ = evidence(capsys, "verify", "--month", MONTH, *archive_args(m))
+    assert code == 0, out
+    assert out[1].endswith(
+        " 540 messages); 2026-09-10's link to 2026-09-09 not checked (no checkpoint of 2026-09-09)"
+    )
+
+
 def test_a_flipped_byte_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     m = build_month(tmp_path)
     flip_payload_byte(m, DAY1, 30)
