@@ -149,7 +149,7 @@ def _collector_acls() -> list[Acl]:
             ("subscribePattern", f"$share/+/{plain}", True),
             ("publishClientReceive", plain, True),
         ]
-    return acls + [("publishClientSend", topics.receipt_topic("+"), True)]
+    return [*acls, ("publishClientSend", topics.receipt_topic("+"), True)]
 
 
 def _noc_acls() -> list[Acl]:

@@ -42,7 +42,7 @@ def rig(tmp: Path, broker: Service, influxd: Service, database: str) -> tuple[Pk
     pki = Pki(tmp / "pki")
     pki.init()
     pki.issue_many(POINTS, "agent", "password")
-    registry = registry_file(tmp / "registry.yaml", POINTS + ["kubangsari-03"])
+    registry = registry_file(tmp / "registry.yaml", [*POINTS, "kubangsari-03"])
     config = collector_config(
         tmp / "collector.yaml",
         broker.port,
