@@ -102,6 +102,26 @@ def test_an_intact_month_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[
     ]
 
 
+def test_checkpoint_closes_every_day_then_verify_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m = build_month(tmp_path, checkpoint=False)
+    key = tmp_path / "collector-signing.key"
+    signing.save_private_key(key, m.collector_key)
+    code, out, _ = evidence(
+        capsys, "checkpoint", "--through", "2026-09-10", "--key", str(key), *archive_args(m)
+    )
+    assert code == 0
+    assert [line.split(":")[0] for line in out] == [DAY1, "2026-09-10"]
+    assert out[0].startswith(f"{DAY1}: 543 message(s), root ")
+    assert out[0].endswith(f", signed by {signing.key_id(m.collector_key.public_key())}")
+    code, out, _ = evidence(
+        capsys, "checkpoint", "--through", "2026-09-10", "--key", str(key), *archive_args(m)
+    )
+    assert (code, out) == (0, ["every day is closed already"])
+    assert evidence(capsys, "verify", "--month", MONTH, *archive_args(m))[0] == 0
+
+
 def test_an_archive_handed_over_from_mid_chain_says_what_it_could_not_check(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
