@@ -104,6 +104,12 @@ def test_an_agent_speaks_only_for_its_point(
         # may subscribe to nothing at all.
         assert noc.subscribe("pantau/v1/#") == ["Not authorized"]
         assert agent_a.subscribe("pantau/v1/#") == ["Not authorized"]
+        # Receipts: an agent reads its own, nobody but a collector writes any.
+        assert agent_a.subscribe(topics.receipt_topic("cit-02")) == ["Not authorized"]
+        assert agent_a.subscribe(topics.receipt_topic("cit-01")) == ["Granted QoS 1"]
+        assert agent_a.publish(topics.receipt_topic("cit-02"), b"{}") == "Not authorized"
+        assert agent_a.publish(topics.receipt_topic("cit-01"), b"{}") == "Not authorized"
+        assert noc.publish(topics.receipt_topic("cit-01"), b"{}") == "Not authorized"
         now = int(time.time() * 1000)
         assert agent_b.publish(topics.telemetry_topic("cit-02"), telemetry("cit-02", [
             sample(0, now - 20_000, 20e6), sample(1, now - 10_000, 21e6)
