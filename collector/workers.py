@@ -45,7 +45,11 @@ log = logging.getLogger(__name__)
 
 WORKER = "{worker}"  # replaced by the worker's number in the MQTT credentials
 DEFAULT_SHARE_GROUP = "pantau"
-STATE_FILES = ("buffer.sqlite", "rollups.sqlite")  # what a worker keeps in its folder
+# What a worker keeps in its folder, and how to count (and name) what waits in each
+STATE_FILES = {
+    "buffer.sqlite": ("SELECT COALESCE(SUM(lines), 0) FROM pending", "line(s) for InfluxDB"),
+    "rollups.sqlite": ("SELECT COUNT(*) FROM pending", "point-hour(s) to roll up"),
+}
 HEALTH_TIMEOUT_S = 2.0
 
 
@@ -138,40 +142,49 @@ def home(state_dir: Path, index: int) -> Path:
 
 def adopt_leftovers(state_dir: Path, count: int) -> None:
     """Buffers and rollup queues left by a run with another number of workers hold data already
-    acknowledged to the broker: move each into a folder in use that has none, so it is replayed;
-    one that cannot be moved is named in the log, never dropped."""
+    acknowledged to the broker: move each into a folder in use whose own is empty, so it is
+    taken up; one that cannot be moved is named in the log, never dropped. Each folder is
+    locked first, so a process of the last run still finishing its batch is waited for."""
     homes = [state_dir] if count == 1 else [home(state_dir, i) for i in range(1, count + 1)]
     others = [state_dir, *sorted(state_dir.glob("worker-*"))] if state_dir.is_dir() else []
     for folder in others:
         if folder in homes or not folder.is_dir():
             continue
-        for name in STATE_FILES:
-            path = folder / name
-            waiting = _waiting(path)
-            if not waiting:
+        with state_lock(folder):
+            for name, (count_query, unit) in STATE_FILES.items():
+                _adopt(folder / name, homes, count_query, unit)
+
+
+def _adopt(path: Path, homes: list[Path], count_query: str, unit: str) -> None:
+    waiting = _waiting(path, count_query)
+    if not waiting:
+        return
+    for target in homes:
+        with state_lock(target):
+            if _waiting(target / path.name, count_query):
                 continue
-            free = next((h for h in homes if not (h / name).exists()), None)
-            if free is None:
-                log.warning(
-                    "%s holds %d waiting row(s) that no worker replays: every worker has its own;"
-                    " run with the number of workers that left it to replay it",
-                    path,
-                    waiting,
-                )
-                continue
-            free.mkdir(parents=True, exist_ok=True)
+            for suffix in ("-wal", "-shm", ""):  # an empty one of its own makes way
+                Path(f"{target / path.name}{suffix}").unlink(missing_ok=True)
             for suffix in ("", "-wal", "-shm"):
                 if Path(f"{path}{suffix}").exists():
-                    shutil.move(f"{path}{suffix}", f"{free / name}{suffix}")
-            log.info("%s: %d waiting row(s) taken over by %s", path, waiting, free)
+                    shutil.move(f"{path}{suffix}", f"{target / path.name}{suffix}")
+        log.info("%s: %d %s taken over by %s", path, waiting, unit, target)
+        return
+    log.warning(
+        "%s holds %d %s that no worker takes: every worker has its own; run with the number"
+        " of workers that left it to take it",
+        path,
+        waiting,
+        unit,
+    )
 
 
-def _waiting(path: Path) -> int:
+def _waiting(path: Path, count_query: str) -> int:
     if not path.exists():
         return 0
     db = sqlite3.connect(path)
     try:
-        return int(db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+        return int(db.execute(count_query).fetchone()[0])
     except sqlite3.Error:
         return 0
     finally:
