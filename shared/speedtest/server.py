@@ -6,6 +6,11 @@ contract its client shares, so it is the one module of `shared` that does networ
 It listens only on the address it is given. With a tokens file, the HTTP test wants a token an
 agent was issued (`--issue-token`); every client (a token's name, else its address) is capped:
 streams at once, its rate and its bytes a day, so one client cannot take the server or its link.
+
+It runs at most `--max-tests` tests at once (HTTP tests, and iperf3 ports with a test running):
+one more is refused with 503 and Retry-After, never slowed down, since a test sharing the
+server with too many others would measure the server rather than the point's link. Every
+answer says how loaded the server was (contract.ServerLoad), so each result carries it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ log = logging.getLogger(__name__)
 CHUNK = 64 * 1024
 MARK_EVERY_S = 0.05
 MAX_UPLOAD_S = 120.0
+MAX_TESTS = 8  # tests at once: 8 x 50 Mbit/s fits a 1 Gbit/s server link with room to spare
+TEST_GRACE_S = 3.0  # a test keeps its slot this long after its last stream, for its next direction
+BUSY_RETRY_S = 30  # Retry-After of a 503: about one test's length
 _PAYLOAD = memoryview(bytes(range(256)) * (CHUNK // 256))
 WILDCARDS = ("", "0.0.0.0", "::")
 
@@ -173,6 +181,115 @@ class Clients:
             self._day, self._bytes = today, {}
 
 
+class CpuMeter:
+    """The host's CPU busy share over the last second, from /proc/stat (the base install has no
+    psutil): a thread reads the counters once a second."""
+
+    def __init__(self, path: str = "/proc/stat") -> None:
+        self.path = path
+        self.pct = 0.0
+        self._last = self._read()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-meter", daemon=True)
+
+    def _read(self) -> tuple[int, int] | None:
+        """(busy, total) jiffies of all CPUs together."""
+        try:
+            with open(self.path, encoding="ascii") as handle:
+                fields = [int(v) for v in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        total = sum(fields[:8])  # guest time is already in user and nice
+        return total - idle, total
+
+    def start(self) -> CpuMeter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.tick()
+
+    def tick(self) -> None:
+        """The share since the last reading."""
+        now = self._read()
+        if now is not None and self._last is not None and now[1] > self._last[1]:
+            busy, total = now[0] - self._last[0], now[1] - self._last[1]
+            self.pct = max(0.0, min(100.0, 100.0 * busy / total))
+        self._last = now
+
+
+class Slots:
+    """The tests running now, each named by its id (contract.TEST_HEADER). A test holds its slot
+    while any of its streams is open and TEST_GRACE_S after, so its next direction finds it;
+    `others` counts tests run elsewhere (iperf3 ports with a connection)."""
+
+    def __init__(
+        self,
+        cap: int = MAX_TESTS,
+        grace_s: float = TEST_GRACE_S,
+        others=lambda: 0,  # type: ignore[no-untyped-def]
+        clock=time.monotonic,  # type: ignore[no-untyped-def]
+    ) -> None:
+        self.cap = cap
+        self.grace_s = grace_s
+        self._others = others
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+        self._released: dict[str, float] = {}
+
+    def _held(self, now: float) -> set[str]:
+        for test, at in list(self._released.items()):
+            if now - at >= self.grace_s:
+                del self._released[test]
+        return {t for t, n in self._open.items() if n > 0} | set(self._released)
+
+    def take(self, test: str) -> bool:
+        """A stream of `test` may start: its test holds a slot already, or a slot is free."""
+        with self._lock:
+            held = self._held(self._clock())
+            if test not in held and len(held) + self._others() >= self.cap:
+                return False
+            self._open[test] = self._open.get(test, 0) + 1
+            self._released.pop(test, None)
+            return True
+
+    def give(self, test: str) -> None:
+        with self._lock:
+            left = self._open.get(test, 0) - 1
+            if left > 0:
+                self._open[test] = left
+            else:
+                self._open.pop(test, None)
+                self._released[test] = self._clock()
+
+    def active(self) -> int:
+        with self._lock:
+            return len(self._held(self._clock())) + self._others()
+
+
+def iperf3_running(ports: tuple[int, ...]) -> int:
+    """iperf3 ports with a test running: an established connection to one of them, from /proc
+    (iperf3 serves one test at a time per port)."""
+    if not ports:
+        return 0
+    busy: set[int] = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(name).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01":  # ESTABLISHED
+                    port = int(fields[1].rsplit(":", 1)[1], 16)
+                    if port in ports:
+                        busy.add(port)
+    return len(busy)
+
+
 class Endpoint(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "pantau-speedtest/1"
@@ -180,7 +297,15 @@ class Endpoint(BaseHTTPRequestHandler):
     max_bytes = 2_000_000_000
     tokens: Tokens | None = None
     clients = Clients(Caps())
+    slots = Slots()
+    cpu: CpuMeter | None = None
     refusals = Throttle(300.0)
+    busy_retry_s = BUSY_RETRY_S
+
+    def load(self) -> contract.ServerLoad:
+        return contract.ServerLoad(
+            self.slots.active(), self.slots.cap, self.cpu.pct if self.cpu is not None else 0.0
+        )
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -188,15 +313,15 @@ class Endpoint(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == contract.DOWNLOAD:
-            client = self._admit()
-            if client is None:
+            admitted = self._admit()
+            if admitted is None:
                 return
             try:
-                self._download(url.query, client)
+                self._download(url.query, admitted[0])
             finally:
-                self.clients.release(client)
+                self._release(*admitted)
         elif url.path == contract.PING:
-            self._reply(200, b"pong\n", "text/plain")
+            self._reply(200, b"pong\n", "text/plain", {contract.LOAD_HEADER: self.load().header()})
         elif url.path == "/":
             self._reply(200, (__doc__ or "").encode(), "text/plain")
         else:
@@ -206,22 +331,31 @@ class Endpoint(BaseHTTPRequestHandler):
         if urlsplit(self.path).path != contract.UPLOAD:
             self._reply(404, b"not found\n", "text/plain")
             return
-        client = self._admit()
-        if client is None:
+        admitted = self._admit()
+        if admitted is None:
             return
+        client = admitted[0]
         try:
             received, marks = self._read_body(client)
+            load = self.load()  # as the upload ends, this test still holding its slot
         except (OSError, ValueError) as exc:
             log.debug("upload from %s ended: %s", self.address_string(), exc)
             self.close_connection = True
             return
         finally:
-            self.clients.release(client)
-        body = json.dumps({contract.UPLOAD_BYTES: received, contract.UPLOAD_MARKS: marks}).encode()
+            self._release(*admitted)
+        body = json.dumps(
+            {
+                contract.UPLOAD_BYTES: received,
+                contract.UPLOAD_MARKS: marks,
+                contract.UPLOAD_LOAD: load.as_dict(),
+            }
+        ).encode()
         self._reply(200, body, "application/json")
 
-    def _admit(self) -> str | None:
-        """The client this request counts against, or None once it was refused (401, 429)."""
+    def _admit(self) -> tuple[str, str] | None:
+        """The client and the test this request counts against, or None once it was refused
+        (401, 429, or 503 when every test slot is taken)."""
         client = self.client_address[0]
         if self.tokens is not None:
             name = self.tokens.who(self.headers.get("Authorization", ""))
@@ -229,11 +363,22 @@ class Endpoint(BaseHTTPRequestHandler):
                 self._refuse(401, client, "no token of ours", close=True)
                 return None
             client = name
+        test = f"{client}/{self.headers.get(contract.TEST_HEADER, '').strip()[:64]}"
+        if not self.slots.take(test):
+            self._refuse(
+                contract.BUSY_STATUS, client, f"{self.slots.cap} test(s) running", close=True
+            )
+            return None
         why = self.clients.admit(client)
         if why is not None:
+            self.slots.give(test)
             self._refuse(429, client, why, close=True)
             return None
-        return client
+        return client, test
+
+    def _release(self, client: str, test: str) -> None:
+        self.clients.release(client)
+        self.slots.give(test)
 
     def _refuse(self, status: int, client: str, why: str, close: bool) -> None:
         if count := self.refusals.hit(f"{status}:{client}", why):
@@ -243,6 +388,9 @@ class Endpoint(BaseHTTPRequestHandler):
         self.send_response(status)
         if status == 429:
             self.send_header("Retry-After", "3600")
+        if status == contract.BUSY_STATUS:
+            self.send_header("Retry-After", str(self.busy_retry_s))
+            self.send_header(contract.LOAD_HEADER, self.load().header())
         body = f"{why}\n".encode()
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -263,6 +411,7 @@ class Endpoint(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(size))
         self.send_header("Cache-Control", "no-store")
+        self.send_header(contract.LOAD_HEADER, self.load().header())
         self.end_headers()
         left = size
         try:
@@ -324,9 +473,13 @@ class Endpoint(BaseHTTPRequestHandler):
                 yield len(data)
             read(2)
 
-    def _reply(self, status: int, body: bytes, kind: str) -> None:
+    def _reply(
+        self, status: int, body: bytes, kind: str, extra: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -444,6 +597,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Caps.bytes_per_day,
         help="Bytes one client may move in a UTC day",
     )
+    parser.add_argument(
+        "--max-tests",
+        type=int,
+        default=MAX_TESTS,
+        help="Tests at once, HTTP and iperf3 together; one more is refused with 503 (default 8)",
+    )
+    parser.add_argument(
+        "--busy-retry-s",
+        type=int,
+        default=BUSY_RETRY_S,
+        help="Retry-After of a test refused for --max-tests (default 30: about one test)",
+    )
     parser.add_argument("--http-port", type=int, default=8080, help="HTTP endpoint port")
     parser.add_argument(
         "--iperf3-ports",
@@ -474,11 +639,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--bind ADDRESS is required: the address agents reach the server on")
     if args.bind in WILDCARDS and not args.all_addresses:
         raise ConfigError(f"--bind {args.bind} listens on every address; add --all-addresses")
-    if min(args.max_streams, args.max_mbps, args.max_bytes_per_day) <= 0:
-        raise ConfigError("--max-streams, --max-mbps and --max-bytes-per-day must be positive")
+    if min(args.max_streams, args.max_mbps, args.max_bytes_per_day, args.max_tests) <= 0:
+        raise ConfigError(
+            "--max-streams, --max-mbps, --max-bytes-per-day and --max-tests must be positive"
+        )
+    if args.busy_retry_s < 1:
+        raise ConfigError("--busy-retry-s must be at least 1")
     Endpoint.max_bytes = args.max_bytes
     Endpoint.clients = Clients(Caps(args.max_streams, args.max_mbps * 1e6, args.max_bytes_per_day))
     Endpoint.tokens = Tokens(args.tokens_file) if args.tokens_file else None
+    busy_ports = tuple(ports)
+    Endpoint.slots = Slots(args.max_tests, others=lambda: iperf3_running(busy_ports))
+    Endpoint.cpu = CpuMeter().start()
+    Endpoint.busy_retry_s = args.busy_retry_s
     if Endpoint.tokens is None:
         log.warning("no --tokens-file: anyone who reaches %s may run tests", args.bind)
     try:
@@ -500,7 +673,8 @@ def run(args: argparse.Namespace) -> int:
     iperf = ",".join(map(str, ports)) or "none"
     auth = "tokens" if Endpoint.tokens is not None else "open"
     print(
-        f"speedtest-server: http {args.bind}:{port} ({auth}), iperf3 ports {iperf}: ready",
+        f"speedtest-server: http {args.bind}:{port} ({auth}), iperf3 ports {iperf},"
+        f" {args.max_tests} test(s) at once: ready",
         flush=True,
     )
     try:

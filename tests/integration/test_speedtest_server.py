@@ -16,7 +16,7 @@ from pantau.agent.capacity.config import HttpMethod
 from pantau.agent.capacity.http import HttpTest
 from pantau.collector.lab.services import free_port
 from pantau.shared.speedtest import contract
-from tests.pipeline import PANTAU, Proc
+from tests.pipeline import PANTAU, Proc, wait_for
 
 CAP_MBPS = 80
 STREAMS = 8  # an agent's HTTP test uses four at once; a direction's may linger into the next
@@ -111,3 +111,81 @@ def test_it_listens_only_where_it_is_told(tmp_path: Path) -> None:
     everywhere = cli("--bind", "0.0.0.0", "--iperf3-ports", "")
     assert everywhere.returncode == 2
     assert "add --all-addresses" in everywhere.stderr
+
+
+def start_server(tmp_path: Path, name: str, *args: str) -> tuple[int, Proc]:
+    """An open server (no tokens) on a free loopback port."""
+    port = free_port()
+    proc = Proc(
+        [
+            "speedtest-server",
+            *("--bind", "127.0.0.1", "--http-port", str(port), "--iperf3-ports", ""),
+            *args,
+        ],
+        tmp_path / f"{name}.log",
+    )
+    proc.start().wait_log("ready", 15)
+    return port, proc
+
+
+def download(port: int, test: str, size: int = DAY_BYTES) -> http.client.HTTPResponse:
+    """A download stream of test `test`, left open (its slot held) until it is closed."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", contract.download_path(size), headers={contract.TEST_HEADER: test})
+    return conn.getresponse()
+
+
+def test_tests_over_the_cap_are_refused_and_every_answer_carries_the_load(
+    tmp_path: Path,
+) -> None:
+    """--max-tests 2: a test held open beside the agent's is real load the agent's result
+    carries; a third test is refused with 503 and Retry-After, never slowed down."""
+    port, proc = start_server(
+        tmp_path, "server", "--max-tests", "2", "--busy-retry-s", "7", "--max-mbps", "100"
+    )
+    try:
+        idle = request(port, "GET", contract.PING)
+        load = contract.parse_load(idle.getheader(contract.LOAD_HEADER))
+        assert load is not None and (load.active, load.cap) == (0, 2)
+        assert 0.0 <= load.cpu_pct <= 100.0
+        other = download(port, "other-test")  # another agent's test, running all along
+        assert other.status == 200
+        assert contract.parse_load(other.getheader(contract.LOAD_HEADER)).active == 1  # type: ignore[union-attr]
+        method = HttpMethod(kind="http", url=f"http://127.0.0.1:{port}", duration_s=2, omit_s=1)
+        measured = HttpTest(method).measure()
+        assert measured.errors == [] and measured.server_busy is False
+        assert (measured.server_tests, measured.server_cap) == (2, 2)  # its own and the other
+        assert measured.server_cpu_pct is not None and 0.0 <= measured.server_cpu_pct <= 100.0
+        data = measured.data(None, False, "random")
+        assert (data["server_tests"], data["server_cap"]) == (2, 2)
+        assert "server_busy" not in data
+        # the agent's test still holds its slot for TEST_GRACE_S: a third test is refused
+        third = download(port, "third-test", 1000)
+        assert (third.status, third.getheader("Retry-After")) == (503, "7")
+        assert contract.parse_load(third.getheader(contract.LOAD_HEADER)) == contract.ServerLoad(
+            2,
+            2,
+            contract.parse_load(third.getheader(contract.LOAD_HEADER)).cpu_pct,  # type: ignore[union-attr]
+        )
+        # a test refused on every stream is no test: the agent's client says so
+        refused = HttpTest(method).measure()
+        assert refused.refused and refused.server_busy and refused.retry_after_s == 7.0
+        assert refused.down_mbps is None and refused.up_mbps is None
+        assert "HTTP 503" in refused.errors[0]
+        other.close()
+        # once both slots are free again (the grace over), a test runs
+        wait_for(
+            lambda: (
+                contract.parse_load(
+                    request(port, "GET", contract.PING).getheader(contract.LOAD_HEADER)
+                ).active  # type: ignore[union-attr]
+                == 0
+            ),
+            15,
+            "the server idle again",
+        )
+        again = download(port, "third-test", 1000)
+        assert again.status == 200 and len(again.read()) == 1000
+        assert "refused" in proc.log()
+    finally:
+        proc.stop()
