@@ -49,9 +49,10 @@ from pantau.shared.wire import Sample, Telemetry, encode  # noqa: E402
 from tests.pipeline import collector_config, influx, registry_file, start_collector  # noqa: E402
 
 RESEND_AFTER_S = 60.0  # the agent's receipt timeout: a sample without a receipt goes again
-DRAIN_S = 180.0  # after the last sample: how long to wait for every receipt
 KEEPALIVE_S = 60
-FDS_PER_AGENT = 1  # one TLS socket per agent in the load generator, one in the broker
+# Per agent: one TLS socket in the broker; in the load generator the socket and the socket
+# pair paho makes for every connection to wake its own loop.
+FDS_PER_AGENT = 3
 FD_HEADROOM = 1024
 HOST = "127.0.0.1"  # loopback only
 
@@ -69,6 +70,7 @@ class Job:
     method: str
     interval_s: float
     duration_s: float
+    drain_s: float  # after the last sample: how long to wait for every receipt
     boot: str
 
 
@@ -317,7 +319,7 @@ def run_swarm(job: Job, counters: Any, start: Any, results: Any) -> None:
             swarm.new_sample(swarm.agents[n])
             if due + job.interval_s < end:
                 heapq.heappush(schedule, (due + job.interval_s, n))
-        if not schedule and (swarm.waiting() == 0 or now > end + DRAIN_S):
+        if not schedule and (swarm.waiting() == 0 or now > end + job.drain_s):
             break
         wait = min(0.05, schedule[0][0] - time.time()) if schedule else 0.05
         swarm.poll(wait)
@@ -483,6 +485,12 @@ def main() -> int:
         help="per-agent client certificates (the default) or per-agent passwords, over TLS",
     )
     parser.add_argument("--workers", type=int, help="the collector's `workers` setting")
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=300,
+        help="seconds after the last sample to wait for every receipt and row",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 200 agents, 40 s")
     args = parser.parse_args()
     if args.quick:
@@ -490,7 +498,7 @@ def main() -> int:
     if args.agents < 1 or args.duration <= 0 or args.interval <= 0 or args.processes < 1:
         parser.error("--agents, --duration, --interval and --processes must be positive")
     args.processes = min(args.processes, args.agents)
-    raise_fd_limit(args.agents * FDS_PER_AGENT + FD_HEADROOM)
+    raise_fd_limit(max(args.agents, args.agents * FDS_PER_AGENT // args.processes) + FD_HEADROOM)
     work = Path(tempfile.mkdtemp(prefix="pantau-bench-conn-"))
     points = [f"bench-{i:05d}" for i in range(args.agents)]
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
@@ -539,6 +547,7 @@ def main() -> int:
                 method=args.method,
                 interval_s=args.interval,
                 duration_s=args.duration,
+                drain_s=args.drain,
                 boot=boot,
             )
             proc = ctx.Process(target=run_swarm, args=(job, counters, start, results))
@@ -596,7 +605,7 @@ def main() -> int:
         }
         sampler.stop.set()
         say("publishing done; waiting for the last receipts ...")
-        reports = [results.get(timeout=DRAIN_S + 120) for _ in generators]
+        reports = [results.get(timeout=args.drain + 120) for _ in generators]
         for proc in generators:
             proc.join(30)
         sampler.join(70)
@@ -618,7 +627,7 @@ def main() -> int:
                 totals[key] = totals.get(key, 0) + report[key]
         total = sum(published.values())
         stored = count_stored(database.url, "bench")
-        wait_until = time.monotonic() + 120
+        wait_until = time.monotonic() + args.drain
         while sum(n for n, _, _ in stored.values()) < total and time.monotonic() < wait_until:
             time.sleep(1)
             stored = count_stored(database.url, "bench")
