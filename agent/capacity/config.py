@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import zoneinfo
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ from pantau.shared.config import Section, resolve_secret
 from pantau.shared.errors import ConfigError
 
 Direction = Literal["down", "up"]
+HTTP_BASE = r"^http://[^/\s]+(:\d+)?/?$"
 
 
 class _Timed(Section):
@@ -44,6 +46,11 @@ class Iperf3Method(_Timed):
         description="iperf3 serves one test at a time: busy ports are skipped, in random order",
     )
     binary: str = Field(default="iperf3", description="The iperf3 program")
+    load_url: str | None = Field(
+        default=None,
+        pattern=HTTP_BASE,
+        description="The same server's HTTP endpoint, asked for its load after each direction",
+    )
 
 
 class HttpMethod(_Timed):
@@ -51,9 +58,7 @@ class HttpMethod(_Timed):
     iperf3's port."""
 
     kind: Literal["http"]
-    url: str = Field(
-        pattern=r"^http://[^/\s]+(:\d+)?/?$", description="Base URL, e.g. http://speed.noc:8080"
-    )
+    url: str = Field(pattern=HTTP_BASE, description="Base URL, e.g. http://speed.noc:8080")
 
 
 class _RouterOSTest(Section):
@@ -141,6 +146,44 @@ class ScheduleConfig(Section):
         return zoneinfo.ZoneInfo(self.timezone)
 
 
+class RetestConfig(Section):
+    """When a result is checked again before it may count against the provider: a low one
+    could be the test server's fault rather than the link's."""
+
+    enabled: bool = Field(default=True, description="Retest low results and loaded servers")
+    below_pct: float = Field(
+        default=80.0,
+        gt=0,
+        le=100,
+        description="A download under this % of committed_mbps is low: retested",
+    )
+    committed_mbps: float | None = Field(
+        default=None, gt=0, description="The point's committed download (default: expected_mbps)"
+    )
+    server_cpu_pct: float | None = Field(
+        default=80.0,
+        gt=0,
+        le=100,
+        description="The server's host CPU at or over this: the server was loaded (null: its"
+        " CPU is not considered)",
+    )
+    server_tests: int | None = Field(
+        default=None,
+        ge=2,
+        description="Tests at once on the server, this one included, at or over this: loaded"
+        " (default: only its CPU counts)",
+    )
+    server: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A second test server for the retest: a base URL (http), a host (iperf3)"
+        " or a btest server (RouterOS); without it the same server is asked again later",
+    )
+    delay_s: float = Field(
+        default=900.0, ge=0, le=86_400, description="Wait before a retest on the same server"
+    )
+
+
 class CapacityConfig(Section):
     """Active speed tests of one point. Capacity comes only from these, never from counters."""
 
@@ -169,6 +212,22 @@ class CapacityConfig(Section):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Points sharing one uplink name never test at once (default: the point id)",
     )
+    retest: RetestConfig = Field(default_factory=RetestConfig)
+
+    @model_validator(mode="after")
+    def _retest_server(self) -> CapacityConfig:
+        server = self.retest.server
+        http = isinstance(self.method, HttpMethod)
+        if server is not None and http and not re.match(HTTP_BASE, server):
+            raise ValueError(
+                f"retest.server {server!r} is not a base URL like http://speed2.noc:8080"
+                " (the method is http)"
+            )
+        return self
+
+    @property
+    def committed_mbps(self) -> float:
+        return self.retest.committed_mbps or self.expected_mbps
 
 
 class BurstConfig(Section):

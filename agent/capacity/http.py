@@ -3,12 +3,18 @@ of `pantau speedtest-server`, for networks that block iperf3's port.
 
 Each direction is measured where the data arrives: downloads here, uploads at the server (it
 answers with the marks of what it received), so socket buffers never inflate a figure.
+
+Every stream of one test names the test (contract.TEST_HEADER), so the server runs them under
+one slot; each answer carries the server's load, and the result keeps the highest seen. A
+stream refused because the server runs its maximum of tests (503) makes the result
+`server_busy`; refused on every stream, no test took place and the worker tries again later.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import secrets
 import statistics
 import threading
 import time
@@ -31,6 +37,8 @@ class _Stream:
         self.marks: list[Mark] = []
         self.error: str | None = None
         self.moved = 0
+        self.load: contract.ServerLoad | None = None
+        self.busy_retry_s: float | None = None  # set when the server refused it with 503
 
 
 class HttpTest:
@@ -65,8 +73,10 @@ class HttpTest:
         cap = None
         if max_bytes is not None:
             cap = max(CHUNK, max_bytes // (len(cfg.directions) * cfg.streams))
+        headers = self.headers | {contract.TEST_HEADER: secrets.token_hex(8)}
         for direction in cfg.directions:
-            streams, start = self._run(direction, cap)
+            streams, start = self._run(direction, cap, headers)
+            note_server(result, streams)
             bps = aggregate_rate(
                 [s.marks for s in streams], start, cfg.omit_s, start + cfg.seconds_per_direction
             )
@@ -81,7 +91,9 @@ class HttpTest:
                 result.errors.append(f"{direction}: {len(errors)} stream(s) failed: {errors[0]}")
         return result
 
-    def _run(self, direction: str, cap: int | None) -> tuple[list[_Stream], float]:
+    def _run(
+        self, direction: str, cap: int | None, headers: dict[str, str]
+    ) -> tuple[list[_Stream], float]:
         cfg = self.cfg
         streams = [_Stream() for _ in range(cfg.streams)]
         timing: dict[str, float] = {}
@@ -93,7 +105,8 @@ class HttpTest:
         gate = threading.Barrier(cfg.streams, action=go)
         work = self._download if direction == "down" else self._upload
         threads = [
-            threading.Thread(target=work, args=(s, gate, timing, cap), daemon=True) for s in streams
+            threading.Thread(target=work, args=(s, gate, timing, cap, headers), daemon=True)
+            for s in streams
         ]
         for thread in threads:
             thread.start()
@@ -126,15 +139,24 @@ class HttpTest:
         return conn
 
     def _download(
-        self, stream: _Stream, gate: threading.Barrier, timing: dict[str, float], cap: int | None
+        self,
+        stream: _Stream,
+        gate: threading.Barrier,
+        timing: dict[str, float],
+        cap: int | None,
+        headers: dict[str, str],
     ) -> None:
         conn = self._connect(stream, gate)
         if conn is None:
             return
         want = cap if cap is not None else 1 << 40
         try:
-            conn.request("GET", contract.download_path(want), headers=self.headers)
+            conn.request("GET", contract.download_path(want), headers=headers)
             response = conn.getresponse()
+            stream.load = contract.parse_load(response.getheader(contract.LOAD_HEADER))
+            if response.status == contract.BUSY_STATUS:
+                refused(stream, response)
+                return
             if response.status != 200:
                 stream.error = f"HTTP {response.status} for {contract.DOWNLOAD}"
                 return
@@ -154,7 +176,12 @@ class HttpTest:
             conn.close()
 
     def _upload(
-        self, stream: _Stream, gate: threading.Barrier, timing: dict[str, float], cap: int | None
+        self,
+        stream: _Stream,
+        gate: threading.Barrier,
+        timing: dict[str, float],
+        cap: int | None,
+        headers: dict[str, str],
     ) -> None:
         conn = self._connect(stream, gate)
         if conn is None:
@@ -173,17 +200,41 @@ class HttpTest:
                 contract.UPLOAD,
                 body=body(),
                 encode_chunked=True,
-                headers={"Content-Type": "application/octet-stream", **self.headers},
+                headers={"Content-Type": "application/octet-stream", **headers},
             )
             response = conn.getresponse()
             text = response.read()
+            if response.status == contract.BUSY_STATUS:
+                stream.load = contract.parse_load(response.getheader(contract.LOAD_HEADER))
+                refused(stream, response)
+                return
             if response.status != 200:
                 stream.error = f"HTTP {response.status} for {contract.UPLOAD}"
                 return
             doc = json.loads(text)
+            stream.load = contract.load_from_json(doc.get(contract.UPLOAD_LOAD))
             stream.marks = [(float(t), int(b)) for t, b in doc[contract.UPLOAD_MARKS]]
             stream.moved = int(doc[contract.UPLOAD_BYTES])
         except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
             stream.error = f"upload: {type(exc).__name__}: {exc}"
         finally:
             conn.close()
+
+
+def refused(stream: _Stream, response: http.client.HTTPResponse) -> None:
+    """The server runs its maximum of tests: this stream did not run."""
+    try:
+        stream.busy_retry_s = float(response.getheader("Retry-After") or 0)
+    except ValueError:
+        stream.busy_retry_s = 0.0
+    stream.error = f"HTTP {contract.BUSY_STATUS}: the test server runs its maximum of tests"
+
+
+def note_server(result: Measurement, streams: list[_Stream]) -> None:
+    """The highest load the server reported to any stream, and whether it refused one."""
+    for stream in streams:
+        if stream.load is not None:
+            result.note_load(stream.load.active, stream.load.cap, stream.load.cpu_pct)
+        if stream.busy_retry_s is not None:
+            result.server_busy = True
+            result.retry_after_s = max(result.retry_after_s or 0.0, stream.busy_retry_s)

@@ -1,17 +1,24 @@
-"""iperf3 as the test client: one run per direction, parallel streams, slow start omitted."""
+"""iperf3 as the test client: one run per direction, parallel streams, slow start omitted.
+
+iperf3 has no word for the server's load; with `load_url` the same server's HTTP endpoint is
+asked after each direction (its /ping answers with it), so the result carries it as an HTTP
+test's does."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
 import statistics
 import subprocess
+from urllib.parse import urlsplit
 
 from pantau.agent.capacity.config import Iperf3Method
 from pantau.agent.capacity.parse import DirectionResult, iperf3_busy, parse_iperf3
 from pantau.agent.capacity.result import Measurement
 from pantau.agent.probes import icmp_rtts_ms
+from pantau.shared.speedtest import contract
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,10 @@ class Iperf3Test:
             if direction == "up":
                 result.extra["rtt_loaded_ms"] = got.rtt_loaded_ms
                 result.extra["retransmits"] = got.retransmits
+            if cfg.load_url:
+                load = server_load(cfg.load_url)
+                if load is not None:
+                    result.note_load(load.active, load.cap, load.cpu_pct)
         return result
 
     def _direction(self, direction: str) -> DirectionResult:
@@ -84,3 +95,19 @@ class Iperf3Test:
         if not isinstance(doc, dict):
             return DirectionResult(None, 0, error="unexpected iperf3 output")
         return parse_iperf3(doc)
+
+
+def server_load(url: str) -> contract.ServerLoad | None:
+    """The test server's load now, from its /ping answer; None when it cannot say."""
+    base = urlsplit(url)
+    conn = http.client.HTTPConnection(base.hostname or "", base.port or 80, timeout=5)
+    try:
+        conn.request("GET", contract.PING)
+        response = conn.getresponse()
+        response.read()
+        return contract.parse_load(response.getheader(contract.LOAD_HEADER))
+    except (OSError, http.client.HTTPException) as exc:
+        log.debug("no load from %s: %s", url, exc)
+        return None
+    finally:
+        conn.close()

@@ -24,6 +24,22 @@ class Measurement:
     up_bytes: int = 0
     extra: dict[str, float | int | str | bool | None] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # what the test server said of itself (the highest seen), when the method asks it
+    server_tests: int | None = None  # tests it ran at once, this one included
+    server_cap: int | None = None  # tests it runs at once at most
+    server_cpu_pct: float | None = None  # its host's CPU busy over a second
+    server_busy: bool = False  # it refused a stream: every test slot was taken (503)
+    retry_after_s: float | None = None  # when it asked to come back
+
+    def note_load(self, active: int, cap: int, cpu_pct: float) -> None:
+        self.server_tests = max(self.server_tests or 0, active)
+        self.server_cap = cap
+        self.server_cpu_pct = max(self.server_cpu_pct or 0.0, cpu_pct)
+
+    @property
+    def refused(self) -> bool:
+        """The server refused the test before any direction was measured: no test took place."""
+        return self.server_busy and not self.ok
 
     @property
     def bytes(self) -> int:
@@ -50,6 +66,12 @@ class Measurement:
             "in_peak": in_peak,
             "trigger": trigger,
         }
+        if self.server_tests is not None:
+            out["server_tests"] = self.server_tests
+            out["server_cap"] = self.server_cap
+            out["server_cpu_pct"] = _round(self.server_cpu_pct, 1)
+        if self.server_busy:
+            out["server_busy"] = True
         out |= self.extra
         if self.errors:
             out["error"] = "; ".join(self.errors)[:200]

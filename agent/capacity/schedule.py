@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Trigger = Literal["first", "random", "peak", "manual"]
+Trigger = Literal["first", "random", "peak", "manual", "retest"]
 DAY_S = 86_400.0
 
 
@@ -100,7 +100,7 @@ def estimate_bytes(
 
 # --- go, wait, or give up ------------------------------------------------------------------
 
-Reason = Literal["user_traffic", "no_traffic_reading", "uplink_busy", "budget"]
+Reason = Literal["user_traffic", "no_traffic_reading", "uplink_busy", "budget", "server_busy"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,21 @@ def decide(
     return Decision(False, reason, retry_at)
 
 
+def busy_retry(
+    now_s: float,
+    retry_after_s: float | None,
+    deferrals: int,
+    limits: Limits,
+    deadline_s: float | None = None,
+) -> Decision:
+    """The test server refused the test (every slot taken): no test took place, so it waits
+    what the server asked (at least a second) like any deferral, within the same limits."""
+    retry_at = now_s + max(1.0, retry_after_s or limits.retry_s)
+    if deferrals >= limits.max_deferrals or (deadline_s is not None and retry_at > deadline_s):
+        return Decision(False, "server_busy", None)
+    return Decision(False, "server_busy", retry_at)
+
+
 # --- the plan of one point -----------------------------------------------------------------
 
 
@@ -159,6 +174,7 @@ class Pending:
     due_s: float
     deadline_s: float | None = None  # latest start (peak tests)
     deferrals: int = 0
+    retest_of_ms: int | None = None  # a retest: the time of the result it checks
 
 
 @dataclass(frozen=True)
@@ -189,6 +205,7 @@ class Planner:
             now_s + (first if first is not None else self._gap()),
         )
         self.peak: Pending | None = self._peak_after(now_s, None) if plan.peak_per_day else None
+        self.retests: list[Pending] = []  # results waiting to be checked again
 
     def _gap(self) -> float:
         p = self.plan
@@ -211,9 +228,17 @@ class Planner:
         return day if at_s >= opens else day - dt.timedelta(days=1)
 
     def next(self) -> Pending:
-        if self.peak is not None and self.peak.due_s < self.random.due_s:
-            return self.peak
-        return self.random
+        due = self.random
+        if self.peak is not None and self.peak.due_s < due.due_s:
+            due = self.peak
+        for retest in self.retests:
+            if retest.due_s < due.due_s:
+                due = retest
+        return due
+
+    def retest(self, of_ms: int, due_s: float) -> None:
+        """Check the result taken at `of_ms` again at `due_s`."""
+        self.retests.append(Pending("retest", due_s, retest_of_ms=of_ms))
 
     def in_peak(self, now_s: float) -> bool:
         p = self.plan
@@ -229,6 +254,9 @@ class Planner:
         """The pending test ran, was given up, or was not needed: plan the next of its kind.
         Another peak test the same evening only while that day still lacks one and this one
         was not given up."""
+        if pending.trigger == "retest":
+            self.retests = [r for r in self.retests if r.retest_of_ms != pending.retest_of_ms]
+            return
         if pending.trigger in ("random", "first"):
             self.random = Pending("random", now_s + self._gap())
             return
@@ -239,7 +267,11 @@ class Planner:
 
     def deferred(self, pending: Pending, retry_at: float) -> None:
         again = replace(pending, due_s=retry_at, deferrals=pending.deferrals + 1)
-        if pending.trigger == "peak":
+        if pending.trigger == "retest":
+            self.retests = [
+                again if r.retest_of_ms == pending.retest_of_ms else r for r in self.retests
+            ]
+        elif pending.trigger == "peak":
             self.peak = again
         else:
             self.random = again

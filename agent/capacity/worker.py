@@ -4,6 +4,11 @@ A test is decided just before it starts: the sampler's latest WAN rates (read fr
 context) tell whether users are busy, the ledger whether the day's data budget allows it, the
 uplink lock whether another test is running. Results and deferrals become events in the spool,
 through the same context, so none is ever lost.
+
+A result that may be the test server's fault (low, or the server loaded or busy; retest.py) is
+marked awaiting a retest, and retested on the second server at once or on the same one after
+`retest.delay_s`, within the same rules and budget. A test the server refused outright (503)
+did not take place: it is deferred like a busy uplink, for as long as the server asked.
 """
 
 from __future__ import annotations
@@ -17,10 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from pantau.agent.capacity.bursts import agent_burst, router_burst
-from pantau.agent.capacity.config import BurstConfig, CapacityConfig
+from pantau.agent.capacity.config import (
+    BandwidthTestMethod,
+    BurstConfig,
+    CapacityConfig,
+    HttpMethod,
+    Iperf3Method,
+    SpeedTestMethod,
+)
 from pantau.agent.capacity.link import PointLink, PointSettings
 from pantau.agent.capacity.methods import Method, build_method, priced_seconds
 from pantau.agent.capacity.result import Measurement
+from pantau.agent.capacity.retest import AWAITING, judge
 from pantau.agent.capacity.routeros import RouterSession
 from pantau.agent.capacity.schedule import (
     Decision,
@@ -29,6 +42,7 @@ from pantau.agent.capacity.schedule import (
     Plan,
     Planner,
     Trigger,
+    busy_retry,
     decide,
     estimate_bytes,
     in_peak,
@@ -81,9 +95,11 @@ class Tester:
         deferrals: int = 0,
         deadline_s: float | None = None,
         manual: bool = False,
+        method: Method | None = None,
     ) -> Outcome:
-        """Decide and, when allowed, test. A manual test skips the traffic and budget rules
-        (a technician asked for it) but never runs beside another test on the uplink."""
+        """Decide and, when allowed, test (with `method`, default the point's). A manual test
+        skips the traffic and budget rules (a technician asked for it) but never runs beside
+        another test on the uplink. A test the server refused is not charged as a test."""
         sched = self.cfg.schedule
         now = self.clock.now()
         ledger = self.ledger.load(local_day(now, sched.zone))
@@ -101,10 +117,19 @@ class Tester:
             measurement = None
             if decision.run:
                 left = None if manual else max(0, self.limits.budget_bytes - ledger.bytes)
-                measurement = self.method.measure(left)
+                measurement = (method or self.method).measure(left)
                 ledger = self.ledger.load(local_day(self.clock.now(), sched.zone))
-                ledger = ledger.charged(measurement.bytes, peak and measurement.ok)
-                self.ledger.save(ledger, measurement.bytes if measurement.ok else None)
+                if measurement.refused:
+                    decision = busy_retry(
+                        self.clock.now(),
+                        measurement.retry_after_s,
+                        deferrals,
+                        self.limits,
+                        deadline_s,
+                    )
+                else:
+                    ledger = ledger.charged(measurement.bytes, peak and measurement.ok)
+                    self.ledger.save(ledger, measurement.bytes if measurement.ok else None)
         return Outcome(decision, measurement, traffic_bps, peak, now, cost, ledger.bytes)
 
 
@@ -122,9 +147,33 @@ def deferral_message(outcome: Outcome, limits: Limits) -> str:
         "uplink_busy": "another test is running on this uplink",
         "budget": f"daily budget: {outcome.spent_bytes / 1e6:.0f} MB spent, the test would take"
         f" about {outcome.cost_bytes / 1e6:.0f} MB of {limits.budget_bytes / 1e6:.0f} MB",
+        "server_busy": "the test server runs its maximum of tests (503)",
     }[d.reason or "uplink_busy"]
-    then = "given up" if d.retry_at is None else f"retry in {limits.retry_s:.0f}s"
+    then = "given up" if d.retry_at is None else f"retry in {retry_in_s(outcome, limits):.0f}s"
     return f"capacity test deferred: {what}; {then}"
+
+
+def retry_in_s(outcome: Outcome, limits: Limits) -> float:
+    """How long a deferred test waits: what the server asked after a 503, else retry_s."""
+    m = outcome.measurement
+    if outcome.decision.reason == "server_busy" and m is not None:
+        return max(1.0, m.retry_after_s or limits.retry_s)
+    return limits.retry_s
+
+
+def retest_method(point: str, cfg: CapacityConfig, source: object) -> Method | None:
+    """The point's method aimed at the second test server, when one is configured."""
+    server = cfg.retest.server
+    if server is None:
+        return None
+    method = cfg.method
+    if isinstance(method, HttpMethod):
+        method = method.model_copy(update={"url": server})
+    elif isinstance(method, Iperf3Method):
+        method = method.model_copy(update={"host": server, "load_url": None})
+    elif isinstance(method, BandwidthTestMethod | SpeedTestMethod):
+        method = method.model_copy(update={"server": server})
+    return build_method(point, cfg.model_copy(update={"method": method}), source)
 
 
 def _mbps(bps: float | None) -> str:
@@ -149,12 +198,15 @@ class CapacityWorker:
         self.log = PointLogger(log, point.id)
         self.tests_run = 0
         self.deferrals = 0
+        self.retests_run = 0
         self.tester: Tester | None = None
         self.planner: Planner | None = None
+        self.second: Method | None = None  # the retest's server, when another one
         cfg: CapacityConfig | None = point.capacity
         if cfg is not None:
             method = build_method(point.id, cfg, point.source)
             self.tester = Tester(point.id, cfg, method, state_dir, clock)
+            self.second = retest_method(point.id, cfg, point.source)
             check_peak_room(point.id, cfg, method)
         self.bursts: BurstConfig | None = point.bursts
         self._burst: Callable[[], Reachability] | None = None
@@ -225,16 +277,20 @@ class CapacityWorker:
         if planner.peak_covered(pending, today.peak_tests):
             planner.done(pending, now, today.peak_tests)
             return None
-        outcome = tester.attempt(self.link.wan_traffic_bps(), pending.deferrals, pending.deadline_s)
+        retest = pending.trigger == "retest"
+        method = self.second if retest and self.second is not None else None
+        outcome = tester.attempt(
+            self.link.wan_traffic_bps(), pending.deferrals, pending.deadline_s, method=method
+        )
         ts_ms = int(outcome.started_s * 1000)
-        if outcome.measurement is not None:
+        if outcome.measurement is not None and not outcome.measurement.refused:
             m = outcome.measurement
             self.tests_run += 1
+            self.retests_run += int(retest)
             self.log.info("capacity test (%s): %s", pending.trigger, m.summary())
             message = "; ".join(m.errors)[:400] if m.errors else None
-            self.link.record_event(
-                "capacity", ts_ms, message, capacity_data(outcome, pending.trigger)
-            )
+            data = capacity_data(outcome, pending.trigger) | self._retest_data(pending, m, ts_ms)
+            self.link.record_event("capacity", ts_ms, message, data)
             ledger = tester.ledger.load(local_day(self.clock.now(), tester.cfg.schedule.zone))
             planner.done(pending, self.clock.now(), ledger.peak_tests)
             return outcome
@@ -254,18 +310,40 @@ class CapacityWorker:
                 if outcome.traffic_bps is None
                 else round(outcome.traffic_bps),
                 "threshold_bps": tester.limits.defer_above_bps,
-                "retry_in_s": None if decision.retry_at is None else tester.limits.retry_s,
+                "retry_in_s": None
+                if decision.retry_at is None
+                else retry_in_s(outcome, tester.limits),
                 "gave_up": decision.retry_at is None,
                 "in_peak": outcome.in_peak,
                 "spent_bytes": outcome.spent_bytes,
                 "cost_bytes": outcome.cost_bytes,
-            },
+            }
+            | ({"retest_of_ms": pending.retest_of_ms} if retest else {}),
         )
         if decision.retry_at is None:
             planner.done(pending, now, today.peak_tests, gave_up=True)
         else:
             planner.deferred(pending, decision.retry_at)
         return outcome
+
+    def _retest_data(self, pending: Pending, m: Measurement, ts_ms: int) -> dict[str, Any]:
+        """The result's judgement; a first result that needs it is marked awaiting and its
+        retest planned, a retest says what it found of the result it checks."""
+        assert self.tester is not None and self.planner is not None
+        cfg = self.tester.cfg
+        if not cfg.retest.enabled or not m.ok:
+            return {}
+        judged = judge(m, cfg.retest, cfg.committed_mbps)
+        data = judged.data()
+        if pending.trigger == "retest":
+            data |= {"retest_of_ms": pending.retest_of_ms, "retest_outcome": judged.verdict}
+            self.log.info("retest of the result of %s: %s", pending.retest_of_ms, judged.verdict)
+        elif judged.needs_retest:
+            data |= {"retest": AWAITING, "retest_reason": judged.reasons}
+            delay = 0.0 if self.second is not None else cfg.retest.delay_s
+            self.planner.retest(ts_ms, self.clock.now() + delay)
+            self.log.info("result to be retested (%s) in %.0fs", judged.reasons, delay)
+        return data
 
 
 def check_peak_room(point: str, cfg: CapacityConfig, method: Method) -> None:
