@@ -7,27 +7,36 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
 import uuid
+from pathlib import Path
 
 from pantau.agent import __version__
 from pantau.agent.config import AgentConfig, load_agent_config
+from pantau.agent.netloop import NetLoop
 from pantau.agent.point import PointContext
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.run import PointSampler
+from pantau.agent.scheduler import DEFAULT_WORKERS, Scheduler
 from pantau.agent.sources.clock import Clock, CompressedClock, RealClock
 from pantau.agent.spool import Spool
+from pantau.shared.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # mallopt(3)
-# One thread per point: with Python's default 5 ms GIL switch interval, hundreds of sampler
-# threads waking on the same tick spend their CPU contending for the GIL (bench/routeros_poll.py:
-# ~5 ms per RouterOS poll at 500 routers, collapsing at 750; ~1.7 ms flat to 1,000 at 50 ms).
-# Samplers mostly wait on sockets, so a longer interval costs them nothing.
+# With Python's default 5 ms GIL switch interval, many sampler threads waking on the same tick
+# spend their CPU contending for the GIL (bench/routeros_poll.py: ~5 ms per RouterOS poll at 500
+# routers, collapsing at 750; ~1.7 ms flat to 1,000 at 50 ms). Samplers mostly wait on sockets,
+# so a longer interval costs them nothing.
 THREAD_SWITCH_INTERVAL_S = 0.05
+# Descriptors held beyond the points' own: the spool, logs, the loop's waker, and what sampling
+# workers and connects open for a moment (a probe socket, a /proc file, a socket being made).
+FD_RESERVE = 64
+FD_PER_WORKER = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="check the installation (config, files, spool, broker login, routers, interfaces),"
         " print a table with a fix for each failure, exit 1 on any; 'local': no network",
     )
+    parser.add_argument(
+        "--sample-workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="threads that take samples (default %(default)s); a hung device holds one until"
+        " its source's timeout, so keep it above the devices that may hang at once",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,13 +84,41 @@ def run(args: argparse.Namespace) -> int:
         from pantau.agent.speedtest_cli import speedtest
 
         return speedtest(config, args.point, args.publish)
+    if args.sample_workers < 1:
+        raise ConfigError(f"--sample-workers must be at least 1, not {args.sample_workers}")
     _fewer_malloc_arenas()
     sys.setswitchinterval(THREAD_SWITCH_INTERVAL_S)
+    raised_from = raise_fd_limit()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    Agent(config).run(stop)
+    Agent(config, args.sample_workers).run(stop, raised_from)
     return 0
+
+
+def raise_fd_limit() -> int:
+    """Open files up to the hard limit (every point holds a socket); returns the old soft one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        try:
+            hard = int(Path("/proc/sys/fs/nr_open").read_text())
+        except (OSError, ValueError):
+            hard = 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (hard, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+            )
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, hard, exc)
+    return soft
+
+
+def open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 16
 
 
 def _fewer_malloc_arenas() -> None:
@@ -87,9 +131,10 @@ def _fewer_malloc_arenas() -> None:
 
 
 class Agent:
-    """All points of one agent process: a sampler and a publisher each, one spool for all."""
+    """All points of one agent process: a sampler and a publisher each, one spool for all, one
+    network thread for every MQTT session and a fixed pool of sampling workers."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    def __init__(self, config: AgentConfig, sample_workers: int = DEFAULT_WORKERS) -> None:
         self.config = config
         self.boot = uuid.uuid4().hex[:16]
         self.clock: Clock = RealClock()
@@ -101,6 +146,7 @@ class Agent:
             config.spool.max_bytes,
             config.spool.sync,
         )
+        self.loop = NetLoop()
         self.publishers: list[PointPublisher] = []
         self.samplers: list[PointSampler] = []
         contexts: list[PointContext] = []
@@ -113,11 +159,13 @@ class Agent:
                 self.spool,
                 config.mqtt.for_point(point.id),
                 config.publish,
+                self.loop,
             )
             context = PointContext(point.id, self.spool, publisher, self.clock)
             self.publishers.append(publisher)
             contexts.append(context)
             self.samplers.append(PointSampler(point, config.interval_s, source, context, self.boot))
+        self.scheduler = Scheduler(self.clock, list(self.samplers), sample_workers)
         self.capacity = None
         if any(p.capacity is not None or p.bursts is not None for p in config.points):
             # Imported only when used: speed tests pull in more than a plain agent needs.
@@ -131,30 +179,62 @@ class Agent:
                 ]
             )
 
-    def run(self, stop: threading.Event) -> None:
+    def fd_budget(self) -> tuple[int, int, int]:
+        """(descriptors per point, descriptors reserved, points the open-file limit holds)."""
+        routeros = any(p.source.kind == "routeros" for p in self.config.points)
+        per_point = 2 if routeros else 1  # its MQTT socket (+ its RouterOS API connection)
+        reserve = FD_RESERVE + FD_PER_WORKER * (self.scheduler.threads - 1) + self.loop.threads
+        reserve += 8 * sum(p.capacity is not None for p in self.config.points)
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if limit == resource.RLIM_INFINITY:
+            limit = 1 << 20
+        return per_point, reserve, max(0, (limit - open_fds() - reserve) // per_point)
+
+    def run(self, stop: threading.Event, fd_limit_was: int | None = None) -> None:
+        points = len(self.samplers)
+        per_point, reserve, room = self.fd_budget()
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        raised = f" (raised from {fd_limit_was})" if fd_limit_was not in (None, limit) else ""
+        if room < points:
+            self.spool.close()
+            raise ConfigError(
+                f"{points} points need {points * per_point + reserve} open files and this process"
+                f" may hold {limit}{raised}: it can serve {room}; raise the limit (systemd"
+                " LimitNOFILE=, ulimit -n) or split the points over more agents"
+            )
         log.info(
-            "pantau agent %s: %d point(s), every %gs, spool %s (boot %s)",
+            "pantau agent %s: %d point(s), every %gs, spool %s (boot %s); threads: 1 network,"
+            " %d connecting, 1 scheduler, %d sampling",
             __version__,
-            len(self.samplers),
+            points,
             self.config.interval_s,
             self.spool.path,
             self.boot,
+            self.loop.threads - 1,
+            self.scheduler.threads - 1,
         )
+        log.info(
+            "open files: limit %d%s, %d in use: room for %d point(s) at %d each (this agent has %d)",
+            limit,
+            raised,
+            open_fds(),
+            room,
+            per_point,
+            points,
+        )
+        self.loop.start()
         for publisher in self.publishers:
             publisher.start()
-        for sampler in self.samplers:
-            sampler.start()
+        self.scheduler.start()
         if self.capacity is not None:
             self.capacity.start()
         stop.wait()
         log.info("stopping: %d sample(s) still in the spool", self.spool.count())
         if self.capacity is not None:
             self.capacity.stop()
+        self.scheduler.stop()
+        self.scheduler.join(5.0)
         for sampler in self.samplers:
-            sampler.stop()
-        for sampler in self.samplers:
-            sampler.join(5.0)
             sampler.source.close()
-        for publisher in self.publishers:
-            publisher.stop()
+        self.loop.stop()
         self.spool.close()

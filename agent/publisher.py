@@ -10,10 +10,11 @@ the spool: whatever the broker may have lost in a crash is sent again, and the c
 idempotent writes absorb the repeats.
 
 One MQTT session per point, so the broker's ACL, the retained birth and the Will (death) all
-speak for exactly one point. The network loop runs in this publisher's own thread, with
-reconnects under exponential backoff with jitter; neither a broker away nor a spool that cannot
-write (a full disk) ends that thread: each failure is logged once, retried, and shown in the
-birth message (`spool`).
+speak for exactly one point. All the sessions of a process are driven by one network thread
+(agent/netloop.py, epoll: no select() ceiling at 1,024 descriptors), each reconnecting under
+exponential backoff with jitter; neither a broker away nor a spool that cannot write (a full
+disk) ends that thread: each failure is logged once, retried, and shown in the birth message
+(`spool`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from paho.mqtt.properties import Properties
 
 from pantau.agent import __version__
 from pantau.agent.config import MqttConfig, PublishConfig
+from pantau.agent.netloop import READ, WRITE, NetLoop
 from pantau.agent.spool import Formed, Row, Spool, SpoolWriteError
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
@@ -50,6 +52,11 @@ MAX_RECEIPT_WAIT_S = 1800.0
 # A message still without a receipt when one came for a message sent this much later was lost
 # on the way (a broker that restarted without the collector's session): it goes again at once.
 OVERTAKEN_AFTER_S = 10.0
+# PUBACK reason 0x10: the broker had no subscriber for it (no collector session, e.g. a broker
+# restarted without it), so no receipt can come: it goes again after this (doubling), not
+# after the full receipt timeout.
+NO_MATCHING_SUBSCRIBERS = 0x10
+UNHEARD_RETRY_S = 5.0
 CONNACK_TIMEOUT_S = 10.0  # an address that takes TCP but never answers MQTT is said so
 SHORT_SESSION_S = 5.0  # dropped this soon after connecting, again and again: someone else's login
 
@@ -63,10 +70,39 @@ class _Sent:
     mid: int | None = None  # awaiting PUBACK while set
     attempts: int = 0
     acked: bool = False
+    unheard: bool = False  # the broker's PUBACK said no subscriber took it: it went nowhere
 
     @property
     def msg_id(self) -> str:
         return self.formed.msg_id
+
+
+_IDLE, _CONNECTING, _OPEN, _DONE = "idle", "connecting", "open", "done"
+
+
+@dataclass
+class _Goodbye:
+    """A clean stop in stages: drain briefly, publish offline, disconnect."""
+
+    drain_until: float = 0.0
+    offline: mqtt.MQTTMessageInfo | None = None
+    until: float = 0.0
+    disconnecting: bool = False
+
+
+def _pending(sock: object) -> bool:
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+
+def _close(client: mqtt.Client, loop: NetLoop | None = None) -> None:
+    """Close a client's socket now (it is never used again: each connection has its own)."""
+    sock = client.socket()
+    if sock is None:
+        return
+    if loop is not None:
+        loop.unwatch(sock)  # type: ignore[arg-type]
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 @dataclass
@@ -79,8 +115,8 @@ class _Forget:
 
 
 def _guarded(callback: Callable[..., None]) -> Callable[..., None]:
-    """A callback's failure is logged (once per message) and never raised into paho's loop,
-    which would end this point's publishing thread."""
+    """A callback's failure is logged (once per message) and never raised into paho, which
+    would drop this point's connection."""
 
     @functools.wraps(callback)
     def run(self: PointPublisher, *args: Any) -> None:
@@ -93,6 +129,9 @@ def _guarded(callback: Callable[..., None]) -> Callable[..., None]:
 
 
 class PointPublisher:
+    """One point's MQTT session, driven by a network loop (agent/netloop.py) shared by every
+    point of the process; without one it starts its own."""
+
     def __init__(
         self,
         point: str,
@@ -101,6 +140,7 @@ class PointPublisher:
         spool: Spool,
         mqtt_config: MqttConfig,
         publish_config: PublishConfig,
+        loop: NetLoop | None = None,
     ) -> None:
         self.point = point
         self.boot = boot
@@ -109,7 +149,13 @@ class PointPublisher:
         self.mqtt_config = mqtt_config
         self.publish_config = publish_config
         self.log = PointLogger(log, point)
-        self._stop = threading.Event()
+        self._own_loop = loop is None
+        self._loop = loop if loop is not None else NetLoop(connect_threads=1, name=f"mqtt-{point}")
+        self._phase = _IDLE
+        self._retry_at = 0.0
+        self._stopping = False
+        self._goodbye = _Goodbye()
+        self._finished = threading.Event()
         self._dirty = threading.Event()
         self._connected = False
         self._ready = False  # connected and (with receipts) subscribed to them
@@ -132,18 +178,21 @@ class PointPublisher:
         )
         self._last_error: str | None = None
         self._connected_at = 0.0
+        self._started = 0.0  # when this connection's socket came back from connecting
         self._short_sessions = 0
         self._next_publish_at = 0.0
         self._client = self._make_client()  # replaced by a fresh one for every connection
-        self._thread = threading.Thread(target=self._run, name=f"mqtt-{point}", daemon=True)
 
     # -- called from other threads -------------------------------------------------------------
     def start(self) -> None:
-        self._thread.start()
+        if self._own_loop:
+            self._loop.start()
+        self._loop.add(self)
 
     def notify(self) -> None:
         """New rows are in the spool."""
         self._dirty.set()
+        self._loop.wake(self)
 
     def set_facts(self, facts: dict[str, str]) -> None:
         self._facts = dict(facts)
@@ -158,8 +207,8 @@ class PointPublisher:
 
     @property
     def alive(self) -> bool:
-        """The publishing thread runs (it ends only on stop)."""
-        return self._thread.is_alive()
+        """The network thread runs (it ends only on stop)."""
+        return self._loop.alive
 
     @property
     def awaiting_receipt(self) -> int:
@@ -167,9 +216,13 @@ class PointPublisher:
         return len(self._sent)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Say goodbye (retained offline state), let in-flight messages finish, disconnect."""
-        self._stop.set()
-        self._thread.join(timeout_s + 2)
+        """Say goodbye (retained offline state), let in-flight messages finish, disconnect.
+        With a shared loop, stopping the loop does this for every point at once."""
+        if self._own_loop:
+            self._loop.stop(timeout_s + 1)
+            return
+        self._loop.call_soon(self.begin_stop)
+        self._finished.wait(timeout_s + 2)
 
     # -- the network thread --------------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
@@ -183,6 +236,10 @@ class PointPublisher:
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        # The network loop watches the socket; paho says when it wants to write or closes it.
+        client.on_socket_register_write = lambda _c, _u, sock: self._loop.set_write(sock, True)
+        client.on_socket_unregister_write = lambda _c, _u, sock: self._loop.set_write(sock, False)
+        client.on_socket_close = lambda _c, _u, sock: self._loop.unwatch(sock)
         return client
 
     def _state(self, state: str) -> bytes:
@@ -200,53 +257,149 @@ class PointPublisher:
             )
         )
 
-    def _run(self) -> None:
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def begin_stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self._goodbye = _Goodbye(drain_until=time.monotonic() + 3.0)
+        self._next_publish_at = 0.0  # no lingering on the way out
+        self._dirty.set()
+        self._loop.wake(self)
+
+    def step(self, now: float) -> float | None:
+        """Connect when due, keep the session alive, drain the spool; when to step again."""
+        try:
+            return self._step(now)
+        except Exception as exc:  # never end the loop: start over on a fresh connection
+            self._note_error(f"publishing failed: {type(exc).__name__}: {exc}")
+            self._lost(now)
+            return self._retry_at
+
+    def _step(self, now: float) -> float | None:
+        if self._phase == _DONE:
+            return None
+        if self._phase == _IDLE:
+            if self._stopping:
+                self._finish()
+                return None
+            return self._retry_at if now < self._retry_at else self._begin_connect(now)
+        if self._phase == _CONNECTING:
+            return None  # a connector thread has the client; it comes back through _connected
+        if self._client.loop_misc() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._lost(now)
+            return self._retry_at
+        if not self._connected:
+            if self._stopping:
+                self._lost(now)
+                return None
+            if now - self._started > CONNACK_TIMEOUT_S:
+                self._note_error(self._no_answer())
+                self._lost(now)
+                return self._retry_at
+            return self._started + CONNACK_TIMEOUT_S
+        if self._stopping:
+            return self._say_goodbye(now)
+        return self._drain()
+
+    def _begin_connect(self, now: float) -> float | None:
         """Each connection starts from a fresh client and from the head of the spool.
 
         Whatever was sent and not confirmed when a connection died is simply sent again from
         the spool, so delivery never depends on a client library's or a broker's memory.
         """
+        self._client = client = self._make_client()
+        self._mids.clear()
+        self._ready = False
+        try:
+            self._resume()
+        except Exception as exc:  # a spool it cannot read now: try again after a pause
+            self._note_error(f"cannot read the spool: {type(exc).__name__}: {exc}")
+            self._retry_at = now + self._backoff.next_delay()
+            return self._retry_at
         cfg = self.mqtt_config
-        while not self._stop.is_set():
-            self._client = self._make_client()
-            self._mids.clear()
-            self._ready = False
-            try:
-                self._resume()
-            except Exception as exc:  # a spool it cannot read now: try again after a pause
-                self._note_error(f"cannot read the spool: {type(exc).__name__}: {exc}")
-                self._stop.wait(self._backoff.next_delay())
-                continue
-            try:
-                self._client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                hint = connection_hint(exc, cfg.tls is not None, cfg.port)
-                self._note_error(
-                    f"cannot reach broker {cfg.host}:{cfg.port}: {exc}{f' ({hint})' if hint else ''}"
-                )
-                self._stop.wait(self._backoff.next_delay())
-                continue
-            started = time.monotonic()
-            try:
-                while not self._stop.is_set():
-                    rc = self._client.loop(timeout=0.2)
-                    if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                        break
-                    if not self._connected and time.monotonic() - started > CONNACK_TIMEOUT_S:
-                        self._note_error(self._no_answer())
-                        break
-                    self._drain()
-            except Exception as exc:  # never end the thread: start over on a fresh connection
-                self._note_error(f"publishing failed: {type(exc).__name__}: {exc}")
-            if self._stop.is_set():
-                break
-            self._connected = False
-            with contextlib.suppress(Exception):
-                self._client.disconnect()
-            self._stop.wait(self._backoff.next_delay())
-        with contextlib.suppress(Exception):
-            self._goodbye()
+        self._phase = _CONNECTING
+        self._loop.connect(
+            lambda: client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s),
+            functools.partial(self._connect_done, client),
+        )
+        return None
+
+    def _connect_done(self, client: mqtt.Client, error: BaseException | None) -> None:
+        """Back from a connector thread: watch the socket, or say why it failed."""
+        now = time.monotonic()
+        if client is not self._client or self._phase != _CONNECTING:
+            _close(client)
+            return
+        self._loop.wake(self)
+        if error is not None:
+            cfg = self.mqtt_config
+            if not isinstance(error, OSError | ssl.SSLError | ValueError):
+                error_text = f"{type(error).__name__}: {error}"
+            else:
+                error_text = str(error)
+            hint = connection_hint(error, cfg.tls is not None, cfg.port)
+            self._note_error(
+                f"cannot reach broker {cfg.host}:{cfg.port}: {error_text}"
+                f"{f' ({hint})' if hint else ''}"
+            )
+            _close(client)
+            self._phase = _IDLE
+            self._retry_at = now + self._backoff.next_delay()
+            return
+        sock = client.socket()
+        if self._stopping or sock is None:
+            _close(client)
+            self._phase = _IDLE
+            self._retry_at = now + self._backoff.next_delay()
+            return
+        self._loop.watch(sock, self, client.want_write())  # type: ignore[arg-type]
+        self._phase = _OPEN
+        self._started = now
+
+    def io(self, events: int) -> None:
+        """The socket is readable or writable: let paho read and write."""
+        if self._phase != _OPEN:
+            return
+        client = self._client
+        try:
+            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+            if events & READ:
+                rc = client.loop_read()
+                sock = client.socket()
+                # TLS may hold decrypted packets the kernel no longer reports as readable
+                while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and _pending(sock):
+                    rc = client.loop_read()
+                    sock = client.socket()
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and events & WRITE:
+                rc = client.loop_write()
+        except Exception as exc:
+            self._note_error(f"publishing failed: {type(exc).__name__}: {exc}")
+            rc = MQTTErrorCode.MQTT_ERR_UNKNOWN
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._lost(time.monotonic())
+        elif self._stopping and client.socket() is None:
+            self._finish()  # our DISCONNECT went out and paho closed the socket
+
+    def _lost(self, now: float) -> None:
+        """This connection is over: close it, try again after a backoff (or stop)."""
         self._connected = False
+        self._ready = False
+        _close(self._client, self._loop)
+        if self._stopping:
+            self._finish()
+            return
+        self._phase = _IDLE
+        self._retry_at = now + self._backoff.next_delay()
+
+    def _finish(self) -> None:
+        _close(self._client, self._loop)
+        self._connected = False
+        self._phase = _DONE
+        self._finished.set()
 
     def _no_answer(self) -> str:
         cfg = self.mqtt_config
@@ -269,27 +422,31 @@ class PointPublisher:
         }
         self._cursor = self.spool.chain(self.point, self._signer.genesis).formed_to
 
-    def _goodbye(self) -> None:
-        """On a clean stop: deliver what is spooled (briefly), then announce offline."""
-        if not self._connected:
-            return
-        deadline = time.monotonic() + 3.0
-        self._next_publish_at = 0.0  # no lingering on the way out
-        self._dirty.set()
-        while time.monotonic() < deadline and self._connected:
-            self._drain()
-            if not self._sent and not self._dirty.is_set():
-                break
-            if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return
-        info = self._client.publish(
-            topics.state_topic(self.point), self._state("offline"), qos=1, retain=True
-        )
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and not info.is_published():
-            if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                break
-        self._client.disconnect()
+    def _say_goodbye(self, now: float) -> float | None:
+        """On a clean stop: deliver what is spooled (briefly), then announce offline, then
+        disconnect; one stage per step, so every point of the loop says goodbye at once."""
+        bye = self._goodbye
+        if bye.offline is None:
+            if now < bye.drain_until:
+                self._drain()
+                if self._sent or self._dirty.is_set():
+                    return now + 0.05
+            bye.offline = self._client.publish(
+                topics.state_topic(self.point), self._state("offline"), qos=1, retain=True
+            )
+            bye.until = now + 2.0
+            return now + 0.05
+        if not bye.offline.is_published() and now < bye.until:
+            return now + 0.05
+        if not bye.disconnecting:
+            bye.disconnecting = True
+            bye.until = now + 1.0
+            self._client.disconnect()
+            return now + 0.05
+        if self._client.socket() is None or now >= bye.until:
+            self._finish()
+            return None
+        return now + 0.05
 
     def _note_error(self, message: str) -> None:
         if message != self._last_error:
@@ -344,7 +501,7 @@ class PointPublisher:
                 f" {why}"
             )
             return
-        if self._stop.is_set():
+        if self._stopping:
             self.log.info("disconnected from broker: %s", reason_code)
             return
         lasted = time.monotonic() - self._connected_at
@@ -382,6 +539,7 @@ class PointPublisher:
             self._dirty.set()
             return
         sent.acked = True
+        sent.unheard = reason_code.value == NO_MATCHING_SUBSCRIBERS
         if not self._receipts:
             del self._sent[sent.msg_id]
             self._forget_rows([sent])
@@ -433,12 +591,17 @@ class PointPublisher:
                 return
         self._forget.backoff.reset()
 
-    def _drain(self) -> None:
+    def _drain(self) -> float | None:
+        """Send what is due; returns when a timer (pace, linger, a full disk) wants it again."""
         if not self._ready:
-            return
+            return None
         now = time.monotonic()
-        if self._forget.pending and now >= self._forget.retry_at:
-            self._forget_rows([])
+        wake: list[float] = []
+        if self._forget.pending:
+            if now >= self._forget.retry_at:
+                self._forget_rows([])
+            if self._forget.pending:
+                wake.append(self._forget.retry_at)
         if (self._facts is not None and self._facts != self._published_facts) or (
             self._published_facts is not None and self.spool.state != self._published_spool
         ):
@@ -447,24 +610,30 @@ class PointPublisher:
         self._resend_due(now)
         config = self.publish_config
         linger = config.linger_s
+        if self._dirty.is_set() and now < self._form_retry_at:
+            wake.append(self._form_retry_at)
         while self._dirty.is_set() and self._room() and now >= self._form_retry_at:
             if linger and time.monotonic() < self._next_publish_at:
-                return
+                wake.append(self._next_publish_at)
+                break
             if not self._bucket.take(time.monotonic()):
-                return
+                wake.append(time.monotonic() + 1.0 / config.drain_msgs_per_s)
+                break
             self._dirty.clear()
             rows = self.spool.peek(self.point, self._cursor, config.batch_max)
             if not rows:
-                return
+                break
             self._dirty.set()  # there may be more behind this batch
             try:
                 self._form(_fit(rows))
             except SpoolWriteError as exc:  # a full disk: the rows wait in the spool
                 self._note_error(str(exc))
                 self._form_retry_at = time.monotonic() + 1.0
-                return
+                wake.append(self._form_retry_at)
+                break
             if linger and not self.spool.has_after(self.point, self._cursor):
                 self._next_publish_at = time.monotonic() + linger  # caught up: gather a while
+        return min(wake, default=None)
 
     def _room(self) -> bool:
         if len(self._mids) >= self.publish_config.inflight_max:
@@ -518,6 +687,7 @@ class PointPublisher:
         info = self._client.publish(topic, formed.payload, qos=1, properties=properties)
         sent.mid, sent.sent_at = info.mid, time.monotonic()
         sent.attempts += 1
+        sent.unheard = False
         self._mids[info.mid] = formed.msg_id
         # the newest last: a resend moves to the end of the order it is retried in
         self._sent[formed.msg_id] = self._sent.pop(formed.msg_id, sent)
@@ -534,7 +704,8 @@ class PointPublisher:
     def _resend_due(self, now: float) -> None:
         """Messages past their receipt deadline, or overtaken by a later message's receipt, go
         again. While receipts flow, every late one (it or its receipt was lost); while none
-        come (no collector), only the oldest, as a probe."""
+        come (no collector), only the oldest, as a probe. A message the broker said no one
+        subscribed to (a broker restarted before the collector's session) is late sooner."""
         if not self._sent:
             return
         timeout = self.publish_config.receipt_timeout_s
@@ -546,7 +717,12 @@ class PointPublisher:
             and s.mid is None
             and (
                 s.sent_at <= overtaken
-                or now >= s.sent_at + min(timeout * 2 ** (s.attempts - 1), MAX_RECEIPT_WAIT_S)
+                or now
+                >= s.sent_at
+                + min(
+                    (UNHEARD_RETRY_S if s.unheard else timeout) * 2 ** (s.attempts - 1),
+                    MAX_RECEIPT_WAIT_S,
+                )
             )
         ]
         if not late:

@@ -1,15 +1,14 @@
-"""The run loop: one sampling thread per point, aligned to the wall clock.
+"""One point's sampling step: read the device, build the sample, spool it, wake the publisher.
 
-Each point samples on its own thread with its own timing, so a hung router costs only its own
-samples. A sample is built, validated against the wire contract and stored in the spool before
-anything else happens to it.
+When it runs is the scheduler's business (agent/scheduler.py: wall-clock ticks, a fixed pool of
+workers, a slow device costing only its own samples). A sample is built, validated against the
+wire contract and stored in the spool before anything else happens to it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections import deque
 
 from pantau.agent.config import PointConfig
@@ -18,7 +17,6 @@ from pantau.agent.probes import Target, probe
 from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
 from pantau.agent.sample import build_sample
 from pantau.agent.sources.base import Reachability, Reading, Source, SourceIssue
-from pantau.agent.sources.clock import next_tick
 from pantau.agent.sources.reachability import merge_burst
 from pantau.agent.spool import SpoolFullError, SpoolWriteError
 from pantau.shared.logs import Once, PointLogger
@@ -55,27 +53,6 @@ class PointSampler:
         self._given_up = 0  # held samples pushed out by newer ones: reported as dropped
         self._spool_state = "ok"
         self._once = Once()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"sample-{self.point}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout_s: float) -> None:
-        self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            tick = next_tick(self.clock.now(), self.interval_s)
-            if not self.clock.sleep_until(tick, self._stop):
-                break
-            try:
-                self.sample_once()
-            except Exception:  # a bug in one point must not stop the others
-                self.log.exception("sampling failed")
 
     def sample_once(self) -> None:
         ts_ms = int(self.clock.now() * 1000)
