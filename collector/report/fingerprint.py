@@ -1,9 +1,10 @@
 """A fingerprint (SHA-256) of everything a report was computed from: the registry as loaded,
 the month, the filters, and every point's rollup hours and capacity tests as the report read
-them (a capacity test: its time, direction and Mbit/s). The same inputs give the same
-fingerprint whenever and wherever the report is made again (the time it was made is not an
-input), so a signed copy can be checked against the database: make the report again and compare
-the fingerprints. Any changed minute, test or contract term changes it.
+them (a capacity test: its time, direction and Mbit/s, and the flags that decide whether it
+counts). The same inputs give the same fingerprint whenever and wherever the report is made
+again (the time it was made is not an input), so a signed copy can be checked against the
+database: make the report again and compare the fingerprints. Any changed minute, test or
+contract term changes it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ class Fingerprint:
         # a test's time, direction and Mbit/s are what the figures use (not how it was run)
         ordered = sorted((t.ts_ms, t.direction, t.mbps) for t in tests)
         self._text(json.dumps([[ts, direction, repr(mbps)] for ts, direction, mbps in ordered]))
+        # and whether each counts (sla/capacity.py): only tests that carry a flag, so the
+        # fingerprint of tests without any is what it was before flags existed
+        flagged = sorted(
+            (t.ts_ms, t.direction, t.low, t.server_loaded, t.server_busy, t.retest, t.retest_of_ms)
+            for t in tests
+            if t.flagged
+        )
+        if flagged:
+            self._text(json.dumps(["flags", *flagged]))
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

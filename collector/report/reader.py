@@ -213,10 +213,12 @@ class InfluxSource:
 
     # -- capacity ------------------------------------------------------------------------------
     def capacity(self, points: Sequence[str], start_ms: int, end_ms: int) -> Tests:
-        """Rows as collector/lines.py stores them: tags direction and method, field mbps."""
+        """Rows as collector/lines.py stores them: tags direction and method, field mbps, and
+        what the agent said of the test (sla/capacity.py decides whether it counts)."""
         ordered = list(points)
+        fields = ", ".join(f'"{name}"' for name in ("mbps", *CAPACITY_FLAGS))
         queries = [
-            f'SELECT "mbps" FROM "{CAPACITY}"'
+            f'SELECT {fields} FROM "{CAPACITY}"'
             f" WHERE {influxql.points(ordered[i : i + POINTS_PER_QUERY])}"
             f' AND time >= {start_ms}ms AND time < {end_ms}ms GROUP BY "point", "direction", "method"'
             for i in range(0, len(ordered), POINTS_PER_QUERY)
@@ -238,11 +240,30 @@ class InfluxSource:
             if direction not in ("down", "up"):
                 continue
             found[tags.get("point", "")].extend(
-                CapacityTest(ts, direction, float(mbps), method)
-                for ts, mbps in series["values"]
-                if _number(mbps)
+                capacity_test(values, direction, method)
+                for values in series["values"]
+                if _number(values[1])
             )
         return found
+
+
+CAPACITY_FLAGS = ("low", "server_loaded", "server_busy", "retest", "retest_of_ms")
+
+
+def capacity_test(values: Sequence[Any], direction: str, method: str) -> CapacityTest:
+    """A row of time, mbps and CAPACITY_FLAGS (null where the agent did not say)."""
+    ts, mbps, low, loaded, busy, retest, retest_of = values
+    return CapacityTest(
+        int(ts),
+        direction,
+        float(mbps),
+        method,
+        low=low is True,
+        server_loaded=loaded is True,
+        server_busy=busy is True,
+        retest=retest if isinstance(retest, str) else "",
+        retest_of_ms=int(retest_of) if _number(retest_of) else None,
+    )
 
 
 def _packed_check(fields: Mapping[str, Any] | None) -> tuple[int, ...] | None:

@@ -16,6 +16,7 @@ import io
 import json
 from typing import Any
 
+from pantau.collector.report import discards
 from pantau.collector.report.compute import ContractInForce, MonthReport
 from pantau.collector.report.i18n import COLUMN_ID
 from pantau.collector.report.notices import archive_line, first_line, fix_command, notices
@@ -125,6 +126,7 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
             "timezone": "Asia/Jakarta",
         },
         "filters": report.filters.as_dict(),
+        "speed_tests_discarded": discards.as_dict(report),
         "total": report.total.as_dict(),
         "providers": [f.as_dict() for f in report.providers],
         "kecamatan": [f.as_dict() for f in report.kecamatan],

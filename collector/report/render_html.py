@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from html import escape
 
-from pantau.collector.report import charts
+from pantau.collector.report import charts, discards
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.i18n import duration, number, rupiah, translator
 from pantau.collector.report.notices import archive_line, notices
@@ -479,7 +479,8 @@ def _speed(report: MonthReport, groups: Sequence[Figures], word: str, lang: str)
         [row(g) for g in groups],
         row(report.total) if len(groups) > 1 else (),
     )
-    return f'<section class="newpage"><h2>{escape(t("sec_speed"))}</h2>\n{chart}\n{table}</section>'
+    heading = f'<section class="newpage"><h2>{escape(t("sec_speed"))}</h2>'
+    return f"{heading}\n{chart}\n{table}\n{discards.html(report, lang)}</section>"
 
 
 def _outages(report: MonthReport, lang: str) -> str:

@@ -5,6 +5,12 @@ Per point: median measured Mbps and its % of committed, the share of tests at �
 tests. Per group (kelurahan, kecamatan, provider): the "80/80" speed (the speed that 80 % of
 points reach at least 80 % of the time) and the split of points by median % of committed
 (≥ 95 %, 80–95 %, < 80 %), as FCC Measuring Broadband America reports it.
+
+A low result counts against the provider only when the test server was not the bottleneck
+(`fates`): the agent marks a result low (under its retest threshold), says whether the
+server reported itself loaded or refused some of the test's streams, and retests a result
+that may be the server's fault. Every figure here is over counted tests only; the others are
+counted by the reason they were discarded.
 """
 
 from __future__ import annotations
@@ -24,10 +30,103 @@ WIB_OFFSET_MS = 7 * HOUR_MS
 
 @dataclass(frozen=True, slots=True)
 class CapacityTest:
+    """One direction of one test, with what the agent said of it (docs/capacity.md). A row
+    without the retest fields (an older agent) is a plain result: it counts."""
+
     ts_ms: int
     direction: str  # "down" or "up"
     mbps: float
     method: str = ""
+    low: bool = False  # the download was under the agent's retest threshold
+    server_loaded: bool = False  # the test server reported load over the agent's thresholds
+    server_busy: bool = False  # the test server refused some of the test's streams (503)
+    retest: str = ""  # "awaiting": the agent retests this result
+    retest_of_ms: int | None = None  # a retest: the time of the result it checks
+
+    @property
+    def flagged(self) -> bool:
+        """Carries anything the counting rule looks at."""
+        return bool(
+            self.low
+            or self.server_loaded
+            or self.server_busy
+            or self.retest
+            or self.retest_of_ms is not None
+        )
+
+
+# What became of a test (fates): it counts, it confirms an earlier low result (which
+# counts in its place), or it is discarded for one of the reasons.
+COUNTED = "counted"
+CONFIRMATION = "confirmation"
+SERVER_LOADED = "server_loaded"  # low, and the server reported itself loaded
+SERVER_BUSY = "server_busy"  # low, and the server refused some of its streams
+RETEST_PASSED = "retest_passed"  # low, and its retest was not
+NOT_CONFIRMED = "not_confirmed"  # low, and no retest confirmed it (none ran, or it was loaded)
+DISCARD_REASONS = (SERVER_LOADED, SERVER_BUSY, RETEST_PASSED, NOT_CONFIRMED)
+AWAITING = "awaiting"
+
+
+def _alone(t: CapacityTest) -> str:
+    if t.low and t.server_loaded:
+        return SERVER_LOADED
+    if t.low and t.server_busy:
+        return SERVER_BUSY
+    return COUNTED
+
+
+def _valid_low(t: CapacityTest) -> bool:
+    return t.low and not t.server_loaded and not t.server_busy
+
+
+def fates(tests: Iterable[CapacityTest]) -> dict[int, str]:
+    """Test time → what became of the test (both directions of a test share it). Pure.
+
+    - a plain result counts, unless it is low on a loaded or busy server;
+    - a low result awaiting a retest counts only when it was on a server neither loaded nor
+      busy and its retest is low too on such a server (confirmed); it is then the one that
+      counts, its retest a confirmation. Else it is discarded: server loaded or busy, retest
+      passed (the retest was not low), or not confirmed (no retest, or one on a loaded or busy
+      server);
+    - a retest that does not confirm counts as a result of its own (the same rule as a plain
+      one), so a pair never counts twice;
+    - a result retested only because the server was loaded or busy (not low) counts unless its
+      retest counts in its place."""
+    events: dict[int, CapacityTest] = {}
+    for t in tests:
+        events.setdefault(t.ts_ms, t)
+    retest_of = {t.retest_of_ms: t for t in events.values() if t.retest_of_ms is not None}
+    out: dict[int, str] = {}
+    confirmed: set[int] = set()
+    for ts, t in events.items():  # low results awaiting a retest
+        if t.retest != AWAITING or t.retest_of_ms is not None or not t.low:
+            continue
+        again = retest_of.get(ts)
+        if t.server_loaded:
+            out[ts] = SERVER_LOADED
+        elif t.server_busy:
+            out[ts] = SERVER_BUSY
+        elif again is None:
+            out[ts] = NOT_CONFIRMED
+        elif not again.low:
+            out[ts] = RETEST_PASSED
+        elif _valid_low(again):
+            out[ts] = COUNTED
+            confirmed.add(ts)
+        else:
+            out[ts] = NOT_CONFIRMED
+    for ts, t in events.items():  # retests
+        if t.retest_of_ms is not None:
+            out[ts] = CONFIRMATION if t.retest_of_ms in confirmed else _alone(t)
+    for ts, t in events.items():  # the rest: plain results, and loaded or busy but not low
+        if ts in out:
+            continue
+        again = retest_of.get(ts) if t.retest == AWAITING else None
+        if again is not None and out.get(again.ts_ms) == COUNTED:
+            out[ts] = SERVER_LOADED if t.server_loaded else SERVER_BUSY
+        else:
+            out[ts] = _alone(t)
+    return out
 
 
 def in_peak(ts_ms: int, start: dt.time, end: dt.time) -> bool:
@@ -61,9 +160,16 @@ def _pct(value: float | None, committed: float) -> float | None:
 class PointCapacity:
     committed_down_mbps: float
     committed_up_mbps: float
-    down_mbps: tuple[float, ...]  # every download test in the period, in time order
+    down_mbps: tuple[float, ...]  # every counted download test in the period, in time order
     peak_down_mbps: tuple[float, ...]
     up_mbps: tuple[float, ...]
+    discarded: tuple[tuple[str, int], ...] = ()  # download tests not counted, by reason
+    peak_discarded: tuple[tuple[str, int], ...] = ()  # of them, those in the peak window
+    confirmations_n: int = 0  # download retests that confirmed a low result (counted in theirs)
+
+    @property
+    def discarded_n(self) -> int:
+        return sum(n for _, n in self.discarded)
 
     @property
     def tests_n(self) -> int:
@@ -126,16 +232,34 @@ def point_capacity(
     peak_start: dt.time,
     peak_end: dt.time,
 ) -> PointCapacity:
+    """The point's figures over its counted tests; the others counted by why not."""
     ordered = sorted(tests, key=lambda t: t.ts_ms)
-    down = [t for t in ordered if t.direction == "down"]
+    status = fates(t for t in ordered if t.flagged) if any(t.flagged for t in ordered) else {}
+    counted = [t for t in ordered if status.get(t.ts_ms, COUNTED) == COUNTED]
+    down = [t for t in counted if t.direction == "down"]
     peak = _peak_test(peak_start, peak_end)
+    dropped = [
+        (status[t.ts_ms], peak(t.ts_ms))
+        for t in ordered
+        if t.direction == "down" and status.get(t.ts_ms, COUNTED) in DISCARD_REASONS
+    ]
     return PointCapacity(
         committed_down_mbps=committed_down_mbps,
         committed_up_mbps=committed_up_mbps,
         down_mbps=tuple(t.mbps for t in down),
         peak_down_mbps=tuple(t.mbps for t in down if peak(t.ts_ms)),
-        up_mbps=tuple(t.mbps for t in ordered if t.direction == "up"),
+        up_mbps=tuple(t.mbps for t in counted if t.direction == "up"),
+        discarded=_by_reason(reason for reason, _ in dropped),
+        peak_discarded=_by_reason(reason for reason, in_window in dropped if in_window),
+        confirmations_n=sum(
+            1 for t in ordered if t.direction == "down" and status.get(t.ts_ms) == CONFIRMATION
+        ),
     )
+
+
+def _by_reason(reasons: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    found = list(reasons)
+    return tuple((r, found.count(r)) for r in DISCARD_REASONS if r in found)
 
 
 @dataclass(frozen=True, slots=True)

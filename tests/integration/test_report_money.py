@@ -33,6 +33,15 @@ Awinet: fee 2 500 000 + 241 935 + 322 581 = 3 064 516; deduction 50 000 + 125 00
 500 000 + 32 258 = 828 226; to be decided 1 000 000; net 1 236 290 (= fee − deduction − to be
 decided). Total with Biznet: fee 3 564 516, deduction 1 014 426, net 1 550 090.
 
+Speed tests the test server may have held down (registry of two points, both Awinet, every
+sample up; the 10:00 tests at 50.0 as above). loaded-srv, at 20:00 WIB: 1–20 Oct 20.0, marked
+low on a server that reported itself loaded, awaiting a retest that never ran: discarded
+(server loaded, 20); 21–22 Oct 20.0, low, retested at 20:30 on a second server at 44.0: the
+first discarded (retest passed, 2), the retest counts; 23–31 Oct 44.0. Counted peak tests: 11
+at 44.0: 44 / 47.8 = 92.05 % → no deduction: net 500 000. loaded-plain has the same results
+without the agent's marks (an older agent): its 33 peak tests have median 20.0 = 41.84 % →
+50 %: deduction 250 000, net 250 000. The discarded tests are the whole difference.
+
 Also: September 2026 reported as of 16 Sep 00:00 WIB (SOURCE_DATE_EPOCH) is provisional: the
 point's 15 days of samples are its whole expected coverage so far, its 15 peak tests at 40.0
 (83.68 %) deduct 10 %: net 450 000 so far, `final` false. August has no data: no report, exit 2.
@@ -143,12 +152,14 @@ def peak_tests(point: str) -> dict[int, float]:
     return {d: 30.0 for d in every}
 
 
-def capacity(reg: Registry, point: str, ts: int, down: float) -> list[str]:
+def capacity(
+    reg: Registry, point: str, ts: int, down: float, **marks: str | int | bool
+) -> list[str]:
     event = Event(
         point=point,
         ts_ms=ts,
         kind="capacity",
-        data={"method": "iperf3", "down_mbps": down, "up_mbps": 45.0},
+        data={"method": "iperf3", "down_mbps": down, "up_mbps": 45.0} | marks,
     )
     return capacity_lines(event, reg.by_id()[point])
 
@@ -185,6 +196,15 @@ def stored(tmp_path_factory: pytest.TempPathFactory, influxd: Service) -> dict[s
         for d, mbps in peak_tests(point).items():
             lines += capacity(reg, point, day(d, 20), mbps)
         db.write(lines)
+    # speed tests the test server may have held down, and the same results unmarked
+    loaded = registry_yaml(tmp / "loaded.yaml", {"loaded-srv": {}, "loaded-plain": {}})
+    loaded_reg = load_registry(loaded)
+    for point in ("loaded-srv", "loaded-plain"):
+        store(db, loaded_reg, point, samples(OCT.start_ms, 31))
+        db.write(
+            [line for d in range(1, 32) for line in capacity(loaded_reg, point, day(d, 10), 50.0)]
+        )
+        db.write([line for line in loaded_tests(loaded_reg, point, point == "loaded-srv")])
     # September, reported while it was under way: one point, its first 15 days
     prov = registry_yaml(tmp / "provisional.yaml", {"prov-01": {}})
     prov_reg = load_registry(prov)
@@ -197,12 +217,41 @@ def stored(tmp_path_factory: pytest.TempPathFactory, influxd: Service) -> dict[s
         ]
     )
     store_args = ["--influx-url", influxd.url, "--database", DATABASE]
-    for registry, label in ((path, "2026-10"), (prov, "2026-09")):
+    for registry, label in ((path, "2026-10"), (prov, "2026-09"), (loaded, "2026-10")):
         rebuilt = run(
             "rollup", "rebuild", "--month", label, "--registry", str(registry), *store_args
         )
         assert rebuilt.returncode == 0, rebuilt.stderr
-    return {"registry": str(path), "provisional": str(prov), "store": store_args}
+    return {
+        "registry": str(path),
+        "provisional": str(prov),
+        "loaded": str(loaded),
+        "store": store_args,
+    }
+
+
+def loaded_tests(reg: Registry, point: str, marked: bool) -> list[str]:
+    """The peak tests of loaded-srv (marked as its agent marks them) or loaded-plain."""
+    lines = []
+    for d in range(1, 32):
+        at = day(d, 20)
+        if d <= 20:
+            marks = {"low": True, "server_loaded": True, "retest": "awaiting"}
+            lines += capacity(reg, point, at, 20.0, **(marks if marked else {}))
+        elif d <= 22:
+            first = {"low": True, "server_loaded": False, "retest": "awaiting"}
+            again = {
+                "low": False,
+                "server_loaded": False,
+                "trigger": "retest",
+                "retest_of_ms": at,
+                "retest_outcome": "superseded",
+            }
+            lines += capacity(reg, point, at, 20.0, **(first if marked else {}))
+            lines += capacity(reg, point, at + 1_800_000, 44.0, **(again if marked else {}))
+        else:
+            lines += capacity(reg, point, at, 44.0, **({"low": False} if marked else {}))
+    return lines
 
 
 def report(stored: dict[str, Any], label: str, registry: str = "registry", **env: str) -> Any:
@@ -409,3 +458,45 @@ def test_the_workbook_has_a_sheet_per_level_the_contract_and_the_outages(
     report_sheet = {r[0]: r[1] for r in book["report"].iter_rows(values_only=True)}
     assert report_sheet["month"] == "2026-10"
     assert len(report_sheet["fingerprint_sha256"]) == 64
+
+
+def test_a_low_result_the_test_server_held_down_costs_the_provider_nothing(
+    stored: dict[str, Any],
+) -> None:
+    done = report(stored, "2026-10", "loaded")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    points = {p["id"]: p for p in data["points"]}
+    got = {
+        pid: (*(p[k] for k in MONEY), p["speed_verdict"], p["speed_peak_pct"], p["peak_tests_n"])
+        for pid, p in points.items()
+    }
+    assert got == {
+        "loaded-srv": (500_000, 0, 500_000, 0, "met", 92.05, 11),
+        "loaded-plain": (500_000, 250_000, 250_000, 0, "short", 41.84, 33),
+    }
+    assert points["loaded-srv"]["tests_n"] == 31 + 11  # the 10:00 tests, and the counted peak
+    discarded = data["speed_tests_discarded"]
+    assert discarded == {
+        "tests_discarded_n": 22,
+        "tests_discarded": {"server_loaded": 20, "retest_passed": 2},
+        "peak_tests_discarded": {"server_loaded": 20, "retest_passed": 2},
+        "tests_confirmed_by_retest_n": 0,
+        "points": {
+            "loaded-srv": {
+                "tests_discarded_n": 22,
+                "tests_discarded": {"server_loaded": 20, "retest_passed": 2},
+                "peak_tests_discarded": {"server_loaded": 20, "retest_passed": 2},
+                "tests_confirmed_by_retest_n": 0,
+            }
+        },
+    }
+    args = ["report", "--month", "2026-10", "--registry", stored["loaded"], *stored["store"]]
+    html = run(*args, "--lang", "en", "--format", "html").stdout
+    assert (
+        "22 download test(s) not counted against the provider (server loaded 20, retest passed"
+        " 2); 22 of them in the peak window." in html
+    )
+    # the other registry's report has nothing discarded, and says so
+    plain = json.loads(report(stored, "2026-10").stdout)["speed_tests_discarded"]
+    assert (plain["tests_discarded_n"], plain["points"]) == (0, {})
