@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -71,15 +71,22 @@ class Health:
     last_seen_ms: dict[str, int]
     registry_points: int
     rollups: dict[str, float] | None = None  # backlog, lag_s, largest_read and ROLLUP_COUNTERS
+    seq_spans: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    def stats(self) -> dict[str, object]:
+        """The counters as the collector logs them (`stats {...}`)."""
+        return {**self.counters, "rejected": dict(sorted(self.rejected.items()))}
 
 
-def health(c: Collector) -> Health:
+def health(c: Collector, live: bool = True) -> Health:
+    """`live`: with the gauges read from the buffer and the rollup queue; without, only what
+    was counted (for a collector that has stopped and closed them)."""
     stats = c.stats
     snap = stats.snapshot()
     buckets, count, total = stats.write_histogram()
-    batches, buffered = c.buffer.depth()
+    batches, buffered = c.buffer.depth() if live else (0, 0)
     rollups = None
-    if c.rollups is not None:
+    if c.rollups is not None and live:
         r = c.rollups
         rollups = {
             "backlog": r.pending,
@@ -91,7 +98,7 @@ def health(c: Collector) -> Health:
             "errors": r.errors,
         }
     return Health(
-        counters={name: int(snap[name]) for name in COUNTERS},  # type: ignore[call-overload]
+        counters={k: v for k, v in snap.items() if isinstance(v, int)},
         rejected=dict(snap["rejected"]),  # type: ignore[call-overload]
         write_buckets=[n for _, n in buckets],
         write_count=count,
@@ -104,6 +111,7 @@ def health(c: Collector) -> Health:
         last_seen_ms=dict(stats.last_seen_ms),
         registry_points=len(c.points),
         rollups=rollups,
+        seq_spans=stats.seq_spans(),
     )
 
 
@@ -113,7 +121,7 @@ def merge(parts: list[Health], registry_points: int, retired: Health | None = No
     rollup lag and largest read the worst of them. `retired` holds the counters of workers that
     died, so a restarted worker starting again from zero never makes a total go down."""
     total = Health(
-        counters=dict.fromkeys(COUNTERS, 0),
+        counters=dict.fromkeys(COUNTERS, 0),  # and whatever else the workers count
         rejected={},
         write_buckets=[0] * len(WRITE_BUCKETS_S),
         write_count=0,
@@ -128,6 +136,13 @@ def merge(parts: list[Health], registry_points: int, retired: Health | None = No
     )
     for part in [*parts, retired] if retired is not None else parts:
         add_counters(total, part)
+    # Each worker sees only part of a point's seq stream, so gaps and repeats are counted from
+    # every worker's span of it together: samples short of the span are gaps, beyond it repeats.
+    gaps = repeats = 0
+    for low, high, samples in total.seq_spans.values():
+        gaps += max(0, high - low + 1 - samples)
+        repeats += max(0, samples - (high - low + 1))
+    total.counters["seq_gaps"], total.counters["seq_duplicates"] = gaps, repeats
     for part in parts:
         total.buffer_batches += part.buffer_batches
         total.buffer_lines += part.buffer_lines
@@ -155,6 +170,11 @@ def add_counters(total: Health, part: Health) -> None:
     ]
     total.write_count += part.write_count
     total.write_seconds += part.write_seconds
+    for point, (low, high, samples) in part.seq_spans.items():
+        was = total.seq_spans.get(point)
+        if was is not None:
+            low, high, samples = min(low, was[0]), max(high, was[1]), samples + was[2]
+        total.seq_spans[point] = (low, high, samples)
     if part.rollups is not None:
         if total.rollups is None:
             total.rollups = dict.fromkeys((*ROLLUP_COUNTERS, "backlog", "lag_s", "largest_read"), 0)

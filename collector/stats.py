@@ -29,6 +29,9 @@ class Stats:
     write_buckets: list[int] = field(default_factory=lambda: [0] * len(WRITE_BUCKETS_S))
     last_seen_ms: dict[str, int] = field(default_factory=dict)
     _last_seq: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # per point [lowest seq, highest seq, samples]: what workers of one collector add up, since
+    # each sees only part of a point's stream (collector/workers.py)
+    _spans: dict[str, list[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reject(self, reason: str, count: int = 1) -> None:
@@ -44,6 +47,15 @@ class Stats:
         """Live view only: the report recounts gaps from stored seq values, which is exact.
         Called per sample by the ingest thread alone: no lock, like `add`."""
         self.samples += 1
+        span = self._spans.get(point)
+        if span is None:
+            self._spans[point] = [seq, seq, 1]
+        else:
+            if seq < span[0]:
+                span[0] = seq
+            elif seq > span[1]:
+                span[1] = seq
+            span[2] += 1
         last = self._last_seq.get(point)
         if last is not None and seq <= last[1]:
             self.seq_duplicates += 1
@@ -51,6 +63,10 @@ class Stats:
         if last is not None and seq > last[1] + 1:
             self.seq_gaps += seq - last[1] - 1
         self._last_seq[point] = (boot, seq)
+
+    def seq_spans(self) -> dict[str, tuple[int, int, int]]:
+        """Per point (lowest seq, highest seq, samples) seen so far."""
+        return {point: (a, b, n) for point, (a, b, n) in list(self._spans.items())}
 
     def seen(self, point: str, at_ms: int) -> None:
         """When a message of this point was last taken in (for /metrics)."""

@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -51,6 +51,7 @@ STATE_FILES = {
     "rollups.sqlite": ("SELECT COUNT(*) FROM pending", "point-hour(s) to roll up"),
 }
 HEALTH_TIMEOUT_S = 2.0
+COUNT_EVERY_S = 10.0  # how often the supervisor takes each worker's figures unasked
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ class Supervisor:
         self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
 
     def run(self, stop: threading.Event) -> None:
+        next_count_at = time.monotonic() + COUNT_EVERY_S
         while not stop.is_set():
             now = time.monotonic()
             for worker in self.workers:
@@ -267,6 +269,9 @@ class Supervisor:
                     self._check(worker, now)
                 elif now >= worker.start_at:
                     self._start(worker)
+            if now >= next_count_at:  # so a worker that dies takes little of its count along
+                self.health()
+                next_count_at = now + COUNT_EVERY_S
             stop.wait(0.2)
         self._stop_all()
 
@@ -317,6 +322,7 @@ class Supervisor:
             assert worker.process is not None
             worker.process.terminate()  # SIGTERM: the worker flushes, acknowledges, then goes
         give_up = time.monotonic() + self.config.rollup.drain_on_stop_s + 60
+        finals = []
         for worker in running:
             assert worker.process is not None
             worker.process.join(max(0.0, give_up - time.monotonic()))
@@ -324,7 +330,25 @@ class Supervisor:
                 log.error("worker %d did not stop in time; killing it", worker.index)
                 worker.process.kill()
                 worker.process.join()
-        log.info("all %d worker(s) stopped", len(self.workers))
+            with worker.lock:
+                finals.append(self._last_figures(worker))
+        total = merge([f for f in finals if f is not None], self.registry_points, self._retired)
+        log.info(
+            "all %d workers stopped; stats %s",
+            len(self.workers),
+            json.dumps(total.stats(), sort_keys=True),
+        )
+
+    @staticmethod
+    def _last_figures(worker: Worker) -> Health | None:
+        """What a stopped worker sent last (its final count), else what it sent before."""
+        conn = worker.conn
+        try:
+            while conn is not None and conn.poll(0):
+                worker.last = conn.recv()
+        except (EOFError, OSError):
+            pass
+        return worker.last
 
     def health(self) -> Health:
         """The workers' figures added up (asked of each live worker now)."""
@@ -373,15 +397,20 @@ def _worker_main(
     registry = load_registry(config.registry)
     with state_lock(config.state_dir):
         collector = Collector(config, registry)
+        sending = threading.Lock()
 
         def answer() -> None:
             while True:
                 try:
                     conn.recv()
-                    conn.send(health(collector))
+                    figures = health(collector)
+                    with sending:
+                        conn.send(figures)
                 except (EOFError, OSError):
                     stop.set()  # the supervisor is gone: finish the batch and go
                     return
+                except Exception:  # stopping: its buffer may be closed already
+                    log.debug("no figures while stopping", exc_info=True)
 
         threading.Thread(target=answer, daemon=True).start()
         threading.Thread(
@@ -389,3 +418,5 @@ def _worker_main(
         ).start()
         collector.run(stop)
     log.info("stopped; stats %s", json.dumps(collector.stats.snapshot(), sort_keys=True))
+    with sending, suppress(OSError):  # the last figures, for the supervisor's total
+        conn.send(health(collector, live=False))

@@ -3,6 +3,7 @@ mosquitto, influxd, agents and kills, exact counts (every seq of every point onc
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -59,6 +60,8 @@ def test_pipeline_with_workers(
         assert metric(port, "pantau_collector_mqtt_connected") == 1
         assert collector.stop() == 0
         log = collector.log()
+        final = json.loads(log.splitlines()[-1].split("stats ", 1)[1])  # the whole collector's
+        assert (final["samples"], final["seq_gaps"], final["seq_duplicates"]) == (total, 0, 0)
         if workers == 2:
             assert said_how_it_shares(log, workers)
             for index in (1, 2):
@@ -92,6 +95,9 @@ def test_worker_killed_mid_batch(
         for round_, index in enumerate(kills, start=1):
             starts = kills[:round_].count(index) + 1
             wait_for(lambda r=round_: rows(rig) >= 100 * r, 30, "data flowing")
+            wait_for(  # each kill hits a worker at work, not one still starting
+                lambda r=round_: all_subscribed(collector, 1 + r), 60, "every worker subscribed"
+            )
             os.kill(worker_pids(collector)[index], signal.SIGKILL)
             wait_for(
                 lambda r=round_: collector.log().count("died (signal 9)") >= r,

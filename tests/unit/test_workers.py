@@ -203,3 +203,19 @@ def test_workers_add_up_and_a_dead_ones_counts_stay() -> None:
         3.0,
         4,
     )
+
+
+def test_seq_gaps_are_counted_over_every_workers_part_of_a_stream() -> None:
+    """The broker deals one point's messages out to both workers: neither alone sees the
+    stream whole, together they do."""
+    evens = health(5, seq_spans={"cit-01": (0, 8, 5)})  # 0 2 4 6 8
+    odds = health(5, seq_spans={"cit-01": (1, 9, 5)})  # 1 3 5 7 9
+    whole = merge([evens, odds], registry_points=2)
+    assert whole.seq_spans == {"cit-01": (0, 9, 10)}
+    assert (whole.counters["seq_gaps"], whole.counters["seq_duplicates"]) == (0, 0)
+    later = health(1, seq_spans={"cit-01": (14, 14, 1)})  # 10 to 13 never came
+    gap = merge([evens, odds, later], registry_points=2)
+    assert (gap.counters["seq_gaps"], gap.counters["seq_duplicates"]) == (4, 0)
+    again = health(1, seq_spans={"cit-01": (9, 9, 1)})  # 9 redelivered after a kill
+    repeat = merge([evens, odds], registry_points=2, retired=again)
+    assert (repeat.counters["seq_gaps"], repeat.counters["seq_duplicates"]) == (0, 1)
