@@ -1,0 +1,233 @@
+"""One `pantau agent` process serving many points end to end: polled, spooled, published, stored.
+
+A real mosquitto, a real `pantau collector` and a real influxd on loopback; the points are
+simulated (`--source simulated`), this host (`--source linux`, one point) or RouterOS routers
+served by `pantau routeros-sim` in separate processes (`--source routeros`), sampled every
+`--interval` seconds of real time, with the spool's default durability. It prints the points
+connected (each its own MQTT session, counted in the broker's log), samples taken and stored
+(`lost` must be 0, `doubled` too), the agent's threads, open files and RSS once every point is
+connected and again after `--minutes`, and the import cost of each of the agent's dependencies
+(`python -X importtime`). Last line: one JSON object.
+
+    .venv/bin/python bench/agent_scale.py [--source simulated|linux|routeros] [--points 1000]
+        [--minutes 10] [--interval 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.routeros_poll import PASSWORD_ENV, start_simulators  # noqa: E402
+from pantau.collector.lab import services  # noqa: E402
+from tests.pipeline import (  # noqa: E402
+    agent_config,
+    collector_config,
+    influx,
+    registry_file,
+    spooled_before,
+    start_agent,
+    start_collector,
+    stored_seqs,
+    taken_samples,
+    wait_for,
+)
+
+RSS_TARGET_MB = {"linux": 30.0, "routeros-10": 35.0, "routeros-500": 80.0}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def import_costs() -> dict[str, float]:
+    """Milliseconds each top-level package adds to `import pantau.agent.cli` (cumulative time
+    of its first import, as `python -X importtime` reports it)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import pantau.agent.cli"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    costs: dict[str, float] = defaultdict(float)
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if not match:
+            continue
+        _self_us, cumulative_us, indent, name = match.groups()
+        if len(indent) == 1:  # a top-level import of that run: its cost includes its own
+            costs[name.split(".")[0]] += int(cumulative_us) / 1000
+    return {k: round(v, 1) for k, v in sorted(costs.items(), key=lambda kv: -kv[1]) if v >= 1}
+
+
+def import_rss_mb(module: str) -> float:
+    code = f"import {module}, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return round(int(out.stdout) / 1024, 1)
+
+
+def points_for(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any]], list[Any]]:
+    if args.source == "simulated":
+        points = [
+            {"id": f"skala-{i:04d}", "source": {"kind": "simulated", "fixed_rx_bps": 2e6}}
+            for i in range(1, args.points + 1)
+        ]
+        return points, []
+    if args.source == "linux":
+        return [{"id": "skala-0001", "source": {"kind": "linux"}}], []
+    shares = [args.points // 2 + (i < args.points % 2) for i in range(2)]
+    sims, points = [], []
+    for index, share in enumerate(s for s in shares if s):
+        ports = work / f"ports-{index}.json"
+        sims.append(start_simulators(share, None, ports))
+        listing = json.loads(ports.read_text())
+        for router in listing["routers"]:
+            points.append(
+                {
+                    "id": f"skala-{len(points) + 1:04d}",
+                    "source": {
+                        "kind": "routeros",
+                        "host": listing["host"],
+                        "port": router["port"],
+                        "password_env": PASSWORD_ENV,
+                        "ping_targets": ["1.1.1.1"],
+                        "timeout_s": 5.0,
+                    },
+                }
+            )
+    return points, sims
+
+
+def snapshot(pid: int) -> dict[str, float]:
+    process = psutil.Process(pid)
+    return {
+        "rss_mb": round(process.memory_info().rss / 2**20, 1),
+        "threads": process.num_threads(),
+        "open_fds": process.num_fds(),
+        "cpu_s": round(sum(process.cpu_times()[:2]), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", choices=("simulated", "linux", "routeros"), default="simulated")
+    parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--interval", type=float, default=10.0)
+    args = parser.parse_args()
+    if args.points < 1 or args.minutes <= 0:
+        raise SystemExit("--points and --minutes must be positive")
+    work = Path(tempfile.mkdtemp(prefix="pantau-agent-scale-"))
+    broker = services.mosquitto(work / "mosquitto").start()
+    database = services.influxd(work / "influxd").start()
+    points, sims = points_for(args, work)
+    ids = [p["id"] for p in points]
+    result: dict[str, Any] = {"source": args.source, "points": len(ids)}
+    agent = collector = None
+    try:
+        registry = registry_file(work / "registry.yaml", ids)
+        collector = start_collector(
+            collector_config(work / "collector.yaml", broker.port, database.url, "bench", registry),
+            work / "collector.log",
+        )
+        config = agent_config(
+            work / "agent" / "agent.yaml", broker.port, points, interval_s=args.interval
+        )
+        state = work / "agent" / "agent-state"
+        agent = start_agent(config, work / "agent.log", env={PASSWORD_ENV: "bench-router-pw"})
+        agent.wait_log("room for", 120)
+        assert agent.process is not None
+        pid = agent.process.pid
+        broker_log = broker.workdir / "mosquitto.log"
+
+        def connected() -> set[str]:
+            found = re.findall(r"connected from \S+ as pantau-agent-(\S+) ", broker_log.read_text())
+            return set(found) & set(ids)
+
+        began = time.monotonic()
+        wait_for(lambda: len(connected()) == len(ids), 300, "every point connected", 1.0)
+        result["connect_all_s"] = round(time.monotonic() - began, 1)
+        wait_for(lambda: sum(taken_samples(state).values()) >= len(ids), 120, "first samples")
+        start = snapshot(pid)
+        log(f"{len(ids)} points connected in {result['connect_all_s']} s: {start}")
+        peak = start["rss_mb"]
+        end_at = time.monotonic() + args.minutes * 60
+        while time.monotonic() < end_at:
+            time.sleep(min(30.0, max(0.0, end_at - time.monotonic())))
+            now = snapshot(pid)
+            peak = max(peak, now["rss_mb"])
+            log(f"  {now}")
+        end = snapshot(pid)
+        taken = taken_samples(state)
+        wait_for(lambda: spooled_before(state, taken) == 0, 300, "receipts for every sample")
+        db = influx(database.url, "bench")
+        lost = doubled = 0
+        for point in ids:
+            seqs = stored_seqs(db, point)
+            lost += len(set(range(taken.get(point, 0))) - set(seqs))
+            doubled += len(seqs) - len(set(seqs))
+        agent_log = agent.log()
+        result.update(
+            {
+                "points_connected": len(connected()),
+                "interval_s": args.interval,
+                "minutes": args.minutes,
+                "samples_taken": sum(taken.values()),
+                "lost": lost,
+                "doubled": doubled,
+                "session_drops": agent_log.count("disconnected from broker"),
+                "samples_skipped": agent_log.count("sample skipped"),
+                "threads": end["threads"],
+                "open_fds": end["open_fds"],
+                "rss_mb_start": start["rss_mb"],
+                "rss_mb_end": end["rss_mb"],
+                "rss_mb_peak": peak,
+                "agent_cpu_share": round((end["cpu_s"] - start["cpu_s"]) / (args.minutes * 60), 3),
+                "fd_line": next(
+                    (ln.split(": ", 1)[-1] for ln in agent_log.splitlines() if "room for" in ln),
+                    None,
+                ),
+            }
+        )
+    finally:
+        for proc in (agent, collector):
+            if proc is not None:
+                proc.stop()
+        for sim in sims:
+            sim.terminate()
+            sim.wait(30)
+        database.stop()
+        broker.stop()
+    result["import_ms"] = import_costs()
+    result["import_rss_mb"] = {
+        m: import_rss_mb(m)
+        for m in ("sys", "paho.mqtt.client", "psutil", "pydantic", "pantau.agent.cli")
+    }
+    log(
+        f"one agent process, {result['points_connected']}/{len(ids)} points connected,"
+        f" {result['samples_taken']} samples taken, {result['lost']} lost,"
+        f" {result['doubled']} doubled; {result['threads']} threads, {result['open_fds']} open"
+        f" files; RSS {result['rss_mb_start']} MB at start, {result['rss_mb_end']} MB after"
+        f" {args.minutes:g} min"
+    )
+    print(json.dumps(result))
+    return 0 if result["lost"] == 0 and result["points_connected"] == len(ids) else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault(PASSWORD_ENV, "bench-router-pw")
+    raise SystemExit(main())
