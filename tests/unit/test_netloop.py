@@ -52,3 +52,33 @@ def test_a_session_above_descriptor_1024_publishes(tmp_path: Path, mosquitto: Se
     assert publisher.finished
     broker_log = (mosquitto.workdir / "mosquitto.log").read_text()
     assert broker_log.count(f"as pantau-agent-{POINT} ") == 1  # one session, never dropped
+
+
+def test_a_publisher_without_a_loop_runs_its_own(tmp_path: Path, mosquitto: Service) -> None:
+    """As the demo's replay uses it: start, drain, stop (offline said, disconnected)."""
+    spool = Spool(tmp_path / "spool.sqlite", max_samples_per_point=1000, sync="normal")
+    publisher = PointPublisher(
+        POINT,
+        "boot-2",
+        "simulated",
+        spool,
+        MqttConfig(port=mosquitto.port, reconnect_min_s=0.2, reconnect_max_s=1),
+        PublishConfig(receipts=False),
+    )
+    try:
+        spool.append_sample(POINT, lambda seq: f'{{"seq":{seq}}}')
+        publisher.start()
+        publisher.notify()
+        wait_for(lambda: spool.count(POINT) == 0, 20, "the row acknowledged")
+        publisher.stop()
+        assert publisher.finished and not publisher.alive
+    finally:
+        spool.close()
+    wait_for(
+        lambda: (
+            f"Client pantau-agent-{POINT} disconnected."
+            in (mosquitto.workdir / "mosquitto.log").read_text()
+        ),
+        10,
+        "a clean disconnect",
+    )
