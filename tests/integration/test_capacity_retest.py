@@ -22,7 +22,16 @@ from pantau.agent.sources.clock import RealClock
 from pantau.collector.lab.services import free_port
 from pantau.shared.config import validate
 from pantau.shared.speedtest import contract
-from tests.pipeline import Proc
+from tests.pipeline import (
+    Proc,
+    agent_config,
+    collector_config,
+    influx,
+    registry_file,
+    start_agent,
+    start_collector,
+    wait_for,
+)
 
 POINT = "citangkil-08"
 
@@ -196,3 +205,92 @@ def test_a_test_the_server_refuses_is_deferred_not_counted_and_run_later(
     assert set(kinds[1:-1]) <= {"test_deferred"}  # the grace of the other test, at most
     result = link.events[-1][2]
     assert result["down_mbps"] > 60 and result["server_cap"] == 1 and "server_busy" not in result
+
+
+def test_two_agents_at_a_server_that_runs_one_test_at_a_time(
+    tmp_path: Path, mosquitto: Any, influxd: Any, database: str
+) -> None:
+    """Two agents (two processes, one point each) test at once against a server with
+    --max-tests 1: the server refuses one (503), that agent tries again after Retry-After, and
+    both results land in InfluxDB through the broker and the collector, each carrying the
+    server's load."""
+    port = free_port()
+    server = Proc(
+        [
+            "speedtest-server",
+            *("--bind", "127.0.0.1", "--http-port", str(port), "--iperf3-ports", ""),
+            *("--max-tests", "1", "--busy-retry-s", "2", "--max-mbps", "50"),
+        ],
+        tmp_path / "server.log",
+    ).start()
+    server.wait_log("ready", 15)
+    points = ["citangkil-21", "citangkil-22"]
+    registry = registry_file(tmp_path / "registry.yaml", points)
+    collector = start_collector(
+        collector_config(
+            tmp_path / "collector.yaml", mosquitto.port, influxd.url, database, registry
+        ),
+        tmp_path / "collector.log",
+    )
+    agents = []
+    for point in points:
+        config = agent_config(
+            tmp_path / point / "agent.yaml",
+            mosquitto.port,
+            [
+                {
+                    "id": point,
+                    "source": {"kind": "linux", "wan_interface": "lo"},
+                    "capacity": {
+                        "method": {
+                            "kind": "http",
+                            "url": url(port),
+                            "duration_s": 3,
+                            "omit_s": 1,
+                            "streams": 2,
+                        },
+                        "schedule": {"first_after_s": 4, "peak_tests_per_day": 0},
+                        # the other agent's test crosses lo, this point's "WAN"
+                        "defer_above_bps": 1e12,
+                        "max_deferrals": 30,
+                        "retest": {"committed_mbps": 10, "server_cpu_pct": None},
+                    },
+                }
+            ],
+        )
+        agents.append(start_agent(config, tmp_path / point / "agent.log"))
+    db = influx(influxd.url, database)
+
+    def stored() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+        try:
+            rows = db.query('SELECT * FROM "capacity" WHERE "direction" = \'down\'')
+            deferred = db.query('SELECT * FROM "event" WHERE "kind" = \'test_deferred\'')
+        except Exception:
+            return None
+        return (rows, deferred) if {r["point"] for r in rows} == set(points) else None
+
+    try:
+        rows, deferred = wait_for(stored, 90, "a result of each agent in InfluxDB")
+    finally:
+        for agent in agents:
+            agent.stop()
+        collector.stop()
+        server.stop()
+    assert len(rows) == 2, rows
+    refused = {d["point"] for d in deferred}
+    assert len(refused) == 1, deferred  # the second to come was refused, the first ran
+    assert {d["data_reason"] for d in deferred} == {"server_busy"}
+    assert {d["data_retry_in_s"] for d in deferred} == {2.0}
+    assert not any(d["data_gave_up"] for d in deferred)
+    by_point = {r["point"]: r for r in rows}
+    (late,) = refused
+    assert by_point[late]["time"] > max(d["time"] for d in deferred)  # its test ran after
+    for row in rows:
+        assert row["mbps"] > 0 and row["trigger"] == "first"
+        assert (row["server_tests"], row["server_cap"]) == (1, 1)  # one test at a time
+        assert 0 <= row["server_cpu_pct"] <= 100
+        assert row["low"] is False and row["server_loaded"] is False
+        assert (
+            row.get("server_busy") is None
+        )  # refused outright, then run whole: not a partial test
+    assert "refused" in server.log()
