@@ -22,6 +22,7 @@ import multiprocessing as mp
 import random
 import resource
 import select
+import signal
 import statistics
 import sys
 import tempfile
@@ -50,6 +51,7 @@ from tests.pipeline import collector_config, influx, registry_file, start_collec
 
 RESEND_AFTER_S = 60.0  # the agent's receipt timeout: a sample without a receipt goes again
 KEEPALIVE_S = 60
+RECONNECTS_PER_PASS = 10  # per load-generator process and second
 # Per agent: one TLS socket in the broker; in the load generator the socket and the socket
 # pair paho makes for every connection to wake its own loop.
 FDS_PER_AGENT = 3
@@ -263,12 +265,16 @@ class Swarm:
                 client.loop_write()
 
     def housekeeping(self, resend: bool) -> None:
-        """Keepalives, reconnects after a drop, and samples whose receipt is overdue."""
+        """Keepalives, reconnects after a drop, and samples whose receipt is overdue. A
+        reconnect blocks for its TLS handshake, so only a few are made per pass: a wave of
+        drops must not starve the agents still connected."""
         now = time.monotonic()
+        reconnects = RECONNECTS_PER_PASS
         for agent in self.agents:
             client = agent.client
             if client.socket() is None:
-                if now >= agent.retry_at:
+                if now >= agent.retry_at and reconnects > 0:
+                    reconnects -= 1
                     self._reconnect(agent)
                 continue
             client.loop_misc()
@@ -472,6 +478,10 @@ def mb(n: float) -> float:
     return round(n / 1e6, 1)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=5000, help="concurrent agent connections")
@@ -498,6 +508,7 @@ def main() -> int:
     if args.agents < 1 or args.duration <= 0 or args.interval <= 0 or args.processes < 1:
         parser.error("--agents, --duration, --interval and --processes must be positive")
     args.processes = min(args.processes, args.agents)
+    signal.signal(signal.SIGTERM, _stop)  # a stop still ends the broker, database, collector
     raise_fd_limit(max(args.agents, args.agents * FDS_PER_AGENT // args.processes) + FD_HEADROOM)
     work = Path(tempfile.mkdtemp(prefix="pantau-bench-conn-"))
     points = [f"bench-{i:05d}" for i in range(args.agents)]
