@@ -1,9 +1,11 @@
-"""How many RouterOS routers one agent process can poll every 10 s.
+"""How many RouterOS routers one agent process can poll every 10 s (polling alone; the whole
+path, polled, spooled, published and stored, is `bench/agent_scale.py --source routeros`).
 
 Simulated routers run in a separate process (`pantau routeros-sim`, its CPU is not counted).
-This process polls them the way the agent does: one thread per router, every thread waking at
-the same wall-clock tick, each poll through RouterOSSource and the real librouteros client
-(resource, interface, health, hotspot/DHCP/wireless counts, one router-side ping).
+This process polls them with one thread per router (the agent itself now samples on a fixed
+pool of workers, agent/scheduler.py), every thread waking at the same wall-clock tick, each poll
+through RouterOSSource and the real librouteros client (resource, interface, health,
+hotspot/DHCP/wireless counts, one router-side ping).
 
 It ramps through fleet sizes (`--routers 500,750,1000`). A size passes when every poll of
 every router finished before the next tick with nothing failed (no timeout, no issue) and this
