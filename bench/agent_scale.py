@@ -88,7 +88,7 @@ def points_for(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any
         ]
         return points, []
     if args.source == "linux":
-        return [{"id": "skala-0001", "source": {"kind": "linux"}}], []
+        return [{"id": "skala-0001", "source": {"kind": "linux", "wan_interface": "lo"}}], []
     shares = [args.points // 2 + (i < args.points % 2) for i in range(2)]
     sims, points = [], []
     for index, share in enumerate(s for s in shares if s):
