@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pantau.agent import __version__
 from pantau.agent.config import AgentConfig, load_agent_config
-from pantau.agent.netloop import NetLoop
+from pantau.agent.netloop import CONNECT_THREADS, NetLoop
 from pantau.agent.point import PointContext
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.run import PointSampler
@@ -146,7 +146,7 @@ class Agent:
             config.spool.max_bytes,
             config.spool.sync,
         )
-        self.loop = NetLoop()
+        self.loop = NetLoop(min(CONNECT_THREADS, len(config.points)))  # connects at once
         self.publishers: list[PointPublisher] = []
         self.samplers: list[PointSampler] = []
         contexts: list[PointContext] = []
