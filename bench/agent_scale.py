@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -54,30 +53,35 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def import_costs() -> dict[str, float]:
-    """Milliseconds each top-level package adds to `import pantau.agent.cli` (cumulative time
-    of its first import, as `python -X importtime` reports it)."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import pantau.agent.cli"],
-        capture_output=True,
-        text=True,
-        check=True,
+DEPENDENCIES = ("paho.mqtt.client", "psutil", "pydantic", "yaml", "librouteros", "sqlite3")
+AGENT = ("pantau.shared.wire", "pantau.agent.config", "pantau.agent.cli")
+
+
+def import_cost(module: str) -> tuple[float, float]:
+    """(ms, MB of RSS) that importing `module` alone adds to a bare interpreter: the
+    cumulative time `python -X importtime` reports for it, and VmRSS after minus before."""
+    code = (
+        "import re\n"
+        "def rss(): return int(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
+        f"before = rss()\nimport {module}\nprint((rss() - before) / 1024)"
     )
-    costs: dict[str, float] = defaultdict(float)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    )
+    cumulative_us = 0
     for line in done.stderr.splitlines():
-        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if not match:
-            continue
-        _self_us, cumulative_us, indent, name = match.groups()
-        if len(indent) == 1:  # a top-level import of that run: its cost includes its own
-            costs[name.split(".")[0]] += int(cumulative_us) / 1000
-    return {k: round(v, 1) for k, v in sorted(costs.items(), key=lambda kv: -kv[1]) if v >= 1}
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S+)$", line)
+        if match and match.group(2) == module.split(".")[0]:
+            cumulative_us = max(cumulative_us, int(match.group(1)))
+        if match and match.group(2) == module:
+            cumulative_us = max(cumulative_us, int(match.group(1)))
+    return round(cumulative_us / 1000, 1), round(float(done.stdout), 1)
 
 
-def import_rss_mb(module: str) -> float:
-    code = f"import {module}, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return round(int(out.stdout) / 1024, 1)
+def import_costs() -> dict[str, dict[str, float]]:
+    return {
+        m: dict(zip(("ms", "rss_mb"), import_cost(m), strict=True)) for m in (*DEPENDENCIES, *AGENT)
+    }
 
 
 def points_for(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -127,10 +131,14 @@ def main() -> int:
     parser.add_argument("--source", choices=("simulated", "linux", "routeros"), default="simulated")
     parser.add_argument("--points", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--imports-only", action="store_true", help="Only the import costs")
     parser.add_argument("--interval", type=float, default=10.0)
     args = parser.parse_args()
     if args.points < 1 or args.minutes <= 0:
         raise SystemExit("--points and --minutes must be positive")
+    if args.imports_only:
+        print(json.dumps({"imports": import_costs()}))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="pantau-agent-scale-"))
     broker = services.mosquitto(work / "mosquitto").start()
     database = services.influxd(work / "influxd").start()
@@ -212,11 +220,7 @@ def main() -> int:
             sim.wait(30)
         database.stop()
         broker.stop()
-    result["import_ms"] = import_costs()
-    result["import_rss_mb"] = {
-        m: import_rss_mb(m)
-        for m in ("sys", "paho.mqtt.client", "psutil", "pydantic", "pantau.agent.cli")
-    }
+    result["imports"] = import_costs()
     log(
         f"one agent process, {result['points_connected']}/{len(ids)} points connected,"
         f" {result['samples_taken']} samples taken, {result['lost']} lost,"
