@@ -51,6 +51,7 @@ STATE_FILES = {
     "rollups.sqlite": ("SELECT COUNT(*) FROM pending", "point-hour(s) to roll up"),
 }
 HEALTH_TIMEOUT_S = 2.0
+PRELOAD = ["pantau.collector.service", "pantau.collector.metrics", "pantau.collector.cli"]
 COUNT_EVERY_S = 10.0  # how often the supervisor takes each worker's figures unasked
 
 
@@ -258,7 +259,11 @@ class Supervisor:
         ]
         self.restarted = 0
         self._retired: Health | None = None  # counters of workers that died
-        self._ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        # Workers are forked from a server process that has imported the collector once and runs
+        # no threads: a worker starts in milliseconds (a restart too), and never inherits the
+        # supervisor's threads (its /metrics server) mid-lock as a plain fork would.
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(PRELOAD)
 
     def run(self, stop: threading.Event) -> None:
         next_count_at = time.monotonic() + COUNT_EVERY_S
