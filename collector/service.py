@@ -40,6 +40,8 @@ from pantau.shared.wire import MAX_MESSAGE_ID_BYTES, MAX_RECEIPT_IDS, Receipt, e
 
 log = logging.getLogger(__name__)
 
+RECEIPTS_IN_FLIGHT = 10_000
+
 
 def user_properties(message: mqtt.MQTTMessage) -> dict[str, str]:
     """A message's MQTT v5 user properties (the seal of a signed message), first of each."""
@@ -110,6 +112,9 @@ class Collector:
 
     def _make_client(self) -> mqtt.Client:
         client = make_client(self.config.mqtt, self.config.mqtt.client_id, manual_ack=True)
+        # Receipts go out on the connection messages come in on: paho's default of 20 in
+        # flight would queue them behind the incoming stream and make agents send again.
+        client.max_inflight_messages_set(RECEIPTS_IN_FLIGHT)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
