@@ -226,3 +226,20 @@ def assert_exactly_once(db: Influx, taken: dict[str, int]) -> None:
 def wait_all_stored(db: Influx, taken: dict[str, int], timeout_s: float) -> None:
     total = sum(taken.values())
     wait_for(lambda: count_rows(db, "telemetry") >= total, timeout_s, f"{total} rows in InfluxDB")
+
+
+def finish_with_receipts(
+    db: Influx, state_dir: Path, agent: Proc, more: int = 40
+) -> dict[str, int]:
+    """Once every sample taken so far has its receipt, stop the agent (it waits for the last
+    receipts on its way out): every sample it took is stored once and its spool is empty."""
+    start = taken_so_far(state_dir)
+    wait_for(lambda: taken_so_far(state_dir) >= start + more, 60, f"{more} more samples")
+    before = taken_samples(state_dir)  # everything up to here was sent at least once
+    wait_for(lambda: spooled_before(state_dir, before) == 0, 90, "receipts for what was taken")
+    agent.stop()
+    assert spooled(state_dir) == 0
+    taken = taken_samples(state_dir)
+    wait_all_stored(db, taken, 60)
+    assert_exactly_once(db, taken)
+    return taken

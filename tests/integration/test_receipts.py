@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import os
 import signal
-import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +25,16 @@ from pantau.shared import topics
 from tests.pipeline import (
     Proc,
     agent_config,
-    assert_exactly_once,
     collector_config,
     count_rows,
+    finish_with_receipts,
     influx,
     registry_file,
     spooled,
-    spooled_before,
     start_agent,
     start_collector,
     taken_samples,
     taken_so_far,
-    wait_all_stored,
     wait_for,
 )
 
@@ -70,18 +66,7 @@ def collector(tmp: Path, port: int, influxd: Service, database: str, **extra: An
 
 
 def finish(db: Any, state_dir: Path, agent_proc: Proc) -> dict[str, int]:
-    """Once every sample taken so far has its receipt, stop the agent (it waits for the last
-    receipts on its way out); every sample it took is stored once and its spool is empty."""
-    start = taken_so_far(state_dir)
-    wait_for(lambda: taken_so_far(state_dir) >= start + 80, 60, "sampling on after the fault")
-    before = taken_samples(state_dir)  # everything up to here was sent at least once
-    wait_for(lambda: spooled_before(state_dir, before) == 0, 90, "receipts for the backlog")
-    agent_proc.stop()
-    assert spooled(state_dir) == 0
-    taken = taken_samples(state_dir)
-    wait_all_stored(db, taken, 60)
-    assert_exactly_once(db, taken)
-    return taken
+    return finish_with_receipts(db, state_dir, agent_proc, more=80)
 
 
 def test_broker_killed_between_saves_while_the_collector_is_away(
@@ -110,16 +95,8 @@ def test_broker_killed_between_saves_while_the_collector_is_away(
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+def small_disk(tmpfs: Callable[[str], Path]) -> Path:
+    return tmpfs("8m")
 
 
 def fill(disk: Path) -> Path:

@@ -20,18 +20,15 @@ from pantau.collector.lab.services import Service
 from pantau.shared import signing, topics
 from pantau.shared.wire import Sample, Telemetry, encode
 from tests.pipeline import (
+    Proc,
     agent_config,
-    assert_exactly_once,
     collector_config,
     count_rows,
+    finish_with_receipts,
     influx,
     registry_file,
-    spooled_before,
     start_agent,
     start_collector,
-    taken_samples,
-    taken_so_far,
-    wait_all_stored,
     wait_for,
 )
 
@@ -62,16 +59,17 @@ def rig(tmp: Path, broker: Service, influxd: Service, database: str) -> tuple[Pk
 
 
 def archived(archive: Path) -> list[Any]:
-    return [record for day in days(archive) for record in read_day(archive, day)]
+    """Every record of the collector's archives: one per worker (`worker-<n>`), or its own."""
+    homes = sorted(archive.glob("worker-*")) or [archive]
+    return [record for home in homes for day in days(home) for record in read_day(home, day)]
 
 
 def check_chains(records: list[Any], pki: Pki) -> dict[str, int]:
     """Every archived message verifies with its point's key, and each point's messages form
-    one unbroken chain (a redelivery is the same message again). Returns messages per point."""
+    one unbroken chain from genesis, followed by their links (the workers' archives each hold
+    part of it; a redelivery is the same message again). Returns messages per point."""
     keys = pki.signing_keys()
-    heads: dict[str, bytes] = {}
-    seen: set[bytes] = set()
-    counts: dict[str, int] = {}
+    by_prev: dict[str, dict[bytes, bytes]] = {}
     for record in records:
         point = topics.parse_topic(record.topic)[0]
         props = record.properties
@@ -80,25 +78,20 @@ def check_chains(records: list[Any], pki: Pki) -> dict[str, int]:
         prev = bytes.fromhex(props["p"])
         new = signing.chain_hash(prev, record.payload)
         assert signing.verify(key.public(), new, bytes.fromhex(props["s"]))
-        if new in seen:
-            continue  # the same message again
-        assert prev == heads.get(point, signing.GENESIS), f"{point}: chain broken"
-        heads[point] = new
-        seen.add(new)
-        counts[point] = counts.get(point, 0) + 1
+        links = by_prev.setdefault(point, {})
+        assert links.setdefault(prev, new) == new, f"{point}: two messages after one"
+    counts: dict[str, int] = {}
+    for point, links in by_prev.items():
+        at, walked = signing.GENESIS, 0
+        while at in links:
+            at, walked = links[at], walked + 1
+        assert walked == len(links), f"{point}: chain broken after {walked} message(s)"
+        counts[point] = walked
     return counts
 
 
-def finish(db: Any, state: Path, agent: Any) -> dict[str, int]:
-    start = taken_so_far(state)
-    wait_for(lambda: taken_so_far(state) >= start + 40, 60, "more samples")
-    before = taken_samples(state)
-    wait_for(lambda: spooled_before(state, before) == 0, 60, "receipts for what was taken")
-    agent.stop()
-    taken = taken_samples(state)
-    wait_all_stored(db, taken, 60)
-    assert_exactly_once(db, taken)
-    return taken
+def finish(db: Any, state_dir: Path, agent_proc: Proc) -> dict[str, int]:
+    return finish_with_receipts(db, state_dir, agent_proc, more=40)
 
 
 def test_signed_chained_archived_across_restarts(
