@@ -7,7 +7,10 @@ archive and the public keys alone, prove one minute, rebuild InfluxDB from the a
     pantau evidence replay --month 2026-09
 
 The archive, the keys file and the collector's key come from the collector config's `evidence`
-section (`--config`), or from `--archive`, `--keys` and `--key`. An auditor needs no config: the
+section (`--config`), or from `--archive` (repeatable), `--keys` and `--key`. A folder holding
+`worker-<n>` archives (and no segments of its own) means all of them: each collector worker and
+host writes its own archive, and one point's chain is spread over them
+(collector/archive/archives.py). An auditor needs no config: the
 month folder, signing-keys.json and `--archive`/`--keys` are enough for signatures, chains and
 checkpoints; recomputing a report needs a registry and an InfluxDB to compute in.
 
@@ -33,14 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pantau.collector.archive import archives as many
 from pantau.collector.archive import checkpoint as cp
 from pantau.collector.archive import merkle, segments
+from pantau.collector.archive.archives import Archive
 from pantau.collector.archive.chains import ChainChecker, ChainReport
 from pantau.collector.archive.compare import first_difference
 from pantau.collector.archive.digest import utc_days
 from pantau.collector.archive.keys import KeyRing, load_keys
 from pantau.collector.archive.locate import covering
-from pantau.collector.archive.scan import Entry, month_days, scan, scan_day
+from pantau.collector.archive.scan import Entry, month_days, scan_day
 from pantau.collector.store import add_store_arguments
 from pantau.shared.errors import ConfigError
 
@@ -84,7 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     replay = sub.add_parser("replay", help="rebuild a month's telemetry and rollups in InfluxDB")
     replay.add_argument("--month", required=True, help="YYYY-MM, in WIB (Asia/Jakarta)")
     for each in (close, verify, prove, replay):
-        each.add_argument("--archive", help="archive folder (default: evidence.archive_dir)")
+        each.add_argument(
+            "--archive",
+            action="append",
+            default=[],
+            help="an archive folder, or one of worker-<n> archives; repeatable"
+            " (default: evidence.archive_dir)",
+        )
         each.add_argument("--keys", help="signing-keys.json (default: evidence.keys_file)")
         each.add_argument(
             "--unsigned-point",
@@ -106,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 # -- settings --------------------------------------------------------------------------------
 @dataclass
 class Settings:
-    archive: Path
+    archives: list[Archive]
     keys: Path | None
     key: Path | None
     unsigned: frozenset[str]
@@ -128,14 +139,15 @@ def settings(args: argparse.Namespace) -> Settings:
         value = getattr(evidence, name, None)
         return Path(value) if value else None
 
-    archive = pick(args.archive, "archive_dir")
-    if archive is None:
+    if args.archive:
+        archives = many.resolve([Path(a) for a in args.archive])
+    elif getattr(evidence, "archive_dir", None):
+        archives = many.resolve([Path(evidence.archive_dir)], "evidence.archive_dir")
+    else:
         raise ConfigError("no archive: give --archive DIR or --config with evidence.archive_dir")
-    if not archive.is_dir():
-        raise ConfigError(f"--archive {archive}: no such folder")
     unsigned = set(args.unsigned_point) | set(getattr(evidence, "unsigned_points", None) or [])
     return Settings(
-        archive,
+        archives,
         pick(args.keys, "keys_file"),
         pick(getattr(args, "key", None), "signing_key_file"),
         frozenset(unsigned),
@@ -157,36 +169,49 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     if found.key is None:
         raise ConfigError("no signing key: give --key FILE or evidence.signing_key_file")
     key = signing.load_private_key(found.key)
-    store = cp.CheckpointStore(found.archive)
     now_ms = int(time.time() * 1000)
-    if args.day:
-        wanted = [_day(args.day, "--day")]
-    else:
-        through = (
-            segments.day_of(now_ms - DAY_MS)
-            if args.through == "yesterday"
-            else _day(args.through, "--through")
-        )
-        latest = store.latest()
-        archived = segments.days(found.archive)
-        if latest is not None:
-            start = _next(latest.day)
-        elif archived:
-            start = archived[0]
-        else:
-            print(f"{found.archive}: no archived day yet, nothing to close")
-            return EXIT_OK
-        wanted = _days_between(start, through)
-    for day in wanted:
-        ends_ms = int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000)
-        if ends_ms + DAY_MS + SETTLE_MS > now_ms:
-            raise ConfigError(f"{day} is not over yet (UTC, plus {SETTLE_MS // 60_000} minutes)")
-    for day in wanted:
-        made = store.checkpoint_day(found.archive, day, key)
-        print(f"{day}: {made.tree_size} message(s), root {made.root}, signed by {made.signer}")
-    if not wanted:
-        print("every day is closed already")
+    plans = [(archive, _to_close(archive, args, now_ms)) for archive in found.archives]
+    for _, wanted in plans:
+        for day in wanted or []:
+            ends_ms = int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000)
+            if ends_ms + DAY_MS + SETTLE_MS > now_ms:
+                minutes = SETTLE_MS // 60_000
+                raise ConfigError(f"{day} is not over yet (UTC, plus {minutes} minutes)")
+    for archive, wanted in plans:  # each writer's archive has its own chain of checkpoints
+        name = f"{archive.name}: " if archive.name else ""
+        if wanted is None:
+            print(f"{archive.path}: no archived day yet, nothing to close")
+            continue
+        store = cp.CheckpointStore(archive.path)
+        for day in wanted:
+            made = store.checkpoint_day(archive.path, day, key)
+            print(
+                f"{name}{day}: {made.tree_size} message(s), root {made.root},"
+                f" signed by {made.signer}"
+            )
+        if not wanted:
+            print(f"{name}every day is closed already")
     return EXIT_OK
+
+
+def _to_close(archive: Archive, args: argparse.Namespace, now_ms: int) -> list[str] | None:
+    """The days of one archive to checkpoint (None: it has nothing to close yet)."""
+    if args.day:
+        return [_day(args.day, "--day")]
+    through = (
+        segments.day_of(now_ms - DAY_MS)
+        if args.through == "yesterday"
+        else _day(args.through, "--through")
+    )
+    latest = cp.CheckpointStore(archive.path).latest()
+    archived = archive.days()
+    if latest is not None:
+        start = _next(latest.day)
+    elif archived:
+        start = archived[0]
+    else:
+        return None
+    return _days_between(start, through)
 
 
 # -- verify ----------------------------------------------------------------------------------
@@ -218,14 +243,14 @@ def run_verify(args: argparse.Namespace) -> int:
     ring = keyring(found)
     first, last = utc_days(period)
     given = _load_report(Path(args.report), period.label) if args.report else None
-    in_month = month_days(found.archive, first, last)
+    in_month = many.days(found.archives, first, last)
     if not in_month:
-        raise ConfigError(f"{found.archive}: no archived day between {first} and {last}")
+        raise ConfigError(f"{_named(found)}: no archived day between {first} and {last}")
     horizon_ms = period.end_ms + CONTEXT_MS + _max_age_ms(found)
     if given is not None:
         horizon_ms = min(horizon_ms, given.generated_ms)
     last_scanned = segments.day_of(horizon_ms) if (given or args.against_influx) else last
-    days = month_days(found.archive, _previous(first), max(last, last_scanned))
+    days = many.days(found.archives, _previous(first), max(last, last_scanned))
 
     outcome = Outcome()
     checker = ChainChecker(ring, found.unsigned, report_from=first)
@@ -233,7 +258,7 @@ def run_verify(args: argparse.Namespace) -> int:
         _scratch(args, found, want=given is not None) as report_db,
         _scratch(args, found, want=args.against_influx) as influx_db,
     ):
-        for entry in _scanning(found.archive, days, f"verifying {period.label}"):
+        for entry in _scanning(found.archives, days, f"verifying {period.label}"):
             trusted = checker.feed(entry)
             record = entry.record
             if not trusted or record is None or entry.day > last_scanned:
@@ -244,7 +269,8 @@ def run_verify(args: argparse.Namespace) -> int:
                 report_db.add(record)
         chains = checker.finish()
         _say_chains(outcome, chains, first, last)
-        _say_checkpoints(outcome, found.archive, ring, first, last)
+        for archive in found.archives:
+            _say_checkpoints(outcome, archive, ring, first, last)
         if report_db is not None and given is not None:
             _say_report(outcome, report_db, given, args)
         if influx_db is not None:
@@ -263,6 +289,8 @@ def _say_chains(outcome: Outcome, chains: ChainReport, first: str, last: str) ->
         extra.append(f"{sum(chains.unsigned.values())} unsigned in grace mode")
     if chains.redelivered:
         extra.append(f"{sum(chains.redelivered.values())} redelivered")
+    if chains.late:
+        extra.append(f"{sum(chains.late.values())} after the message that follows them")
     more = f" ({', '.join(extra)})" if extra else ""
     if chains.ok:
         outcome.ok(
@@ -276,7 +304,12 @@ def _say_chains(outcome: Outcome, chains: ChainReport, first: str, last: str) ->
     )
 
 
-def _say_checkpoints(outcome: Outcome, archive: Path, ring: KeyRing, first: str, last: str) -> None:
+def _say_checkpoints(
+    outcome: Outcome, where: Archive, ring: KeyRing, first: str, last: str
+) -> None:
+    """One archive's checkpoints (each writer signs its own days)."""
+    archive = where.path
+    heading = f"checkpoints of {where.name}" if where.name else "checkpoints"
     store = cp.CheckpointStore(archive)
     closed = [d for d in store.days() if first <= d <= last]
     problems = []
@@ -285,7 +318,7 @@ def _say_checkpoints(outcome: Outcome, archive: Path, ring: KeyRing, first: str,
         before = _previous(first)
         after = store.load(before) if before in store.days() else None
     except cp.CheckpointError as exc:
-        outcome.fail(f"checkpoints: {exc}")
+        outcome.fail(f"{heading}: {exc}")
         return
     keys = ring.checkpoint_keys()
     unlinked = ""
@@ -305,13 +338,13 @@ def _say_checkpoints(outcome: Outcome, archive: Path, ring: KeyRing, first: str,
     unclosed = [d for d in month_days(archive, first, min(last, settled)) if d not in closed]
     problems += [f"{d}: archived but no checkpoint" for d in unclosed]
     if problems:
-        outcome.fail(f"checkpoints: {len(problems)} problem(s)", problems)
+        outcome.fail(f"{heading}: {len(problems)} problem(s)", problems)
         return
     if not checkpoints:
-        outcome.ok("checkpoints: none yet for this month")
+        outcome.ok(f"{heading}: none yet for this month")
         return
     outcome.ok(
-        f"checkpoints: {len(checkpoints)} day(s), {checkpoints[0].day} to {checkpoints[-1].day}:"
+        f"{heading}: {len(checkpoints)} day(s), {checkpoints[0].day} to {checkpoints[-1].day}:"
         f" chained, signed, roots match the archive (last root {checkpoints[-1].root},"
         f" {checkpoints[-1].tree_size} messages){unlinked}"
     )
@@ -562,15 +595,17 @@ def run_replay(args: argparse.Namespace) -> int:
     found = settings(args)
     first = segments.day_of(period.start_ms - CONTEXT_MS)
     last = segments.day_of(period.end_ms + CONTEXT_MS + _max_age_ms(found))
-    days = month_days(found.archive, first, last)
+    days = many.days(found.archives, first, last)
     if not days:
-        raise ConfigError(f"{found.archive}: no archived day between {first} and {last}")
+        raise ConfigError(f"{_named(found)}: no archived day between {first} and {last}")
     registry, influx = open_store(args)
     damaged = 0
     try:
         influx.ensure_database()
         sink = Sink(influx, registry.by_id(), _limits(found))
-        for entry in _scanning(found.archive, days, f"replaying {period.label}"):
+        # every archive's records: a message archived twice (a redelivery, perhaps by two
+        # workers) gives the same rows again, which InfluxDB absorbs
+        for entry in _scanning(found.archives, days, f"replaying {period.label}"):
             if entry.record is None or entry.problem:
                 damaged += 1
                 continue
@@ -583,7 +618,7 @@ def run_replay(args: argparse.Namespace) -> int:
     refused = ", ".join(f"{n} {reason}" for reason, n in sorted(stats.refused.items()))
     print(
         f"replayed {stats.records} archived message(s) of {len(days)} day(s) ({days[0]} to"
-        f" {days[-1]}) into {influx.config.database}: {stats.lines} row(s)"
+        f" {days[-1]}){_of_archives(found)} into {influx.config.database}: {stats.lines} row(s)"
         + (f", refused as when they arrived: {refused}" if refused else "")
         + f"; {rows} hourly rollup(s) rebuilt"
     )
@@ -627,23 +662,26 @@ def run_prove(args: argparse.Namespace) -> int:
     at_ms = _time(args.at)
     minute_ms = at_ms - at_ms % 60_000
     first = segments.day_of(minute_ms)
-    days = month_days(found.archive, first, segments.day_of(minute_ms + args.search_days * DAY_MS))
-    store = cp.CheckpointStore(found.archive)
+    last = segments.day_of(minute_ms + args.search_days * DAY_MS)
+    days = many.days(found.archives, first, last)
     messages: list[dict[str, Any]] = []
     checkpoints: dict[str, Any] = {}
     problems: list[str] = []
     for day in days:
-        hashes: list[bytes] = []
-        hits = []
-        for entry in scan_day(found.archive, day):
-            hashes.append(merkle.leaf_hash(entry.body))
-            hits += covering([entry], args.point, minute_ms)
-        if not hits:
-            continue
-        root = merkle.root_of_hashes(hashes)
-        checkpoints[day] = _checkpoint_for(store, day, len(hashes), root, problems)
-        for hit in hits:
-            messages.append(_proved(hit.entry, hit.samples, hashes))
+        for archive in found.archives:  # the message is in whichever archive took it in
+            hashes: list[bytes] = []
+            hits = []
+            for entry in scan_day(archive.path, day, archive.name):
+                hashes.append(merkle.leaf_hash(entry.body))
+                hits += covering([entry], args.point, minute_ms)
+            if not hits:
+                continue
+            root = merkle.root_of_hashes(hashes)
+            store = cp.CheckpointStore(archive.path)
+            named = f"{archive.name}/{day}" if archive.name else day
+            checkpoints[named] = _checkpoint_for(store, day, len(hashes), root, problems, archive)
+            for hit in hits:
+                messages.append(_proved(hit.entry, hit.samples, hashes) | {"checkpoint": named})
     from pantau.collector.sla.periods import from_ms
 
     out = {
@@ -663,7 +701,7 @@ def run_prove(args: argparse.Namespace) -> int:
     if not messages:
         print(
             f"pantau evidence: no archived message of {args.point} covers {out['minute']}"
-            f" (looked in {', '.join(days) or 'no archived day'})",
+            f" (looked in {', '.join(days) or 'no archived day'}{_of_archives(found)})",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -676,6 +714,7 @@ def _proved(entry: Entry, samples: list[dict[str, Any]], hashes: list[bytes]) ->
     record = entry.record
     assert record is not None
     return {
+        **({"archive": entry.archive} if entry.archive else {}),
         "day": entry.day,
         "leaf_index": entry.index,
         "tree_size": len(hashes),
@@ -690,34 +729,50 @@ def _proved(entry: Entry, samples: list[dict[str, Any]], hashes: list[bytes]) ->
 
 
 def _checkpoint_for(
-    store: cp.CheckpointStore, day: str, size: int, root: bytes, problems: list[str]
+    store: cp.CheckpointStore,
+    day: str,
+    size: int,
+    root: bytes,
+    problems: list[str],
+    archive: Archive,
 ) -> Any:
+    of = f" of {archive.name}" if archive.name else ""
     try:
         made = store.load(day)
     except cp.CheckpointError:
         problems.append(
-            f"{day} has no checkpoint yet: the proof is against the archive as it is"
+            f"{day}{of} has no checkpoint yet: the proof is against the archive as it is"
             " (pantau evidence checkpoint closes the day)"
         )
         return {"day": day, "tree_size": size, "root": root.hex(), "signed": False}
     if made.tree_size != size or made.root != root.hex():
-        problems.append(f"{day}: the archive no longer matches its checkpoint (run verify)")
+        problems.append(f"{day}{of}: the archive no longer matches its checkpoint (run verify)")
     return json.loads(made.to_json())
 
 
 # -- small helpers -----------------------------------------------------------------------------
-def _scanning(archive: Path, days: list[str], label: str) -> Iterator[Entry]:
-    """Entries of these days, with a progress bar on standard error (by bytes read)."""
+def _scanning(archives: list[Archive], days: list[str], label: str) -> Iterator[Entry]:
+    """Entries of these days, every archive's day before the next day, with a progress bar on
+    standard error (by bytes read)."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-    total = sum(segments.segment_path(archive, d).stat().st_size for d in days)
+    total = many.size(archives, days)
     columns = (TextColumn(label), BarColumn(), DownloadColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(label, total=total)
-        for entry in scan(archive, days):
+        for entry in many.scan(archives, days):
             yield entry
             progress.advance(task, len(entry.body) + 12)
+
+
+def _named(found: Settings) -> str:
+    return ", ".join(str(a.path) for a in found.archives)
+
+
+def _of_archives(found: Settings) -> str:
+    count = len(found.archives)
+    return f" of {count} archives" if count > 1 else ""
 
 
 def _limits(found: Settings) -> Any:

@@ -1,27 +1,28 @@
-"""Every signature and every per-point chain of a stretch of the archive, each break named. Pure:
-the archived entries and the public keys come in, findings go out.
+"""Every signature and every per-point chain of a stretch of the archives, each break named.
+Pure: the archived entries and the public keys come in, findings go out.
 
 A point's telemetry and events form one chain: each message names the chain value of the one
-before it (`p`) and is signed over its own (`h = chain_hash(p, payload)`). Walking a point's
-messages in the order they were archived, anything but "p is the last h" is a finding:
+before it (`p`) and is signed over its own (`h = chain_hash(p, payload)`). The messages of one
+point may be spread over several archives (collector workers or hosts on one share group), so
+the chain is followed by its links, not in the order anything was archived
+(collector/archive/links.py); what does not fit is a finding:
 
-- gap: the message follows one the archive does not hold (deleted, or never delivered);
-- reorder: the message follows one archived after it (the late one is not named again);
+- gap: the message follows one no archive holds (deleted, or never delivered);
 - fork: two different messages follow the same one (an agent whose spool was rolled back);
 - replay: the same message again, long after it was first archived. The same message again
-  within `REDELIVERY_MS`, or right after itself, is a redelivery (the collector took it in but
-  its acknowledgement was lost), counted and harmless: it carries the same samples;
+  within `REDELIVERY_MS`, in any archive, is a redelivery (the collector took it in but its
+  acknowledgement was lost), counted and harmless: it carries the same samples;
 - bad_signature / unknown_key / revoked_key / retired_key / wrong_key / unsigned / damaged:
   the message itself cannot be trusted. It still takes its place in the chain, so the message
   after it is not named a second time.
 
-One pass, in archive order (`ChainChecker`): a gap is held until the end in case the message it
-misses turns up later (then it is a reorder). Chain values are kept for the last two days only,
-so a month of a city fits in memory; a replay older than that still breaks the chain (a fork).
+Entries come day by day (every archive's records of one day, then the next day's); signatures
+are checked as they come, links when the day is over. Memory: see links.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -29,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pantau.collector.archive.keys import KeyRing, PublicKey
+from pantau.collector.archive.links import REDELIVERY_MS, Links, Row
 from pantau.collector.archive.scan import Entry
 from pantau.shared import signing, topics
 
-REDELIVERY_MS = 3_600_000  # a resend the collector archived twice arrives within this
 CHAINED = frozenset({"telemetry", "event"})
 _HEX = frozenset("0123456789abcdef")
 
@@ -45,9 +46,11 @@ class Finding:
     point: str
     what: str  # "seq 1042" (first sample of a telemetry message) or "capacity event at ..."
     detail: str
+    archive: str = ""  # which archive, when there are several
 
     def __str__(self) -> str:
-        return f"{self.kind}: point {self.point}, {self.what}, {self.day} record {self.index}: {self.detail}"
+        where = f"{self.archive + ' ' if self.archive else ''}{self.day} record {self.index}"
+        return f"{self.kind}: point {self.point}, {self.what}, {where}: {self.detail}"
 
 
 @dataclass
@@ -56,6 +59,7 @@ class ChainReport:
     messages: Counter[str] = field(default_factory=Counter)  # per point: chained messages
     unsigned: Counter[str] = field(default_factory=Counter)  # per point, in grace mode
     redelivered: Counter[str] = field(default_factory=Counter)
+    late: Counter[str] = field(default_factory=Counter)  # gaps a later message filled
     heads: dict[str, bytes] = field(default_factory=dict)  # per point: the last chain value
 
     @property
@@ -82,33 +86,11 @@ def describe(entry: Entry) -> str:
     return "a message without samples"
 
 
-@dataclass
-class _Seen:
-    day: str
-    index: int
-    received_ms: int
-
-
-@dataclass
-class _Chain:
-    last: bytes | None = None  # None: no message known before
-    after_bad: bool = False  # the last message could not be trusted
-    # chain values seen, by the day they were archived: the last `keep_days` days only, so
-    # memory stays bounded; a replay older than that still breaks the chain (a fork or gap)
-    seen: dict[str, dict[bytes, _Seen]] = field(default_factory=dict)
-    pending: dict[bytes, Finding] = field(default_factory=dict)  # gaps a late message may close
-
-    def find(self, h: bytes) -> _Seen | None:
-        for by_day in self.seen.values():
-            found = by_day.get(h)
-            if found is not None:
-                return found
-        return None
-
-
 class ChainChecker:
-    """Fed the archive's entries in order (day by day, record by record); `finish` gives the
-    findings sorted the same way. Findings on days before `report_from` are context only."""
+    """Fed the archives' entries day by day (every archive's records of a day, then the next
+    day's); `finish` gives the findings sorted by day and record. Findings on days before
+    `report_from` are context only. `archives` names the archives for findings (one archive:
+    none needed)."""
 
     def __init__(
         self,
@@ -116,19 +98,25 @@ class ChainChecker:
         unsigned_points: frozenset[str] = frozenset(),
         report_from: str = "",
         redelivery_ms: int = REDELIVERY_MS,
-        keep_days: int = 2,
     ) -> None:
         self.keys = keys
         self.unsigned_points = unsigned_points
         self.report_from = report_from
-        self.redelivery_ms = redelivery_ms
-        self.keep_days = keep_days
         self.report = ChainReport()
-        self._chains: dict[str, _Chain] = {}
+        self._links = Links(self._where, redelivery_ms)
+        self._archives: dict[str, int] = {}
+        self._names: list[str] = []
+        self._day = ""
+        self._notes: dict[tuple[int, int, int], str] = {}  # names of messages without a seq
 
     def feed(self, entry: Entry) -> bool:
         """Check one entry; True when its content can be trusted (a valid signature of a
         current key of its point, or unsigned in grace mode, and undamaged)."""
+        if entry.day != self._day:
+            if entry.day < self._day:
+                raise ValueError(f"{entry.day} fed after {self._day}: feed day by day")
+            self._links.close_day()
+            self._day = entry.day
         record = entry.record
         if record is None:
             self._finding(entry, "damaged", "?", entry.problem or "unreadable")
@@ -156,6 +144,7 @@ class ChainChecker:
         key_id = props.get("k", "")
         if prev is None or signature is None or len(key_id) != signing.KEY_ID_CHARS:
             self._finding(entry, "bad_signature", point, "malformed evidence properties (k, p, s)")
+            self._links.add_unlinked(point)
             return False
         h = signing.chain_hash(prev, record.payload)
         key = self.keys.for_message(key_id, point, record.received_ms)
@@ -169,86 +158,57 @@ class ChainChecker:
         else:
             trusted = not entry.problem
         self.report.messages[point] += 1
-        self._link(entry, point, prev, h, trusted)
+        self._links.add(point, self._row(entry, prev, h, trusted))
         return trusted
 
     def finish(self) -> ChainReport:
-        for point, chain in self._chains.items():
-            for finding in chain.pending.values():
-                if finding.day >= self.report_from:
-                    self.report.findings.append(finding)
-            chain.pending.clear()
-            if chain.last is not None:
-                self.report.heads[point] = chain.last
+        self.report.heads = self._links.finish()
+        for found in self._links.breaks:
+            row = found.row
+            day = dt.date.fromordinal(row.day).isoformat()
+            what = (
+                f"seq {row.seq}"
+                if row.seq is not None
+                else self._notes.get((row.archive, row.day, row.index), "?")
+            )
+            self._add(
+                Finding(
+                    day, row.index, found.kind, found.point, what, found.detail,
+                    self._names[row.archive],
+                )
+            )  # fmt: skip
+        self._links.breaks.clear()
+        self.report.redelivered = self._links.redelivered
+        self.report.late = self._links.late
         self.report.findings.sort()
         return self.report
 
-    def _link(self, entry: Entry, point: str, prev: bytes, h: bytes, trusted: bool) -> None:
-        chain = self._chains.get(point)
-        if chain is None:
-            chain = self._chains[point] = _Chain()
-        if not trusted:  # named already; it keeps its place, so the next one is not named too
-            if chain.last is None or prev == chain.last or chain.after_bad:
-                chain.last, chain.after_bad = h, True
-            return
-        record = entry.record
-        assert record is not None
-        first = chain.find(h)
-        if first is not None:
-            age_ms = record.received_ms - first.received_ms
-            if h == chain.last or age_ms <= self.redelivery_ms:
-                self.report.redelivered[point] += 1
-            else:
-                self._finding(
-                    entry,
-                    "replay",
-                    point,
-                    f"the same message as {first.day} record {first.index},"
-                    f" again {age_ms / 3_600_000:.1f} h later",
-                )
-            return
-        self._remember(chain, entry, h, record.received_ms)
-        late = chain.pending.pop(h, None)
-        if late is not None:  # the message an earlier one follows: that one came early
-            self._add(
-                Finding(
-                    late.day,
-                    late.index,
-                    "reorder",
-                    point,
-                    late.what,
-                    f"archived before the message it follows ({describe(entry)},"
-                    f" {entry.day} record {entry.index})",
-                )
-            )
-            return
-        if chain.last is None or prev == chain.last or chain.after_bad:
-            pass
-        elif prev == signing.GENESIS:
-            self._finding(entry, "gap", point, "the chain starts again from its beginning")
-        elif chain.find(prev) is not None:
-            self._finding(entry, "fork", point, "follows a message another one already follows")
-        else:
-            chain.pending[prev] = Finding(
-                entry.day,
-                entry.index,
-                "gap",
-                point,
-                describe(entry),
-                "follows a message the archive does not hold (missing before it)",
-            )
-        chain.last, chain.after_bad = h, False
+    def seed(self, point: str, head: bytes) -> None:
+        """The chain value the point's chain continues from (checked before)."""
+        self._links.seed(point, head)
 
-    def _remember(self, chain: _Chain, entry: Entry, h: bytes, received_ms: int) -> None:
-        by_day = chain.seen.get(entry.day)
-        if by_day is None:
-            by_day = chain.seen[entry.day] = {}
-            while len(chain.seen) > self.keep_days:
-                del chain.seen[min(chain.seen)]
-        by_day[h] = _Seen(entry.day, entry.index, received_ms)
+    def _row(self, entry: Entry, prev: bytes, h: bytes, trusted: bool) -> Row:
+        archive = self._archives.get(entry.archive)
+        if archive is None:
+            archive = self._archives[entry.archive] = len(self._names)
+            self._names.append(entry.archive)
+        day = dt.date.fromisoformat(entry.day).toordinal()
+        what = describe(entry)
+        seq = _int(what.removeprefix("seq ")) if what.startswith("seq ") else None
+        if seq is None:
+            self._notes[(archive, day, entry.index)] = what
+        assert entry.record is not None
+        return Row(prev, h, entry.record.received_ms, archive, day, entry.index, trusted, seq)
+
+    def _where(self, row: Row) -> str:
+        day = dt.date.fromordinal(row.day).isoformat()
+        name = self._names[row.archive]
+        return f"{name + ' ' if name else ''}{day} record {row.index}"
 
     def _finding(self, entry: Entry, kind: str, point: str, detail: str) -> None:
-        self._add(Finding(entry.day, entry.index, kind, point, describe(entry), detail))
+        self._add(
+            Finding(entry.day, entry.index, kind, point, describe(entry), detail, entry.archive)
+        )
 
     def _add(self, finding: Finding) -> None:
         if finding.day >= self.report_from:
@@ -262,13 +222,21 @@ def check_chains(
     heads: Mapping[str, bytes] | None = None,
     report_from: str = "",
 ) -> ChainReport:
-    """All at once, for a stretch that fits in memory (tests, small archives)."""
+    """All at once (entries day by day, as `ChainChecker` wants them)."""
     checker = ChainChecker(keys, unsigned_points, report_from)
     for point, h in (heads or {}).items():
-        checker._chains[point] = _Chain(last=h)
+        checker.seed(point, h)
     for entry in entries:
         checker.feed(entry)
     return checker.finish()
+
+
+def _int(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if str(value) == text and -(2**63) <= value < 2**63 else None
 
 
 def _hex(text: str | None, size: int) -> bytes | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pantau.collector.archive import segments
@@ -32,9 +32,11 @@ class Entry:
     body: bytes
     record: Record | None  # None when the body does not decode
     problem: str | None = None  # checksum mismatch, malformed body, unreadable bytes
+    archive: str = ""  # which archive, when there are several (collector workers, hosts)
 
     def where(self) -> str:
-        return f"{self.day} record {self.index} (offset {self.offset})"
+        name = f"{self.archive} " if self.archive else ""
+        return f"{name}{self.day} record {self.index} (offset {self.offset})"
 
 
 def month_days(archive_dir: Path, first_day: str, last_day: str) -> list[str]:
@@ -42,19 +44,21 @@ def month_days(archive_dir: Path, first_day: str, last_day: str) -> list[str]:
     return [d for d in segments.days(archive_dir) if first_day <= d <= last_day]
 
 
-def scan_day(archive_dir: Path, day: str) -> Iterator[Entry]:
+def scan_day(archive_dir: Path, day: str, name: str = "") -> Iterator[Entry]:
+    """A day's entries of one archive; `name` is how findings name the archive."""
     path = segments.segment_path(archive_dir, day)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return
     if not data.startswith(segments.FILE_MAGIC):
-        yield Entry(day, 0, 0, b"", None, "not a Pantau archive segment (bad file header)")
+        problem = "not a Pantau archive segment (bad file header)"
+        yield Entry(day, 0, 0, b"", None, problem, name)
         return
     offset, index = len(segments.FILE_MAGIC), 0
     while offset < len(data):
         entry, end = _entry(data, offset, day, index)
-        yield entry
+        yield replace(entry, archive=name) if name else entry
         if end is None:  # a broken frame: on to the next record that holds, or the end
             nxt = _next_valid(data, offset + 1)
             if nxt is None:

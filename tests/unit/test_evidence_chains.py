@@ -89,14 +89,16 @@ def test_a_replayed_old_message_is_named_and_a_redelivery_is_not(tmp_path: Path)
     assert dict(report.redelivered) == {"cit-01": 1}
 
 
-def test_a_reordered_message_is_named_once(tmp_path: Path) -> None:
+def test_a_message_archived_before_the_one_it_follows_is_no_break(tmp_path: Path) -> None:
+    """Chains are followed by their links: with several workers on one subscription the order
+    messages were archived in says nothing, so a swap is not a finding; the chain is whole."""
     agents = {p: Agent(p) for p in POINTS}
     records = messages(agents)
     records[30], records[33] = records[33], records[30]  # cit-01 minute 11 before minute 10
     month = build_month(tmp_path, records, agents)
-    assert [(f.kind, f.point, f.what, f.index) for f in check(month).findings] == [
-        ("reorder", "cit-01", "seq 1011", 30)
-    ]
+    report = check(month)
+    assert report.findings == []
+    assert report.heads["cit-01"] == agents["cit-01"].prev  # followed to its last message
 
 
 def test_a_revoked_keys_later_messages_are_refused(tmp_path: Path) -> None:
