@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,6 +169,34 @@ def build_month(
     collector = signing.generate()
     if checkpoint:
         close_days(archive, collector)
+    keys_file = write_keys(root / "signing-keys.json", keys_json(agents, collector))
+    return Month(archive, keys_file, agents, collector, records)
+
+
+def build_split(
+    root: Path,
+    records: list[Record],
+    agents: dict[str, Agent],
+    where: Callable[[int, Record], Sequence[int]] | None = None,
+    parts: int = 2,
+) -> Month:
+    """Archive `records` over `parts` worker archives (`<root>/archive/worker-<n>`), as
+    collector workers on one share group do: record i goes to the archives `where(i, record)`
+    names (default: alternately to each), then checkpoint every archive's days. The Month's
+    archive is the folder holding them."""
+    placed = where or (lambda i, _: [i % parts])
+    archive = root / "archive"
+    shares: list[list[Record]] = [[] for _ in range(parts)]
+    for i, record in enumerate(records):
+        for part in placed(i, record):
+            shares[part].append(record)
+    collector = signing.generate()
+    for part, share in enumerate(shares, start=1):
+        home = archive / f"worker-{part}"
+        with ArchiveWriter(home) as writer:
+            for start in range(0, len(share), 200):
+                writer.append_many(share[start : start + 200])
+        close_days(home, collector)
     keys_file = write_keys(root / "signing-keys.json", keys_json(agents, collector))
     return Month(archive, keys_file, agents, collector, records)
 
