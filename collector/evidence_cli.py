@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const="yesterday",
         help="every day after the last checkpoint up to this one (default: yesterday, UTC)",
     )
+    close.add_argument(
+        "--early",
+        action="store_true",
+        help="also a day that is not over (a collector stopped for good): a message archived"
+        " in it afterwards no longer matches its checkpoint",
+    )
     verify = sub.add_parser("verify", help="check a month: signatures, chains, checkpoints")
     verify.add_argument("--month", required=True, help="YYYY-MM, in WIB (Asia/Jakarta)")
     verify.add_argument("--report", help="a report JSON (pantau report --format json) to check")
@@ -173,10 +179,16 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     plans = [(archive, _to_close(archive, args, now_ms)) for archive in found.archives]
     for _, wanted in plans:
         for day in wanted or []:
-            ends_ms = int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000)
-            if ends_ms + DAY_MS + SETTLE_MS > now_ms:
+            begins_ms = int(
+                dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000
+            )
+            if begins_ms > now_ms:
+                raise ConfigError(f"{day} has not begun yet (UTC)")
+            if begins_ms + DAY_MS + SETTLE_MS > now_ms and not args.early:
                 minutes = SETTLE_MS // 60_000
-                raise ConfigError(f"{day} is not over yet (UTC, plus {minutes} minutes)")
+                raise ConfigError(
+                    f"{day} is not over yet (UTC, plus {minutes} minutes; --early closes it now)"
+                )
     for archive, wanted in plans:  # each writer's archive has its own chain of checkpoints
         name = f"{archive.name}: " if archive.name else ""
         if wanted is None:
