@@ -190,9 +190,11 @@ def test_rollup_backlog_survives_sigkill(
     def rolled_up() -> int:
         return len(replay.rollups_per_hour(db, ids, lo, hi))
 
+    # One collector process (workers: 1): it is SIGKILLed while its own durable queue is part
+    # worked off; two workers split that work and can finish it between two looks.
     # 1. rollups not due for an hour: every (point, hour) is stored and waits for its rollup
     first = run_collector(
-        tmp_path, mosquitto, influxd, database, "collector-1", rollup={"every_s": 3600}
+        tmp_path, mosquitto, influxd, database, "collector-1", rollup={"every_s": 3600}, workers=1
     )
     db = influx(influxd.url, database)
     run = replay.start(tmp_path, agent_mqtt(mosquitto), points, [segment], workers=2)
@@ -205,7 +207,7 @@ def test_rollup_backlog_survives_sigkill(
 
     # 2. restarted, it takes up the backlog from its disk; killed once part of it is done
     second = run_collector(
-        tmp_path, mosquitto, influxd, database, "collector-2", rollup={"every_s": 3600}
+        tmp_path, mosquitto, influxd, database, "collector-2", rollup={"every_s": 3600}, workers=1
     )
     try:
         done = wait_until(
@@ -221,7 +223,7 @@ def test_rollup_backlog_survives_sigkill(
 
     # 3. the rest is done by the next run, exactly once per (point, hour)
     third = run_collector(
-        tmp_path, mosquitto, influxd, database, "collector-3", rollup={"every_s": 3600}
+        tmp_path, mosquitto, influxd, database, "collector-3", rollup={"every_s": 3600}, workers=1
     )
     try:
         wait_rollups(db, expected, (lo, hi), 300, [third])
