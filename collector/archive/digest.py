@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from pantau.collector.archive.archives import resolve
 from pantau.collector.archive.checkpoint import Checkpoint, CheckpointStore
 from pantau.collector.archive.segments import day_of
 from pantau.collector.sla.periods import Period
@@ -25,18 +26,22 @@ class DayHead:
     tree_size: int
     root: str
     signer: str
+    archive: str = ""  # which archive (a collector worker's), when there are several
 
     @classmethod
-    def of(cls, checkpoint: Checkpoint) -> DayHead:
-        return cls(checkpoint.day, checkpoint.tree_size, checkpoint.root, checkpoint.signer)
+    def of(cls, checkpoint: Checkpoint, archive: str = "") -> DayHead:
+        return cls(
+            checkpoint.day, checkpoint.tree_size, checkpoint.root, checkpoint.signer, archive
+        )
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "day": self.day,
             "tree_size": self.tree_size,
             "root": self.root,
             "signer": self.signer,
         }
+        return found | ({"archive": self.archive} if self.archive else {})
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,28 @@ def utc_days(period: Period) -> tuple[str, str]:
 
 
 def month_digest(archive_dir: Path, period: Period) -> MonthDigest:
+    """The month's checkpoints of the archive at `archive_dir`, or of every archive it holds
+    (one per collector worker): each day's of each archive, the last of the latest day first
+    named; a day missing in any archive is missing."""
     first, last = utc_days(period)
-    store = CheckpointStore(archive_dir)
-    days = [d for d in store.days() if first <= d <= last]
-    heads = tuple(DayHead.of(store.load(d)) for d in days)
-    missing: tuple[str, ...] = ()
-    if heads:
-        wanted = _day_range(heads[0].day, heads[-1].day)  # the archive may begin mid-month
-        missing = tuple(d for d in wanted if d not in set(days))
-    return MonthDigest(period.label, first, last, heads[-1] if heads else None, heads, missing)
+    heads: list[DayHead] = []
+    missing: set[str] = set()
+    for archive in resolve([archive_dir]):
+        store = CheckpointStore(archive.path)
+        days = [d for d in store.days() if first <= d <= last]
+        own = [DayHead.of(store.load(d), archive.name) for d in days]
+        if own:  # the archive may begin mid-month
+            missing |= set(_day_range(own[0].day, own[-1].day)) - set(days)
+        heads += own
+    heads.sort(key=lambda h: (h.day, h.archive))
+    return MonthDigest(
+        period.label,
+        first,
+        last,
+        heads[-1] if heads else None,
+        tuple(heads),
+        tuple(sorted(missing)),
+    )
 
 
 def _day_range(first: str, last: str) -> list[str]:
