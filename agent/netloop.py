@@ -28,6 +28,9 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
+# goodbye: drain and receipts (agent/publisher.py GOODBYE_DRAIN_S), offline state, disconnect
+STOP_TIMEOUT_S = 10.0
+
 SWEEP_S = 0.5  # every session is stepped at least this often (keepalive, timers)
 CONNECT_THREADS = 4
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -76,7 +79,7 @@ class NetLoop:
         self._timers: list[tuple[float, int, Session]] = []
         self._order = itertools.count()
         self._stop = threading.Event()
-        self._stop_timeout_s = 6.0
+        self._stop_timeout_s = STOP_TIMEOUT_S
         self._connects: queue.SimpleQueue[tuple[Callable[[], None], Callable[..., None]] | None]
         self._connects = queue.SimpleQueue()
         self._connectors = [
@@ -100,7 +103,7 @@ class NetLoop:
             thread.start()
         self._thread.start()
 
-    def stop(self, timeout_s: float = 6.0) -> None:
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Every session says goodbye (in parallel, within `timeout_s`); then the thread ends."""
         self._stop_timeout_s = timeout_s
         self._stop.set()
