@@ -13,7 +13,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from pantau.collector.archive.keys import load_keys
 from pantau.collector.archive.segments import ArchiveWriter, Record
 from pantau.collector.buffer import DiskBuffer
 from pantau.collector.config import CollectorConfig
@@ -73,7 +72,7 @@ class Collector:
         self.buffer = DiskBuffer(config.state_dir / "buffer.sqlite")
         evidence = config.evidence
         self.verifier = Verifier(
-            load_keys(evidence.keys_file) if evidence.keys_file else None,
+            evidence.keys_file,
             frozenset(evidence.unsigned_points),
             evidence.chain_check and not config.mqtt.share_group,
         )
@@ -306,7 +305,10 @@ class Collector:
                 result.detail,
             )
         # A registered point learns its message will never be stored, so its agent stops
-        # sending it; an unknown point gets no answer and its agent keeps the data.
+        # sending it; an unknown point, or a message refused only for now (no key known for
+        # it yet), gets no answer and its agent keeps the data and sends it again.
+        if isinstance(seal, Refusal) and seal.kept:
+            receipt = None
         self.writer.submit(Pending([], ack, point=result.point, receipt=receipt, refused=True))
 
     def _send_receipts(self, batch: list[Pending]) -> None:

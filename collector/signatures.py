@@ -12,20 +12,26 @@ in the chain (a message missing, replayed or out of order) is not refused: it is
 from __future__ import annotations
 
 import binascii
+import logging
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from pantau.collector.archive.keys import KeyRing
+from pantau.collector.archive.keys import UNKNOWN_KEY, KeyRing, load_keys
 from pantau.collector.evidence import INTEGRITY
 from pantau.collector.influxdb.line_protocol import line
 from pantau.shared import signing
+from pantau.shared.errors import ConfigError
 
 BAD_SIGNATURE = "bad_signature"
 UNSIGNED = "unsigned"
 BAD_SEAL = "bad_seal"  # k, p or s present but malformed
 CHAIN_BREAK = "chain_break"
 RECENT_HASHES = 512  # per point: enough to know a redelivery from a replay of old news
+KEYS_LOOK_EVERY_S = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,14 @@ class Seal:
 class Refusal:
     reason: str
     detail: str
+
+    @property
+    def kept(self) -> bool:
+        """Refused for now, not for good: an unsigned message, or one signed with a key this
+        collector does not know yet (a point issued after the keys file was read). Its agent
+        gets no receipt, keeps it and sends it again, so nothing is lost while the operator
+        deploys the key or lists the point in unsigned_points."""
+        return self.reason in (UNSIGNED, UNKNOWN_KEY)
 
 
 def read_seal(props: Mapping[str, str], payload: bytes) -> Seal | Refusal | None:
@@ -59,16 +73,41 @@ def read_seal(props: Mapping[str, str], payload: bytes) -> Seal | Refusal | None
 
 
 class Verifier:
-    """Decides whether a message's seal lets it in; follows each point's chain."""
+    """Decides whether a message's seal lets it in; follows each point's chain. The keys file
+    is read again when it changes (a point issued or revoked), looked at every few seconds."""
 
     def __init__(
-        self, keys: KeyRing | None, unsigned_points: frozenset[str], chain_check: bool
+        self,
+        keys_file: Path | None,
+        unsigned_points: frozenset[str],
+        chain_check: bool,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.keys = keys
+        self.keys_file = keys_file
+        self.keys: KeyRing | None = load_keys(keys_file) if keys_file else None
+        self._mtime = _mtime(keys_file)
+        self._clock = clock
+        self._looked_at = clock()
         self.unsigned_points = unsigned_points
         self.chain_check = chain_check
         self._heads: dict[str, bytes] = {}
         self._recent: dict[str, deque[bytes]] = {}
+
+    def _fresh_keys(self) -> KeyRing | None:
+        now = self._clock()
+        if self.keys_file is None or now - self._looked_at < KEYS_LOOK_EVERY_S:
+            return self.keys
+        self._looked_at = now
+        mtime = _mtime(self.keys_file)
+        if mtime != self._mtime:
+            try:
+                self.keys = load_keys(self.keys_file)
+            except ConfigError as exc:  # a half-written file: keep the keys we have
+                log.warning("keeping the signing keys read before: %s", exc)
+            else:
+                self._mtime = mtime
+                log.info("read %d signing key(s) from %s", len(self.keys.keys), self.keys_file)
+        return self.keys
 
     def check(
         self, point: str, payload: bytes, props: Mapping[str, str], received_ms: int
@@ -77,13 +116,14 @@ class Verifier:
         seal = read_seal(props, payload)
         if isinstance(seal, Refusal):
             return seal
+        keys = self._fresh_keys()
         if seal is None:
-            if self.keys is None or point in self.unsigned_points or "*" in self.unsigned_points:
+            if keys is None or point in self.unsigned_points or "*" in self.unsigned_points:
                 return None
             return Refusal(UNSIGNED, "unsigned message; the point is not in unsigned_points")
-        if self.keys is None:
+        if keys is None:
             return None  # signatures not checked here: taken as unsigned
-        key = self.keys.for_message(seal.key_id, point, received_ms)
+        key = keys.for_message(seal.key_id, point, received_ms)
         if isinstance(key, str):
             return Refusal(key, f"key {seal.key_id!r}")
         if not signing.verify(key.public, seal.chain_hash, seal.signature):
@@ -120,3 +160,10 @@ def mark_unsigned(lines: list[str]) -> list[str]:
         head, _, ts = text.rpartition(" ")
         out.append(f"{head},unsigned=true {ts}")
     return out
+
+
+def _mtime(path: Path | None) -> float | None:
+    try:
+        return path.stat().st_mtime_ns if path else None
+    except OSError:
+        return None

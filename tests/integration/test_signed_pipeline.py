@@ -6,6 +6,7 @@ restarts of agent and collector."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +128,11 @@ def test_signed_chained_archived_across_restarts(
         collector.stop()
 
 
-def publish(port: int, point: str, payload: bytes, props: dict[str, str] | None) -> str:
-    """Publish one message as `point` would, with a receipt asked for; the receipt's verdict."""
+def publish(
+    port: int, point: str, payload: bytes, props: dict[str, str] | None, wait_s: float = 20
+) -> str:
+    """Publish one message as `point` would, with a receipt asked for; the receipt's verdict,
+    or "none" when no receipt came within `wait_s` (the agent would keep the message)."""
     got: list[bytes] = []
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
@@ -144,8 +148,13 @@ def publish(port: int, point: str, payload: bytes, props: dict[str, str] | None)
         properties.CorrelationData = b"forged-1"
         if props:
             properties.UserProperty = sorted(props.items())
-        client.publish(topics.telemetry_topic(point), payload, qos=1, properties=properties)
-        wait_for(lambda: got, 20, "a receipt")
+        info = client.publish(topics.telemetry_topic(point), payload, qos=1, properties=properties)
+        info.wait_for_publish(10)
+        deadline = time.monotonic() + wait_s
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not got:
+            return "none"
         receipt = json.loads(got[0])
         return "stored" if receipt.get("stored") else "refused"
     finally:
@@ -169,7 +178,7 @@ def test_forged_foreign_unsigned_and_revoked_messages_are_refused(
     db = influx(influxd.url, database)
     key_01 = signing.load_private_key(pki.dir / "issued" / POINTS[0] / "signing.key")
     key_02 = signing.load_private_key(pki.dir / "issued" / POINTS[1] / "signing.key")
-    now_ms = int(__import__("time").time() * 1000)
+    now_ms = int(time.time() * 1000)
 
     def payload(point: str, seq: int, rx: float) -> bytes:
         sample = Sample(
@@ -189,8 +198,18 @@ def test_forged_foreign_unsigned_and_revoked_messages_are_refused(
         assert publish(port, POINTS[0], bytes(tampered), props) == "refused"
         other = payload(POINTS[0], 2, 1e6)
         assert publish(port, POINTS[0], other, sealed(key_02, other)) == "refused"  # 02's key
+        # Unsigned, or signed by a key the collector does not know yet: no receipt, so the
+        # agent keeps the message and sends it again once the key is known.
         unsigned = payload(POINTS[0], 3, 1e6)
-        assert publish(port, POINTS[0], unsigned, None) == "refused"
+        assert publish(port, POINTS[0], unsigned, None, wait_s=5) == "none"
+        newcomer = "kubangsari-03"
+        early = payload(newcomer, 0, 7e6)
+        pki.issue(newcomer, "agent", "password")  # after the collector read the keys file
+        key_03 = signing.load_private_key(pki.dir / "issued" / newcomer / "signing.key")
+        verdict, deadline = "none", time.monotonic() + 40
+        while verdict == "none" and time.monotonic() < deadline:  # as its agent sends again
+            verdict = publish(port, newcomer, early, sealed(key_03, early), wait_s=2)
+        assert verdict == "stored"  # the collector read the keys file again
         wait_for(lambda: count_rows(db, "telemetry") >= 1, 20, "the good row")
         pki.revoke(POINTS[0])
         collector.stop()
@@ -199,11 +218,12 @@ def test_forged_foreign_unsigned_and_revoked_messages_are_refused(
         assert publish(port, POINTS[0], later, sealed(key_01, later)) == "refused"
         after = payload(POINTS[1], 0, 2e6)
         assert publish(port, POINTS[1], after, sealed(key_02, after)) == "stored"
-        wait_for(lambda: count_rows(db, "telemetry") >= 2, 20, "the other point's row")
+        wait_for(lambda: count_rows(db, "telemetry") >= 3, 20, "the other points' rows")
         rows = db.query('SELECT "seq", "point" FROM "telemetry"')
         assert sorted((r["point"], int(r["seq"])) for r in rows) == [
             (POINTS[0], 0),
             (POINTS[1], 0),
+            ("kubangsari-03", 0),
         ]
         collector.stop()
         logs = collector.log()
