@@ -70,7 +70,6 @@ class _Sent:
     sent_at: float = float("-inf")  # not yet sent on this connection
     mid: int | None = None  # awaiting PUBACK while set
     attempts: int = 0
-    acked: bool = False
     unheard: bool = False  # the broker's PUBACK said no subscriber took it: it went nowhere
 
     @property
@@ -210,11 +209,6 @@ class PointPublisher:
     def alive(self) -> bool:
         """The network thread runs (it ends only on stop)."""
         return self._loop.alive
-
-    @property
-    def awaiting_receipt(self) -> int:
-        """Messages sent and not yet confirmed stored by a collector."""
-        return len(self._sent)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Say goodbye (retained offline state), let in-flight messages finish, disconnect.
@@ -539,7 +533,6 @@ class PointPublisher:
             sent.sent_at = float("-inf")  # send it again at once
             self._dirty.set()
             return
-        sent.acked = True
         sent.unheard = reason_code.value == NO_MATCHING_SUBSCRIBERS
         if not self._receipts:
             del self._sent[sent.msg_id]

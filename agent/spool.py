@@ -325,19 +325,6 @@ class Spool:
             for n, msg_id, kind, ids, dropped, payload, props in found
         ]
 
-    def rows(self, point: str, ids: list[int]) -> list[Row]:
-        """The rows of a point with these ids that are still here, in order (for a resend)."""
-        if not ids:
-            return []
-        with self._lock:
-            marks = ",".join("?" * len(ids))
-            found = self._db.execute(
-                f"SELECT id, kind, seq, body FROM outbox WHERE point = ? AND id IN ({marks})"
-                " ORDER BY id",
-                (point, *ids),
-            ).fetchall()
-        return [Row(*row) for row in found]
-
     def forget(
         self,
         point: str,
@@ -378,10 +365,6 @@ class Spool:
             self._wrote()
             if point in self._counters:
                 self._counters[point][1] = max(0, self._counters[point][1] - deleted)
-
-    def remove(self, point: str, rows: list[Row]) -> None:
-        """Forget these rows (see `forget`)."""
-        self.forget(point, [r.id for r in rows])
 
     def empty(self) -> bool:
         with self._lock:
