@@ -1,6 +1,8 @@
 """The speed tests a report did not count, and why: per point and in total, for the JSON, the
-speed section of the HTML (and so the PDF). Which tests count is decided in sla/capacity.py: a
-low result only when the test server was not the bottleneck and a retest confirmed it.
+speed section of the HTML (and so the PDF); counted per row of every level for the CSV files and
+the XLSX level sheets (COUNT_COLUMNS, after the figures' columns); and one line on the first
+page when any test was discarded. Which tests count is decided in sla/capacity.py: a low result
+only when the test server was not the bottleneck and a retest confirmed it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from html import escape
 from typing import Any
 
 from pantau.collector.report.compute import MonthReport
+from pantau.collector.report.i18n import DISCARD_COLUMN_ID
 from pantau.collector.sla.capacity import DISCARD_REASONS, PointCapacity
+from pantau.collector.sla.month import PointDetail
 
 REASONS = {
     "en": {
@@ -34,6 +38,7 @@ WORDS = {
         "none": "Every download test counted: no test server was the bottleneck.",
         "point": "Point",
         "peak": "in peak window",
+        "notice": "{n} speed test(s) discarded: {why}",
     },
     "id": {
         "title": "Uji kecepatan yang tidak dihitung",
@@ -42,6 +47,7 @@ WORDS = {
         "none": "Semua uji unduh dihitung: server uji tidak pernah menjadi hambatan.",
         "point": "Titik",
         "peak": "pada jam sibuk",
+        "notice": "{n} uji kecepatan tidak dihitung: {why}",
     },
 }
 
@@ -118,3 +124,59 @@ def html(report: MonthReport, lang: str) -> str:
             out.append(f"<tr><td>{escape(d.figures.id)}</td>{cells}</tr>")
         out.append("</table>")
     return "\n".join(out)
+
+
+# Columns the CSV files and the XLSX level sheets add after the figures' (sla.figures.COLUMNS):
+# download tests not counted, in all and by reason, those of them in the peak window, and the
+# retests that confirmed a low result. Whole counts at every level, so a column sums.
+COUNT_COLUMNS = (
+    "tests_discarded_n",
+    *(f"tests_discarded_{reason}_n" for reason in DISCARD_REASONS),
+    "peak_tests_discarded_n",
+    "tests_confirmed_by_retest_n",
+)
+
+
+def count_headers(lang: str) -> list[str]:
+    return [DISCARD_COLUMN_ID[c] for c in COUNT_COLUMNS] if lang == "id" else list(COUNT_COLUMNS)
+
+
+def counts(points: list[PointDetail]) -> list[int]:
+    """COUNT_COLUMNS' values over these points."""
+    all_, peak = Counter[str](), Counter[str]()
+    for detail in points:
+        all_.update(_counts(detail.capacity.discarded))
+        peak.update(_counts(detail.capacity.peak_discarded))
+    return [
+        sum(all_.values()),
+        *(all_[r] for r in DISCARD_REASONS),
+        sum(peak.values()),
+        sum(d.capacity.confirmations_n for d in points),
+    ]
+
+
+def level_counts(report: MonthReport, level: str) -> list[list[int]]:
+    """One row of counts per row of the level, in the level's order (render_data.level_rows):
+    a point's own, a group's over the points in it (a group row's id is the kelurahan,
+    kecamatan or provider its points name), the total's over every point."""
+    if level == "point":
+        return [counts([d]) for d in report.points]
+    if level == "total":
+        return [counts(report.points)]
+    groups = {"kelurahan": report.kelurahan, "kecamatan": report.kecamatan}
+    rows = groups.get(level, report.providers)
+    return [
+        counts([d for d in report.points if (getattr(d.figures, level) or "") == row.id])
+        for row in rows
+    ]
+
+
+def notice(report: MonthReport, lang: str) -> str | None:
+    """The first page's line when any test was discarded: how many, and why (the reasons in
+    their fixed order); None when every test counted."""
+    found = totals(report)
+    if not found["tests_discarded_n"]:
+        return None
+    reasons = REASONS[lang]
+    why = ", ".join(f"{n} {reasons[r]}" for r, n in found["tests_discarded"].items())
+    return WORDS[lang]["notice"].format(n=found["tests_discarded_n"], why=why)

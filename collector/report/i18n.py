@@ -310,3 +310,15 @@ COLUMN_ID = {
     "evidence_missing_hours": "jam_tanpa_rollup",
     "evidence_stale_hours": "jam_rollup_terlambat",
 }
+
+# Headers of the speed-test discard counts the CSV files and XLSX level sheets add after the
+# figures' columns (report/discards.py COUNT_COLUMNS), in order
+DISCARD_COLUMN_ID = {
+    "tests_discarded_n": "uji_tidak_dihitung",
+    "tests_discarded_server_loaded_n": "uji_tidak_dihitung_server_sibuk",
+    "tests_discarded_server_busy_n": "uji_tidak_dihitung_server_penuh",
+    "tests_discarded_retest_passed_n": "uji_tidak_dihitung_uji_ulang_lolos",
+    "tests_discarded_not_confirmed_n": "uji_tidak_dihitung_tidak_dikonfirmasi",
+    "peak_tests_discarded_n": "uji_jam_sibuk_tidak_dihitung",
+    "tests_confirmed_by_retest_n": "uji_dikonfirmasi_uji_ulang",
+}

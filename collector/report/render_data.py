@@ -1,7 +1,8 @@
 """Machine-readable renderings: CSV and JSON with the stable column names of sla.figures.
 
 CSV: one file per level (point, kelurahan, kecamatan, provider, total), so summing a column
-never counts a point twice; `--lang en`: the column names, `,` and a decimal point; `--lang id`:
+never counts a point twice; the figures' columns, then the counts of speed tests not counted
+and why (discards.COUNT_COLUMNS); `--lang en`: the column names, `,` and a decimal point; `--lang id`:
 Indonesian headers, `;` and a decimal comma, as a spreadsheet set to Indonesian opens them.
 Numbers with decimals are rounded to two; amounts are whole rupiah. A report that is not final
 starts with one `# ` comment line saying why (notices.py).
@@ -45,6 +46,21 @@ def headers(lang: str) -> list[str]:
     return [COLUMN_ID[c] for c in COLUMNS] if lang == "id" else list(COLUMNS)
 
 
+def table_headers(lang: str) -> list[str]:
+    """A level's CSV file and XLSX sheet: the figures' columns, then the discard counts."""
+    return headers(lang) + discards.count_headers(lang)
+
+
+def table_rows(report: MonthReport, level: str) -> list[list[Any]]:
+    """The values under table_headers, one row per row of the level."""
+    return [
+        [*figures.as_dict().values(), *found]
+        for figures, found in zip(
+            level_rows(report, level), discards.level_counts(report, level), strict=True
+        )
+    ]
+
+
 def to_csv(report: MonthReport, lang: str = "en", level: str = "point") -> str:
     """One level's rows."""
     out = io.StringIO()
@@ -52,9 +68,9 @@ def to_csv(report: MonthReport, lang: str = "en", level: str = "point") -> str:
     if line:
         out.write(f"# {line}\n")
     writer = csv.writer(out, delimiter=";" if lang == "id" else ",", lineterminator="\n")
-    writer.writerow(headers(lang))
-    for figures in level_rows(report, level):
-        writer.writerow(cell(v, lang) for v in figures.as_dict().values())
+    writer.writerow(table_headers(lang))
+    for row in table_rows(report, level):
+        writer.writerow(cell(v, lang) for v in row)
     return out.getvalue()
 
 

@@ -1,6 +1,7 @@
 """One self-contained HTML file that prints well on A4. The first page: what keeps the report
 from being final (notices.py), one verdict line per provider (pay Rp X of Rp Y and the causes
-that cost most, verdict.py), the contract in force with its schedules, then the summary cards.
+that cost most, verdict.py), how many speed tests were discarded and why (when any were,
+discards.py), the contract in force with its schedules, then the summary cards.
 Then availability per kelurahan, delivered speed against committed, outage timeline, clients
 by hour of day, deductions, data quality, and last a sign-off block (prepared, checked,
 approved). Every printed page carries its number, the period, the software version and the
@@ -61,6 +62,7 @@ ul.rules { margin: 1mm 0; padding-left: 5mm; color: #444; }
 .archive { font-size: 6.5pt; color: #333; word-break: break-all; margin: 0 0 2mm; }
 .verdict { border: 0.4mm solid #1a3d6d; padding: 1.5mm 2.5mm; margin: 0 0 3mm; }
 .verdict p { margin: 0.8mm 0; font-size: 10.5pt; font-weight: bold; }
+.discarded { font-weight: bold; margin: -1.5mm 0 3mm; }
 table.terms td, table.terms th { text-align: left; }
 .watermark { position: fixed; top: 38%; left: 0; right: 0; text-align: center; z-index: -1;
              font-size: 80pt; font-weight: bold; color: rgba(183, 28, 28, 0.13);
@@ -85,6 +87,7 @@ def render_html(report: MonthReport, lang: str, generated: dt.datetime | None = 
         _head(report, lang, generated),
         _archive(report, lang),
         _verdicts(report, lang),
+        _discarded(report, lang),
         _contracts(report, lang),
         _summary(report, lang),
         _availability(report, groups, group_word, lang),
@@ -141,6 +144,13 @@ def _verdicts(report: MonthReport, lang: str) -> str:
     t = translator(lang)
     lines = "".join(f"<p>{escape(v.line(lang))}</p>" for v in verdicts(report))
     return f'<section class="verdict"><h2>{escape(t("sec_verdict"))}</h2>{lines}</section>'
+
+
+def _discarded(report: MonthReport, lang: str) -> str:
+    """Speed tests not counted, under the verdicts they weigh on; '' when every test counted
+    (the speed section says so)."""
+    line = discards.notice(report, lang)
+    return f'<p class="discarded">{escape(line)}</p>' if line else ""
 
 
 def _pct_text(value: float, lang: str = "en") -> str:

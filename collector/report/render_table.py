@@ -1,6 +1,7 @@
 """The terminal rendering: a table per kelurahan with the provider summary, or the points when
 the report is narrowed to a kelurahan or a point (drill down). A report that is not final
-starts with one line saying why (notices.py)."""
+starts with one line saying why (notices.py); speed tests discarded are one line under the
+verdicts (discards.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pantau.collector.report import discards
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.i18n import number, rupiah, translator
 from pantau.collector.report.notices import first_line
@@ -30,6 +32,9 @@ def render_table(report: MonthReport, lang: str, console: Console) -> None:
     )
     for verdict in verdicts(report):
         console.print(Text(verdict.line(lang), style="bold"))
+    discarded = discards.notice(report, lang)
+    if discarded:
+        console.print(discarded, soft_wrap=True)
     drill = bool(report.filters.kelurahan or report.filters.point)
     if drill:
         rows: Sequence[Figures] = [d.figures for d in report.points]

@@ -2,8 +2,10 @@
 
 Sheets: `report` (period, verdict lines, notices, software version, fingerprint), one per
 level (`point`, `kelurahan`, `kecamatan`, `provider`, `total`: the CSV's columns and headers,
-numbers as numbers, so a column sums without counting a point twice), `contract` (the contract
-in force, one setting a row) and `outages` (every outage in the period).
+the speed tests not counted and why among them, numbers as numbers, so a column sums without
+counting a point twice), `contract` (the contract in force, one setting a row) and `outages`
+(every outage in the period). The `report` sheet's `speed_tests_discarded` row is the first
+page's line on discarded speed tests, when there were any.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from pantau.collector.report import discards
 from pantau.collector.report.compute import MonthReport
 from pantau.collector.report.notices import notices
-from pantau.collector.report.render_data import LEVELS, contract_dict, headers, iso, level_rows
+from pantau.collector.report.render_data import (
+    LEVELS,
+    contract_dict,
+    iso,
+    table_headers,
+    table_rows,
+)
 from pantau.collector.report.verdict import verdicts
 from pantau.shared import __version__
 
@@ -42,13 +51,16 @@ def render_xlsx(report: MonthReport, lang: str) -> bytes:
     ]
     rows += [["verdict", v.line(lang)] for v in verdicts(report)]
     rows += [["notice", n] for n in notices(report, lang)]
+    discarded = discards.notice(report, lang)
+    if discarded:
+        rows.append(["speed_tests_discarded", discarded])
     for row in rows:
         first.append(row)
     for level in LEVELS:
         sheet = book.create_sheet(level)
-        sheet.append(headers(lang))
-        for figures in level_rows(report, level):
-            sheet.append(list(figures.as_dict().values()))
+        sheet.append(table_headers(lang))
+        for row in table_rows(report, level):
+            sheet.append(row)
         _header_style(sheet)
     contract = book.create_sheet("contract")
     contract.append(["provider", "contract", "kelurahan", "setting", "value"])

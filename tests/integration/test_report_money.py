@@ -49,16 +49,20 @@ point's 15 days of samples are its whole expected coverage so far, its 15 peak t
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.lab.services import Service
 from pantau.collector.lines import capacity_lines, telemetry_lines
+from pantau.collector.report.discards import COUNT_COLUMNS
+from pantau.collector.report.i18n import DISCARD_COLUMN_ID
 from pantau.collector.rollup import mark_lines, touched
 from pantau.collector.sla.periods import DAY_MS, month
 from pantau.shared.registry import Registry, load_registry
@@ -461,8 +465,10 @@ def test_the_workbook_has_a_sheet_per_level_the_contract_and_the_outages(
 
 
 def test_a_low_result_the_test_server_held_down_costs_the_provider_nothing(
-    stored: dict[str, Any],
+    stored: dict[str, Any], tmp_path: Path
 ) -> None:
+    """Counted the same in the JSON, the HTML (its first page too), every CSV file and every
+    sheet of the workbook."""
     done = report(stored, "2026-10", "loaded")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -497,6 +503,35 @@ def test_a_low_result_the_test_server_held_down_costs_the_provider_nothing(
         "22 download test(s) not counted against the provider (server loaded 20, retest passed"
         " 2); 22 of them in the peak window." in html
     )
+    line = "22 speed test(s) discarded: 20 server loaded, 2 retest passed"
+    assert html.count(f'<p class="discarded">{line}</p>') == 1  # on the first page
+    # the same counts in every CSV file (Indonesian) and every sheet of the workbook
+    srv, none = (22, 20, 0, 2, 0, 22, 0), (0,) * 7
+    expected = {
+        "point": {"loaded-plain": none, "loaded-srv": srv},
+        "kelurahan": {"Loaded-Plain": none, "Loaded-Srv": srv},
+        "kecamatan": {"Cilegon": srv},
+        "provider": {"Awinet": srv},
+        "total": {"total": srv},
+    }
+    done = run(*args, "--lang", "id", "--format", "csv", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    headers_id = [DISCARD_COLUMN_ID[c] for c in COUNT_COLUMNS]
+    for level, rows in expected.items():
+        text = (tmp_path / f"pantau-report-2026-10-{level}.csv").read_text()
+        body = [row for row in text.splitlines() if not row.startswith("# ")]
+        found = list(csv.DictReader(body, delimiter=";"))
+        assert {r["id"]: tuple(int(r[h]) for h in headers_id) for r in found} == rows, level
+    out = tmp_path / "loaded.xlsx"
+    done = run(*args, "--lang", "en", "--format", "xlsx", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    book = load_workbook(out, read_only=True)
+    for level, rows in expected.items():
+        values = list(book[level].iter_rows(values_only=True))
+        sheet = [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+        assert {r["id"]: tuple(r[c] for c in COUNT_COLUMNS) for r in sheet} == rows, level
+    first = {r[0]: r[1] for r in book["report"].iter_rows(values_only=True)}
+    assert first["speed_tests_discarded"] == line
     # the other registry's report has nothing discarded, and says so
     plain = json.loads(report(stored, "2026-10").stdout)["speed_tests_discarded"]
     assert (plain["tests_discarded_n"], plain["points"]) == (0, {})

@@ -13,6 +13,7 @@ import pytest
 from pantau.collector.admin.registry_cli import generate
 from pantau.collector.report.cli import compute, render
 from pantau.collector.report.compute import Filters, MonthReport
+from pantau.collector.report.discards import COUNT_COLUMNS
 from pantau.collector.sla.figures import COLUMNS
 from pantau.collector.sla.periods import month
 from pantau.shared.errors import ConfigError
@@ -43,7 +44,7 @@ def test_csv_is_one_file_per_level_so_sums_never_double_count() -> None:
     files = to_csv_files(report(), "en")
     assert list(files) == ["point", "kelurahan", "kecamatan", "provider", "total"]
     rows = {level: list(csv.DictReader(io.StringIO(text))) for level, text in files.items()}
-    assert tuple(rows["point"][0].keys()) == COLUMNS
+    assert tuple(rows["point"][0].keys()) == (*COLUMNS, *COUNT_COLUMNS)
     assert {level: len(r) for level, r in rows.items()} == {
         "point": 12,
         "kelurahan": 3,
