@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pantau.agent.capacity.bursts import ping_args
-from pantau.agent.capacity.config import BurstConfig, CapacityConfig
+from pantau.agent.capacity.config import BurstConfig, CapacityConfig, RetestConfig
 from pantau.agent.capacity.iperf3 import iperf3_args
 from pantau.agent.capacity.methods import build_method, priced_seconds
 from pantau.agent.capacity.result import Measurement
@@ -138,6 +138,16 @@ def test_example_with_capacity_loads() -> None:
     linux, router = config.points
     assert linux.capacity is not None and linux.capacity.method.kind == "iperf3"
     assert linux.capacity.schedule.mean_interval_h == 6
+    retest = linux.capacity.retest
+    assert (retest.enabled, retest.below_pct, retest.server_cpu_pct, retest.server_tests) == (
+        True,
+        80.0,
+        80.0,
+        None,
+    )
+    assert (retest.server, retest.delay_s) == ("speedtest2.pantau.example", 900.0)
+    assert linux.capacity.committed_mbps == 50.0
+    assert router.capacity is not None and router.capacity.retest == RetestConfig()
     assert router.capacity is not None and router.capacity.uplink == "citangkil-uplink-1"
     assert priced_seconds(router.capacity) == 24.0
 
