@@ -2,6 +2,12 @@
 
 Prints what it does and the result; the last line is one JSON object. Another test running on
 the same uplink (the agent's own, say) makes it stop rather than measure half a link.
+
+Exit status: 0 a direction was measured; 1 the test failed; 2 a configuration error; 3 another
+test runs on the uplink; 75 (EX_TEMPFAIL, sysexits.h) the test server refused the test because
+it runs its maximum of tests at once (HTTP 503): one line on standard error with the load it
+reported and when to try again, no JSON, nothing spooled (no test took place). A technician
+waits and runs it again; a script can tell "try later" from "broken".
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import sys
 import time
 
 from pantau.agent.capacity.methods import build_method
+from pantau.agent.capacity.result import Measurement
 from pantau.agent.capacity.worker import Tester, capacity_data
 from pantau.agent.config import AgentConfig, PointConfig
 from pantau.agent.point import PointContext
@@ -20,6 +27,7 @@ from pantau.shared.errors import ConfigError
 
 EXIT_FAILED = 1
 EXIT_BUSY = 3
+EXIT_SERVER_BUSY = 75  # EX_TEMPFAIL: the test server is full now; the same command works later
 
 
 def pick_point(config: AgentConfig, point_id: str | None) -> PointConfig:
@@ -80,6 +88,9 @@ def speedtest(config: AgentConfig, point_id: str | None, publish: bool) -> int:
         )
         return EXIT_BUSY
     measurement = outcome.measurement
+    if measurement.refused:
+        print(server_busy_line(point.id, measurement), file=sys.stderr)
+        return EXIT_SERVER_BUSY
     print(f"{point.id}: {measurement.summary()}")
     for error in measurement.errors:
         print(f"{point.id}: error: {error}")
@@ -101,3 +112,18 @@ def speedtest(config: AgentConfig, point_id: str | None, publish: bool) -> int:
         print(f"{point.id}: stored in the agent's spool; the agent publishes it")
     print(json.dumps({"point": point.id, **data}, sort_keys=False))
     return 0 if measurement.ok else EXIT_FAILED
+
+
+def server_busy_line(point_id: str, m: Measurement) -> str:
+    """The one line a refused test prints: who refused, the load it reported (its load header,
+    when it sent one) and when it asked to be tried again (Retry-After)."""
+    load = ""
+    if m.server_tests is not None:
+        load = f" ({m.server_tests} of {m.server_cap} tests running"
+        load += "" if m.server_cpu_pct is None else f", CPU {m.server_cpu_pct:.0f} %"
+        load += ")"
+    again = "later" if not m.retry_after_s else f"in {m.retry_after_s:g} s"
+    return (
+        f"{point_id}: the test server {m.server} is busy: it runs its maximum of tests"
+        f"{load} and refused this one (HTTP 503); no test took place, try again {again}"
+    )
