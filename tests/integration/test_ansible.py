@@ -54,6 +54,8 @@ SERVICES = [
     "pantau-agent",
 ]
 POINT = "citangkil-01"
+# inventory/cluster-example's identities for host collector-a: one per worker
+CLUSTER_WORKERS = ("collector-a-1", "collector-a-2")
 ADMIN_PASSWORD = "router-admin-secret-for-this-test"
 INFLUX_SECRETS = ("influx_admin", "influx_writer", "influx_reader")
 HOTSPOT_SESSIONS = 17  # what the simulated router reports, to recognise its samples
@@ -221,8 +223,9 @@ def make_pki(root: Path, registry: Path, env: dict[str, str], ports: dict[str, i
     pantau = [str(BIN / "pantau")]
     pki = ["--dir", str(root / "pki")]
     run([*pantau, "pki", "init", *pki, "--host", "127.0.0.1"], env, 60, cwd=root)
-    collector = ["pantau-collector", "--role", "collector", "--method", "password"]
-    run([*pantau, "pki", "issue", *pki, *collector], env, 60, cwd=root)
+    for name in ("pantau-collector", *CLUSTER_WORKERS):
+        collector = [name, "--role", "collector", "--method", "password"]
+        run([*pantau, "pki", "issue", *pki, *collector], env, 60, cwd=root)
     point = [POINT, "--method", "password", "--registry", str(registry)]
     run([*pantau, "pki", "issue", *pki, *point], env, 60, cwd=root)
     listeners = ["--cert-port", "0", "--password-port", str(ports["mqtt_tls"])]
@@ -673,13 +676,6 @@ def test_lint_production_profile(lint: Lint) -> None:
 # --- collectors only, against an external broker and database ------------------------------
 
 
-def collector_workers_setting() -> int | None:
-    """`workers` goes into collector.yaml only where the collector knows the setting."""
-    from pantau.collector.config import CollectorConfig
-
-    return 2 if "workers" in CollectorConfig.model_fields else None
-
-
 @pytest.fixture(scope="module")
 def cluster(site: Site) -> Iterator[Site]:
     """inventory/cluster-example's variable set on a host of its own: the site's broker and
@@ -696,10 +692,12 @@ def cluster(site: Site) -> Iterator[Site]:
         yaml.safe_dump({"all": {"children": {"central": {"hosts": {"collector-a": None}}}}})
     )
     vault = inventory / "group_vars" / "all" / "vault.yml"
+    issued = site.root / "pki" / "issued"
+    passwords = [(issued / name / "password").read_text().strip() for name in CLUSTER_WORKERS]
     vault.write_text(
         yaml.safe_dump(
             {
-                "vault_collector_mqtt_passwords": {"collector-a": site.secrets["collector"]},
+                "vault_collector_mqtt_passwords": {"collector-a": passwords},
                 "vault_influxdb_writer_password": site.secrets["influx_writer"],
             }
         )
@@ -709,7 +707,6 @@ def cluster(site: Site) -> Iterator[Site]:
     external = yaml.safe_load(
         (ANSIBLE_DIR / "inventory/cluster-example/group_vars/all/main.yml").read_text()
     )
-    workers = collector_workers_setting()
     settings = {
         **external,
         "ansible_connection": "local",
@@ -726,16 +723,14 @@ def cluster(site: Site) -> Iterator[Site]:
         "pantau_external_broker_port": site.ports["mqtt_tls"],
         "collector_mqtt_ca_src": str(site.root / "pki" / "ca.pem"),
         "pantau_external_influx_url": f"http://127.0.0.1:{site.ports['influx']}",
-        "pantau_collector_workers": workers if workers is not None else "",
-        # The site's broker forces the client id to the user name: the collector's identity.
-        "collector_mqtt_username": "pantau-collector",
-        "collector_mqtt_password": "{{ vault_collector_mqtt_passwords[inventory_hostname] }}",
+        "pantau_collector_workers": len(CLUSTER_WORKERS),
         "collector_registry_src": str(site.root / "registry.yaml"),
         "collector_config_extra": {"metrics": {"port": free_port()}},
     }
     (inventory / "group_vars" / "all" / "main.yml").write_text(yaml.safe_dump(settings))
+    secrets = site.secrets | {name: pw for name, pw in zip(CLUSTER_WORKERS, passwords, strict=True)}
     cluster = Site(
-        root, root / "root", inventory, site.vault_password, site.env, site.ports, site.secrets
+        root, root / "root", inventory, site.vault_password, site.env, site.ports, secrets
     )
     before = samples(site)
     supervisor = site.pids()["pantau-collector"]
@@ -773,6 +768,8 @@ def test_external_cluster_collector_config(cluster: Site) -> None:
         "pantau",
     )
     assert mqtt["client_id"] == "pantau-collector-a"
+    assert mqtt["username"] == "collector-a-{worker}"
+    assert mqtt["password_file"] == str(etc / "secrets" / "collector-mqtt-{worker}.pw")
     assert mqtt["tls"] == {"ca_file": str(etc / "collector" / "mqtt-ca.pem")}
     assert config["influx"] == {
         "api": "v1",
@@ -780,11 +777,22 @@ def test_external_cluster_collector_config(cluster: Site) -> None:
         "database": "pantau",
         "username": "pantau-collector",
     }
-    workers = collector_workers_setting()
-    assert config.get("workers") == workers
+    assert config["workers"] == len(CLUSTER_WORKERS)
     assert sorted(p.name for p in (etc / "secrets").iterdir()) == [
-        "collector-mqtt.pw",
+        "collector-mqtt-1.pw",
+        "collector-mqtt-2.pw",
         "collector.env",
     ]
+    for index, name in enumerate(CLUSTER_WORKERS, 1):
+        written = (etc / "secrets" / f"collector-mqtt-{index}.pw").read_text().strip()
+        assert written == cluster.secrets[name]
     for secret in cluster.secrets.values():
         assert secret not in cluster.outputs[0]
+
+
+def test_external_cluster_workers_log_in_as_their_own_identities(cluster: Site) -> None:
+    """The site's broker pins each client id to its identity: two workers under one name would
+    take each other's session in turn, reconnecting forever."""
+    log = (cluster.prefix / "var" / "log" / "pantau" / "pantau-collector.log").read_text()
+    assert log.count("connected to 127.0.0.1") == len(CLUSTER_WORKERS), log[-3000:]
+    assert "broker refused" not in log and "(reconnecting)" not in log, log[-3000:]
