@@ -18,8 +18,8 @@ from pantau.agent.rates import Rates
 from pantau.agent.sources.base import Reachability
 from pantau.agent.sources.clock import Clock
 from pantau.agent.spool import Spool, SpoolFullError
+from pantau.shared.contract import EventKind, encode_event
 from pantau.shared.logs import PointLogger
-from pantau.shared.wire import Event, EventKind, encode
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ class PointContext:
     ) -> None:
         """Spool an event, then wake the publisher: it travels like samples do, never lost.
         A full disk is logged, not raised: the event waits in memory (bounded) for room."""
-        event = Event(point=self.point, ts_ms=ts_ms, kind=kind, message=message, data=dict(data))
+        event = encode_event(self.point, ts_ms, kind, message, data).decode()
         with self._lock:
-            self._held.append(encode(event).decode())
+            self._held.append(event)
             if len(self._held) > HELD_EVENTS:
                 self._held.popleft()
                 self.log.error("event given up: more than %d wait for disk space", HELD_EVENTS)

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
@@ -35,15 +35,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from pantau.agent import __version__
-from pantau.agent.config import MqttConfig, PublishConfig
 from pantau.agent.netloop import READ, WRITE, NetLoop
 from pantau.agent.spool import Formed, Row, Spool, SpoolWriteError
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
+from pantau.shared.contract import WIRE_VERSION, decode_receipt, encode_state
 from pantau.shared.errors import PayloadError
 from pantau.shared.logs import PointLogger
 from pantau.shared.mqtt_client import connection_hint, make_client
-from pantau.shared.wire import WIRE_VERSION, Receipt, State, decode, encode
+
+if TYPE_CHECKING:
+    from pantau.agent.config import MqttConfig, PublishConfig
 
 log = logging.getLogger(__name__)
 
@@ -239,17 +241,15 @@ class PointPublisher:
 
     def _state(self, state: str) -> bytes:
         online = state == "online"
-        return encode(
-            State(
-                point=self.point,
-                state=state,  # type: ignore[arg-type]
-                boot=self.boot,
-                ts_ms=int(time.time() * 1000) if online else None,
-                agent_version=__version__,
-                source=self.source_kind,
-                facts=(self._facts or {}) if online else {},
-                spool=self.spool.state if online else None,  # type: ignore[arg-type]
-            )
+        return encode_state(
+            self.point,
+            state,
+            self.boot,
+            ts_ms=int(time.time() * 1000) if online else None,
+            agent_version=__version__,
+            source=self.source_kind,
+            facts=(self._facts or {}) if online else {},
+            spool=self.spool.state if online else None,
         )
 
     @property
@@ -544,14 +544,13 @@ class PointPublisher:
         if message.topic != topics.receipt_topic(self.point):
             return
         try:
-            receipt = decode(topics.RECEIPT, message.payload, self.point)
+            stored, refused_ids = decode_receipt(message.payload, self.point)
         except PayloadError as exc:
             self._note_error(f"ignored a malformed receipt: {exc}")
             return
-        assert isinstance(receipt, Receipt)
         self._last_receipt_at = time.monotonic()
         done: list[_Sent] = []
-        for msg_id in (*receipt.stored, *receipt.refused):
+        for msg_id in (*stored, *refused_ids):
             sent = self._sent.pop(msg_id, None)
             if sent is None:
                 continue  # an earlier copy's receipt, already handled
@@ -559,7 +558,7 @@ class PointPublisher:
                 self._mids.pop(sent.mid, None)
             self._newest_receipted = max(self._newest_receipted, sent.sent_at)
             done.append(sent)
-        refused = set(receipt.refused)
+        refused = set(refused_ids)
         for sent in done:
             if sent.msg_id in refused:
                 self.log.warning(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import deque
+from typing import TYPE_CHECKING, Any
 
-from pantau.agent.config import PointConfig
 from pantau.agent.point import PointContext
 from pantau.agent.probes import Target, probe
 from pantau.agent.rates import CounterSnapshot, Rates, compute_rates
@@ -19,8 +19,11 @@ from pantau.agent.sample import build_sample
 from pantau.agent.sources.base import Reachability, Reading, Source, SourceIssue
 from pantau.agent.sources.reachability import merge_burst
 from pantau.agent.spool import SpoolFullError, SpoolWriteError
+from pantau.shared.contract import encode_sample
 from pantau.shared.logs import Once, PointLogger
-from pantau.shared.wire import Sample, encode
+
+if TYPE_CHECKING:
+    from pantau.agent.config import PointConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,9 @@ class PointSampler:
         self.samples_taken = 0
         self._previous: CounterSnapshot | None = None
         self._active_issues: dict[str, str] = {}
-        self._held: deque[Sample] = deque()  # taken while the disk was full, not yet spooled
+        self._held: deque[dict[str, Any]] = (
+            deque()
+        )  # taken while the disk was full, not yet spooled
         self._given_up = 0  # held samples pushed out by newer ones: reported as dropped
         self._spool_state = "ok"
         self._once = Once()
@@ -136,7 +141,7 @@ class PointSampler:
             self.context.record_event("source_recovered", ts_ms, None, {"path": path})
         self._active_issues = current
 
-    def _store(self, sample: Sample) -> None:
+    def _store(self, sample: dict[str, Any]) -> None:
         """Spool the sample, after any the full disk made wait; while the disk is full they
         wait in memory (bounded), so a disk freed in time costs no sample at all."""
         self._held.append(sample)
@@ -144,7 +149,7 @@ class PointSampler:
             try:
                 self.spool.append_sample(
                     self.point,
-                    lambda seq, s=self._held[0]: encode(s.model_copy(update={"seq": seq})).decode(),
+                    lambda seq, s=self._held[0]: encode_sample(s, seq).decode(),
                 )
             except SpoolFullError as exc:
                 if self._once.first("disk-full"):

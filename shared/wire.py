@@ -21,25 +21,54 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from pantau.shared.contract import (
+    BOOT,
+    CLIENTS,
+    COUNTER,
+    INTERVAL_S,
+    MAX_EVENT_MESSAGE,
+    MAX_MAP_ENTRIES,
+    MAX_MESSAGE_ID_BYTES,
+    MAX_PAYLOAD_BYTES,
+    MAX_RECEIPT_IDS,
+    MAX_SAMPLES_PER_MESSAGE,
+    MAX_SHORT_TEXT,
+    MILLISECONDS,
+    PERCENT,
+    RATE,
+    SEQ,
+    STRICT_JSON,
+    TEMPERATURE_C,
+    TIMESTAMP_MS,
+    UPTIME_S,
+    WIRE_VERSION,
+    Bound,
+    EventKind,
+)
+from pantau.shared.contract import MAX_TS_MS as MAX_TS_MS  # re-exported
+from pantau.shared.contract import MIN_TS_MS as MIN_TS_MS
 from pantau.shared.errors import PayloadError
 from pantau.shared.topics import POINT_ID_PATTERN
 
-WIRE_VERSION = 2
 WireVersion = Literal[1, 2]
-MAX_MESSAGE_ID_BYTES = 64
-MAX_RECEIPT_IDS = 10_000
-MAX_PAYLOAD_BYTES = 1_048_576
-MAX_SAMPLES_PER_MESSAGE = 2_000
-MIN_TS_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z: anything older is a broken clock.
-MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+
+
+def _limits(bound: Bound) -> Any:
+    """The pydantic constraint of one of the contract's bounds (pantau.shared.contract)."""
+    if bound.kind is str:
+        return StringConstraints(min_length=bound.min_len, max_length=bound.max_len)
+    return Field(ge=bound.ge, gt=bound.gt, le=bound.le, lt=bound.lt)
+
 
 PointId = Annotated[str, StringConstraints(pattern=POINT_ID_PATTERN)]
-Counter = Annotated[int, Field(ge=0, lt=2**64)]
-Rate = Annotated[float, Field(ge=0, le=1e11)]  # bits per second; 100 Gbit/s is beyond any point
-Clients = Annotated[int, Field(ge=0, le=100_000)]
-Percent = Annotated[float, Field(ge=0, le=100)]
-TimestampMs = Annotated[int, Field(ge=MIN_TS_MS, le=MAX_TS_MS)]
-ShortText = Annotated[str, StringConstraints(max_length=200)]
+Counter = Annotated[int, _limits(COUNTER)]
+Rate = Annotated[float, _limits(RATE)]
+Clients = Annotated[int, _limits(CLIENTS)]
+Percent = Annotated[float, _limits(PERCENT)]
+Milliseconds = Annotated[float, _limits(MILLISECONDS)]
+TimestampMs = Annotated[int, _limits(TIMESTAMP_MS)]
+ShortText = Annotated[str, StringConstraints(max_length=MAX_SHORT_TEXT)]
+Boot = Annotated[str, _limits(BOOT)]
 
 
 SpoolState = Literal["ok", "disk_full", "degraded"]
@@ -54,13 +83,15 @@ class Sample(_Wire):
     """One reading of one point at one moment."""
 
     ts_ms: TimestampMs = Field(description="UTC time of the reading, milliseconds since epoch")
-    seq: int = Field(ge=0, lt=2**63, description="Per point, monotonic, survives agent restarts")
-    boot: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="Id of the agent run that took the sample"
+    seq: Annotated[int, _limits(SEQ)] = Field(
+        description="Per point, monotonic, survives agent restarts"
     )
-    interval_s: float = Field(gt=0, le=86_400, description="Sampling interval the agent ran at")
+    boot: Boot = Field(description="Id of the agent run that took the sample")
+    interval_s: Annotated[float, _limits(INTERVAL_S)] = Field(
+        description="Sampling interval the agent ran at"
+    )
     device_up: bool = Field(description="The agent could read the device (router or host)")
-    uptime_s: float | None = Field(default=None, ge=0, le=3.2e9)
+    uptime_s: Annotated[float, _limits(UPTIME_S)] | None = None
     rx_bytes: Counter | None = None
     tx_bytes: Counter | None = None
     rx_packets: Counter | None = None
@@ -72,15 +103,15 @@ class Sample(_Wire):
     link_up: bool | None = None
     link_downs: Counter | None = None
     wan_up: bool | None = None
-    rtt_ms: float | None = Field(default=None, ge=0, le=60_000)
+    rtt_ms: Milliseconds | None = None
     loss_pct: Percent | None = None
-    jitter_ms: float | None = Field(default=None, ge=0, le=60_000)
+    jitter_ms: Milliseconds | None = None
     clients_assoc: Clients | None = None
     clients_hotspot: Clients | None = None
     clients_dhcp: Clients | None = None
     cpu_pct: Percent | None = None
     mem_used_pct: Percent | None = None
-    temp_c: float | None = Field(default=None, ge=-60, le=200)
+    temp_c: Annotated[float, _limits(TEMPERATURE_C)] | None = None
     clock_synced: bool | None = None
 
 
@@ -101,27 +132,16 @@ class State(_Wire):
     v: WireVersion = WIRE_VERSION
     point: PointId
     state: Literal["online", "offline"]
-    boot: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    boot: Boot
     ts_ms: TimestampMs | None = None
     agent_version: ShortText | None = None
     source: ShortText | None = None
     facts: dict[ShortText, ShortText | int | float | bool | None] = Field(
-        default_factory=dict, max_length=50
+        default_factory=dict, max_length=MAX_MAP_ENTRIES
     )
     spool: SpoolState | None = Field(
         default=None, description="Whether the agent's spool can store what it samples"
     )
-
-
-EventKind = Literal[
-    "capacity",
-    "reboot",
-    "source_error",
-    "source_recovered",
-    "spool_dropped",
-    "spool_state",
-    "test_deferred",
-]
 
 
 class Event(_Wire):
@@ -131,9 +151,9 @@ class Event(_Wire):
     point: PointId
     ts_ms: TimestampMs
     kind: EventKind
-    message: Annotated[str, StringConstraints(max_length=500)] | None = None
+    message: Annotated[str, StringConstraints(max_length=MAX_EVENT_MESSAGE)] | None = None
     data: dict[ShortText, ShortText | int | float | bool | None] = Field(
-        default_factory=dict, max_length=50
+        default_factory=dict, max_length=MAX_MAP_ENTRIES
     )
 
 
@@ -161,20 +181,7 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json(exclude_none=True).encode()
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise PayloadError("invalid", f"key {twice[:40]!r} appears twice in one object")
-    return obj
-
-
-def _not_json(name: str) -> Any:
-    raise PayloadError("not_json", f"{name} is not a JSON value")
-
-
-_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_not_json)
+_JSON = STRICT_JSON
 
 
 def decode(

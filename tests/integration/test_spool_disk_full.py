@@ -54,7 +54,7 @@ def test_samples_taken_on_a_full_disk_wait_in_memory_and_are_all_stored(
     _fill(sampler, clock, 5)
     stored_before = sampler.samples_taken
     assert stored_before > 20 and spool.state == "disk_full"
-    first_held_ts = sampler._held[0].ts_ms
+    first_held_ts = sampler._held[0]["ts_ms"]
     subprocess.run(["mount", "-o", "remount,size=4m", str(small_disk)], check=True)
     for _ in range(3):
         clock.set(clock.now() + 10)
