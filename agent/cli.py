@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import logging
 import os
 import resource
 import signal
 import sys
 import threading
-import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pantau.agent import __version__
-from pantau.agent.config import AgentConfig, load_agent_config
 from pantau.agent.netloop import CONNECT_THREADS, NetLoop
 from pantau.agent.point import PointContext
 from pantau.agent.publisher import PointPublisher
 from pantau.agent.run import PointSampler
 from pantau.agent.scheduler import DEFAULT_WORKERS, Scheduler
+from pantau.agent.settings import build_source, load_settings, point_mqtt
 from pantau.agent.sources.clock import Clock, CompressedClock, RealClock
 from pantau.agent.spool import Spool
 from pantau.shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pantau.agent.config import AgentConfig
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,16 @@ def run(args: argparse.Namespace) -> int:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         print(render(results, colour=colour))
         return exit_code(results)
-    config = load_agent_config(args.config)
     if args.action == "speedtest":
+        from pantau.agent.config import load_agent_config
         from pantau.agent.speedtest_cli import speedtest
 
-        return speedtest(config, args.point, args.publish)
+        return speedtest(load_agent_config(args.config), args.point, args.publish)
+    config = load_settings(args.config)  # validated in a child: no pydantic in this process
+    if any(p.capacity is not None or p.bursts is not None for p in config.points):
+        from pantau.agent.config import load_agent_config
+
+        config = load_agent_config(args.config)  # speed tests work on the config models
     if args.sample_workers < 1:
         raise ConfigError(f"--sample-workers must be at least 1, not {args.sample_workers}")
     _fewer_malloc_arenas()
@@ -123,6 +129,9 @@ def open_fds() -> int:
 
 def _fewer_malloc_arenas() -> None:
     """glibc gives each thread its own malloc arena; on a 512 MB SBC two are plenty."""
+    import ctypes
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt(M_ARENA_MAX, 2)
@@ -136,7 +145,7 @@ class Agent:
 
     def __init__(self, config: AgentConfig, sample_workers: int = DEFAULT_WORKERS) -> None:
         self.config = config
-        self.boot = uuid.uuid4().hex[:16]
+        self.boot = os.urandom(8).hex()  # this run's id: 16 random hex digits
         self.clock: Clock = RealClock()
         if config.clock is not None:
             self.clock = CompressedClock(config.clock.start.timestamp(), config.clock.speed)
@@ -151,13 +160,13 @@ class Agent:
         self.samplers: list[PointSampler] = []
         contexts: list[PointContext] = []
         for point in config.points:
-            source = point.source.build(point.id, self.clock)
+            source = build_source(point.source, point.id, self.clock)
             publisher = PointPublisher(
                 point.id,
                 self.boot,
                 source.kind,
                 self.spool,
-                config.mqtt.for_point(point.id),
+                point_mqtt(config.mqtt, point.id),
                 config.publish,
                 self.loop,
             )

@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from pantau.agent.capacity.config import BurstConfig, CapacityConfig
-from pantau.agent.sources.linux import LinuxSourceConfig
+from pantau.agent.settings import point_mqtt
+from pantau.agent.sources.linux_config import LinuxSourceConfig
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
-from pantau.agent.sources.simulated import SimulatedSourceConfig
-from pantau.shared.config import Section, check_tls_files, load_config
+from pantau.agent.sources.simulated_config import SimulatedSourceConfig
+from pantau.shared.config import Section, load_config
 from pantau.shared.mqtt_client import MqttConfig as BaseMqttConfig
 from pantau.shared.mqtt_client import TlsConfig as TlsConfig  # agent configs name it here
 from pantau.shared.wire import PointId
@@ -33,16 +34,7 @@ class MqttConfig(BaseMqttConfig):
         agent of several points holds one credential per point (the broker lets each speak only
         for itself). A client key others could read is refused here, at start-up."""
 
-        def fill(value: str | None) -> str | None:
-            return value.replace("{point}", point) if value else value
-
-        tls = self.tls
-        if tls is not None:
-            tls = tls.model_copy(
-                update={"cert_file": fill(tls.cert_file), "key_file": fill(tls.key_file)}
-            )
-            check_tls_files(tls.ca_file, tls.cert_file, tls.key_file)
-        return self.model_copy(update={"password_file": fill(self.password_file), "tls": tls})
+        return point_mqtt(self, point)
 
 
 class SpoolConfig(Section):

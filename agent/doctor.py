@@ -34,7 +34,8 @@ from pantau.agent.capacity.config import BandwidthTestMethod, SpeedTestMethod
 from pantau.agent.config import AgentConfig, MqttConfig, PointConfig, load_agent_config
 from pantau.agent.probes import Target, probe
 from pantau.agent.sources.clock import RealClock
-from pantau.agent.sources.linux import LinuxSourceConfig, clock_synced
+from pantau.agent.sources.linux import clock_synced
+from pantau.agent.sources.linux_config import LinuxSourceConfig
 from pantau.agent.sources.routeros import client as routeros_client
 from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.routeros.source import (

@@ -7,7 +7,9 @@ served by `pantau routeros-sim` in separate processes (`--source routeros`), sam
 connected (each its own MQTT session, counted in the broker's log), samples taken and stored
 (`lost` must be 0, `doubled` too), the agent's threads, open files and RSS once every point is
 connected and again after `--minutes`, and the import cost of each of the agent's dependencies
-(`python -X importtime`). Last line: one JSON object.
+(`python -X importtime`), the RSS target of the run's shape where the issue sets one, and any
+heavy library (pydantic, YAML) mapped into the running agent: none, since the config is checked
+in a short-lived child (agent/settings.py). Last line: one JSON object.
 
     .venv/bin/python bench/agent_scale.py [--source simulated|linux|routeros] [--points 1000]
         [--minutes 10] [--interval 10]
@@ -49,12 +51,28 @@ from tests.pipeline import (  # noqa: E402
 RSS_TARGET_MB = {"linux": 30.0, "routeros-10": 35.0, "routeros-500": 80.0}
 
 
+def target_mb(source: str, points: int) -> float | None:
+    """The issue's RSS target for this run's shape, if it has one."""
+    return RSS_TARGET_MB.get(source if source == "linux" else f"{source}-{points}")
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-DEPENDENCIES = ("paho.mqtt.client", "psutil", "pydantic", "yaml", "librouteros", "sqlite3")
-AGENT = ("pantau.shared.wire", "pantau.agent.config", "pantau.agent.cli")
+DEPENDENCIES = (
+    "paho.mqtt.client",
+    "psutil",
+    "ssl",
+    "sqlite3",
+    "librouteros",
+    "pydantic",  # the config check (a child at start) only
+    "yaml",  # the config check only
+)
+# The running agent (cli), what signing agents add (signing), the config check in its child
+# (config), the collector's wire models (wire).
+AGENT = ("pantau.agent.cli", "pantau.shared.signing", "pantau.agent.config", "pantau.shared.wire")
+HEAVY = ("pydantic", "_yaml")  # libraries whose shared objects a running agent must not map
 
 
 def import_cost(module: str) -> tuple[float, float]:
@@ -114,6 +132,14 @@ def points_for(args: argparse.Namespace, work: Path) -> tuple[list[dict[str, Any
                 }
             )
     return points, sims
+
+
+def heavy_mapped(pid: int) -> list[str]:
+    """The heavy libraries mapped into the agent process: none, as long as it never imports
+    pydantic or YAML (they live in the config check's child process)."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    files = {line.split()[-1] for line in maps if "/" in line}
+    return sorted({h for h in HEAVY for f in files if h in Path(f).name})
 
 
 def snapshot(pid: int) -> dict[str, float]:
@@ -188,6 +214,7 @@ def main() -> int:
             seqs = stored_seqs(db, point)
             lost += len(set(range(taken.get(point, 0))) - set(seqs))
             doubled += len(seqs) - len(set(seqs))
+        heavy = heavy_mapped(pid)
         agent_log = agent.log()
         result.update(
             {
@@ -204,6 +231,8 @@ def main() -> int:
                 "rss_mb_start": start["rss_mb"],
                 "rss_mb_end": end["rss_mb"],
                 "rss_mb_peak": peak,
+                "rss_target_mb": target_mb(args.source, len(ids)),
+                "heavy_libraries_mapped": heavy,
                 "agent_cpu_share": round((end["cpu_s"] - start["cpu_s"]) / (args.minutes * 60), 3),
                 "fd_line": next(
                     (ln.split(": ", 1)[-1] for ln in agent_log.splitlines() if "room for" in ln),
@@ -226,7 +255,8 @@ def main() -> int:
         f" {result['samples_taken']} samples taken, {result['lost']} lost,"
         f" {result['doubled']} doubled; {result['threads']} threads, {result['open_fds']} open"
         f" files; RSS {result['rss_mb_start']} MB at start, {result['rss_mb_end']} MB after"
-        f" {args.minutes:g} min"
+        f" {args.minutes:g} min (target {result['rss_target_mb']}); heavy libraries mapped:"
+        f" {', '.join(result['heavy_libraries_mapped']) or 'none'}"
     )
     print(json.dumps(result))
     return 0 if result["lost"] == 0 and result["points_connected"] == len(ids) else 1

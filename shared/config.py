@@ -8,15 +8,17 @@ site, not a Python developer.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pantau.shared.errors import ConfigError
+from pantau.shared.secretfiles import check_tls_files as check_tls_files  # re-exported
+from pantau.shared.secretfiles import read_secret_file as read_secret_file
+from pantau.shared.secretfiles import resolve_secret as resolve_secret
 from pantau.shared.topics import describe_point_id_error
 
 ENV_PREFIX = "PANTAU_"
@@ -103,37 +105,3 @@ def apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
                 node[key] = child
             node = child
         node[keys[-1]] = value
-
-
-def read_secret_file(path: str | Path) -> SecretStr:
-    """Read a secret from a file only its owner can read; anything laxer is refused."""
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"{path}: secret file cannot be read: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{path}: secret file is readable by group or others (mode {stat.S_IMODE(mode):o});"
-            " run: chmod 600 " + str(path)
-        )
-    return SecretStr(path.read_text(encoding="utf-8").strip())
-
-
-def resolve_secret(value: SecretStr | None, file: str | None, what: str) -> SecretStr | None:
-    """A secret given inline (usually from the environment) wins over a secret file."""
-    if value is not None and value.get_secret_value():
-        return value
-    if file:
-        return read_secret_file(file)
-    return None
-
-
-def check_tls_files(ca_file: str | None, cert_file: str | None, key_file: str | None) -> None:
-    """TLS files are read by the MQTT client only when it connects: check them at start-up,
-    and refuse a private key that group or others could read, as for any secret."""
-    for what, name in (("CA", ca_file), ("certificate", cert_file)):
-        if name and not os.access(name, os.R_OK):
-            raise ConfigError(f"{name}: TLS {what} file cannot be read")
-    if key_file:
-        read_secret_file(key_file)

@@ -4,7 +4,8 @@ Every Pantau client speaks MQTT v5 with paho's version-2 callbacks, proves who i
 way (user name and password, a client certificate, or both) and verifies the broker against the
 project CA. The factory checks the TLS files before anything else, so a missing CA or a key that
 others can read stops start-up with one line instead of an SSL error at the first connect.
-Nothing here connects: the caller chooses when, and how to retry.
+Nothing here connects: the caller chooses when, and how to retry. The config models live in
+pantau.shared.mqtt_config (pydantic) and are loaded from here on first use only.
 """
 
 from __future__ import annotations
@@ -12,41 +13,26 @@ from __future__ import annotations
 import ipaddress
 import logging
 import ssl
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from pydantic import Field, SecretStr
 
-from pantau.shared.config import Section, check_tls_files, resolve_secret
+from pantau.shared.secretfiles import SecretValue, check_tls_files, resolve_secret
+
+if TYPE_CHECKING:
+    from pantau.shared.mqtt_config import MqttConfig, TlsConfig
 
 log = logging.getLogger(__name__)
 
 
-class TlsConfig(Section):
-    ca_file: str | None = Field(default=None, description="CA that signed the broker's certificate")
-    cert_file: str | None = Field(
-        default=None,
-        description="Client certificate, if the broker wants one (agents: {point} allowed)",
-    )
-    key_file: str | None = Field(
-        default=None, description="Client key, mode 600 (agents: {point} allowed)"
-    )
-    insecure: bool = Field(default=False, description="Skip hostname verification (testing only)")
+def __getattr__(name: str) -> Any:
+    """MqttConfig and TlsConfig, the pydantic models, loaded only when asked for."""
+    if name in ("MqttConfig", "TlsConfig"):
+        from pantau.shared import mqtt_config
 
-
-class MqttConfig(Section):
-    """The broker and how to log in to it; agents and collectors add their own settings."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = Field(default=None, description="Prefer PANTAU_MQTT__PASSWORD")
-    password_file: str | None = Field(default=None, description="File with the password, mode 600")
-    tls: TlsConfig | None = None
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
-
-    def secret(self) -> SecretStr | None:
-        return resolve_secret(self.password, self.password_file, "mqtt password")
+        return getattr(mqtt_config, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_client(
@@ -63,7 +49,7 @@ def make_client(
     """
     if config.tls is not None:
         check_tls_files(config.tls.ca_file, config.tls.cert_file, config.tls.key_file)
-    secret = config.secret()
+    secret = resolve_secret(config.password, config.password_file, "mqtt password")
     username = config.username or (default_username if secret is not None else None)
     if secret is not None and config.tls is None and not _loopback(config.host):
         _warn_once(
@@ -111,7 +97,7 @@ def connection_hint(error: BaseException | str, tls: bool, port: int) -> str:
 
 
 def apply_credentials(
-    client: paho.Client, username: str | None, secret: SecretStr | None, tls: TlsConfig | None
+    client: paho.Client, username: str | None, secret: SecretValue | None, tls: TlsConfig | None
 ) -> None:
     """User name and password (when either is set) and TLS verified against `tls.ca_file`."""
     if username or secret is not None:

@@ -8,34 +8,17 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import psutil
-from pydantic import Field
 
-from pantau.agent.sources.base import Counters, Reading, Source, SourceIssue
-from pantau.agent.sources.clock import Clock
+from pantau.agent.sources.base import Counters, Reading, SourceIssue
 from pantau.agent.sources.linux_parse import count_dnsmasq_leases, count_reachable_neighbours
-from pantau.shared.config import Section
+
+if TYPE_CHECKING:
+    from pantau.agent.sources.linux_config import LinuxSourceConfig
 
 TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
-
-
-class ClientsConfig(Section):
-    kind: Literal["none", "dnsmasq_leases", "neighbours"] = Field(
-        default="none", description="Where client counts come from"
-    )
-    path: str = Field(default="/var/lib/misc/dnsmasq.leases", description="dnsmasq leases file")
-    interface: str | None = Field(default=None, description="LAN interface for 'neighbours'")
-
-
-class LinuxSourceConfig(Section):
-    kind: Literal["linux"]
-    wan_interface: str = Field(min_length=1, description="Interface facing the provider")
-    clients: ClientsConfig = Field(default_factory=ClientsConfig)
-
-    def build(self, point: str, clock: Clock) -> Source:
-        return LinuxSource(self)
 
 
 class LinuxSource:

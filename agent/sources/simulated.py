@@ -9,52 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import Field
+from typing import TYPE_CHECKING
 
 from pantau.agent.sources.base import Counters, Reachability, Reading
-from pantau.shared.config import Section
 
 if TYPE_CHECKING:
-    from pantau.agent.sources.base import Source
     from pantau.agent.sources.clock import Clock
+    from pantau.agent.sources.simulated_config import SimulatedSourceConfig, Window
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 
 
-class Window(Section):
-    start: dt.datetime
-    end: dt.datetime
-
-    def contains(self, t_s: float) -> bool:
-        return self.start.timestamp() <= t_s < self.end.timestamp()
-
-
-class SimulatedSourceConfig(Section):
-    kind: Literal["simulated"]
-    seed: int = 0
-    link_mbps: float = Field(default=50.0, gt=0, description="Capacity outside the peak window")
-    peak_link_mbps: float | None = Field(
-        default=None, gt=0, description="Capacity 19:00-23:00 WIB (a congested provider)"
-    )
-    peak_clients: int = Field(default=30, ge=0, le=10_000)
-    per_client_kbps: float = Field(default=600.0, ge=0)
-    fixed_rx_bps: float | None = Field(default=None, ge=0, description="Constant rate (tests)")
-    fixed_tx_bps: float | None = Field(default=None, ge=0)
-    fixed_clients: int | None = Field(default=None, ge=0)
-    rtt_ms: float = Field(default=12.0, ge=0)
-    loss_pct: float = Field(default=0.0, ge=0, le=100)
-    reboot_after_s: list[float] = Field(
-        default_factory=list, description="Reboot this many seconds after the source starts"
-    )
-    wan_down: list[Window] = Field(default_factory=list, description="Provider outages")
-    device_down: list[Window] = Field(
-        default_factory=list, description="Router unreachable while the agent lives"
-    )
-
-    def build(self, point: str, clock: Clock) -> Source:
-        return SimulatedSource(point, self, clock)
+def within(window: Window, t_s: float) -> bool:
+    """Whether a moment falls in one of the scripted windows (an outage, a device away)."""
+    return window.start.timestamp() <= t_s < window.end.timestamp()
 
 
 def day_curve(t_s: float) -> float:
@@ -92,13 +60,13 @@ class SimulatedSource:
         return self.config.link_mbps
 
     def wan_is_down(self, t_s: float) -> bool:
-        return any(w.contains(t_s) for w in self.config.wan_down)
+        return any(within(w, t_s) for w in self.config.wan_down)
 
     def read(self) -> Reading:
         cfg = self.config
         t = self.clock.now()
         at_s = self.clock.monotonic()
-        if any(w.contains(t) for w in cfg.device_down):
+        if any(within(w, t) for w in cfg.device_down):
             self._last_t = self._last_at = None
             return Reading(device_up=False, at_s=at_s)
         while self._pending_reboots and self._pending_reboots[0] <= t:

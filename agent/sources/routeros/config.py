@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from pantau.agent.sources.routeros import text
-from pantau.shared.config import Section, resolve_secret
-from pantau.shared.errors import ConfigError
+from pantau.agent.sources.routeros import settings, text
+from pantau.shared.config import Section
+from pantau.shared.secretfiles import SecretValue
 
 if TYPE_CHECKING:
     from pantau.agent.sources.base import Source
@@ -115,22 +114,11 @@ class RouterOSSourceConfig(Section):
 
     @property
     def api_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return 8729 if self.tls is not None else 8728
+        return settings.api_port(self)
 
-    def secret(self) -> SecretStr:
+    def secret(self) -> SecretValue:
         """The API password; an unset environment variable is a config error, not ''."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"routeros {self.host}: environment variable {self.password_env!r}"
-                    " (password_env) is not set"
-                )
-            return SecretStr(value)
-        resolved = resolve_secret(self.password, self.password_file, "routeros password")
-        return resolved if resolved is not None else SecretStr("")
+        return settings.api_password(self)
 
     def build(self, point: str, clock: Clock) -> Source:
         from pantau.agent.sources.routeros.source import RouterOSSource

@@ -22,6 +22,7 @@ from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosErro
 from pantau.agent.sources.base import Reading, SourceIssue
 from pantau.agent.sources.routeros import client, parse
 from pantau.agent.sources.routeros.paths import PATHS, Command, Context, PathSpec, Reply, Stage
+from pantau.agent.sources.routeros.settings import api_password, api_port
 from pantau.shared.backoff import Backoff
 from pantau.shared.logs import PointLogger
 
@@ -45,7 +46,7 @@ class RouterOSSource:
         self.config = config
         self.clock = clock
         self.log = PointLogger(log, point)
-        self._password = config.secret()  # config errors surface at start-up, not mid-run
+        self._password = api_password(config)  # config errors surface at start-up, not mid-run
         self._endpoint = endpoint(config)
         self._tls = tls_context(config)
         if config.tls is not None and config.tls.verify == "insecure":
@@ -63,7 +64,7 @@ class RouterOSSource:
 
     @property
     def where(self) -> str:
-        return f"{self.config.host}:{self.config.api_port}"
+        return f"{self.config.host}:{api_port(self.config)}"
 
     def read(self) -> Reading:
         self._deadline.start(self.config.timeout_s)
@@ -216,7 +217,7 @@ def endpoint(config: RouterOSSourceConfig) -> client.Endpoint:
     tls = config.tls
     return client.Endpoint(
         host=config.host,
-        port=config.api_port,
+        port=api_port(config),
         username=config.username,
         login=config.login,
         legacy_encoding=config.legacy_encoding,
