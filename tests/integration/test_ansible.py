@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -56,6 +59,7 @@ SERVICES = [
 POINT = "citangkil-01"
 # inventory/cluster-example's identities for host collector-a: one per worker
 CLUSTER_WORKERS = ("collector-a-1", "collector-a-2")
+CHECKPOINT = "pantau-evidence-checkpoint"  # the collector's daily timer and its unit
 ADMIN_PASSWORD = "router-admin-secret-for-this-test"
 INFLUX_SECRETS = ("influx_admin", "influx_writer", "influx_reader")
 HOTSPOT_SESSIONS = 17  # what the simulated router reports, to recognise its samples
@@ -576,17 +580,17 @@ def test_router_holds_the_group_and_user(site: Site) -> None:
 
 
 def test_units_are_hardened_and_valid(site: Site) -> None:
-    units = sorted((site.prefix / "etc" / "systemd" / "system").glob("*.service"))
-    assert [u.stem for u in units] == sorted(SERVICES)
+    unit_dir = site.prefix / "etc" / "systemd" / "system"
+    units = sorted(unit_dir.glob("*.service"))
+    assert [u.stem for u in units] == sorted([*SERVICES, CHECKPOINT])
     for unit in units:
         text = unit.read_text()
-        for line in (
-            "NoNewPrivileges=yes",
-            "ProtectSystem=strict",
-            "PrivateTmp=yes",
+        hardening = ["NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes"]
+        hardening += [
             "ProtectHome=yes",
-            "Restart=always",
-        ):
+            "Type=oneshot" if unit.stem == CHECKPOINT else "Restart=always",
+        ]
+        for line in hardening:
             assert line in text.splitlines(), f"{unit.name} lacks {line}"
         user = re.search(r"^User=(.+)$", text, re.M)
         assert user is not None and user.group(1) == "root"  # the test runs them as root
@@ -594,8 +598,10 @@ def test_units_are_hardened_and_valid(site: Site) -> None:
         assert writable is not None
         for path in writable.group(1).split():
             assert path.startswith(str(site.prefix)) and Path(path).is_dir()
+    timer = unit_dir / f"{CHECKPOINT}.timer"
+    assert "OnCalendar=*-*-* 00:10:00 UTC" in timer.read_text().splitlines()
     done = subprocess.run(
-        ["systemd-analyze", "verify", *map(str, units)],
+        ["systemd-analyze", "verify", *map(str, units), str(timer)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -620,6 +626,7 @@ def test_secrets_stay_in_the_vault_and_secret_files(site: Site) -> None:
     secret_dir = site.prefix / "etc" / "pantau" / "secrets"
     files = {p.name: p for p in secret_dir.iterdir()}
     assert sorted(files) == [
+        "collector-checkpoint.key",  # the collector's own signing key, for the archive's days
         "collector-mqtt.pw",
         "collector.env",  # PANTAU_INFLUX__PASSWORD: the writer's
         f"mqtt-{POINT}.pw",
@@ -630,6 +637,35 @@ def test_secrets_stay_in_the_vault_and_secret_files(site: Site) -> None:
     assert files[f"router-{POINT}.pw"].read_text().strip() == site.secrets["router"]
     # The vault holds the very password `pantau pki` issued, so the broker knows it.
     assert files[f"mqtt-{POINT}.pw"].read_text().strip() == site.secrets["issued"]
+
+
+def test_collector_checks_signatures_and_archives_every_message(site: Site) -> None:
+    """The site's agent signs with the key `pantau pki` issued; the collector takes only signed
+    messages (signing-keys.json), archives them, and its timer's command signs the days."""
+    etc = site.prefix / "etc" / "pantau"
+    config = yaml.safe_load((etc / "collector" / "collector.yaml").read_text())
+    archive = site.prefix / "var" / "lib" / "pantau-collector" / "evidence"
+    assert config["evidence"] == {
+        "keys_file": str(etc / "collector" / "signing-keys.json"),
+        "archive_dir": str(archive),
+        "signing_key_file": str(etc / "secrets" / "collector-checkpoint.key"),
+    }
+    unsigned = site.influx().query(
+        f"SELECT count(device_up) FROM telemetry WHERE point = '{POINT}' AND unsigned = true"
+    )
+    assert unsigned == []  # every stored sample carried a valid signature
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    segments = sorted(archive.rglob("*.seg"))
+    assert [p.name for p in segments] == [f"{today}.seg"], segments
+    assert segments[0].stat().st_size > 0
+    unit = (site.prefix / "etc" / "systemd" / "system" / f"{CHECKPOINT}.service").read_text()
+    command = re.search(r"^ExecStart=(.+)$", unit, re.M)
+    assert command is not None
+    argv = shlex.split(command.group(1))
+    assert argv[-1] == "--through"
+    run([*argv, today, "--early"], site.env, timeout_s=120)  # as the timer would, a day early
+    checkpoint = json.loads((segments[0].parent / f"{today}.checkpoint.json").read_text())
+    assert checkpoint["day"] == today and checkpoint["tree_size"] > 0, checkpoint
 
 
 def children(pid: int) -> list[int]:
