@@ -419,7 +419,10 @@ def _follow(
             if run.failed():
                 raise RuntimeError("a month replay worker failed; see the logs in the out folder")
             time.sleep(1)
-    run.join(60)
+        run.join(60)  # a worker ends once its spool holds nothing unacknowledged
+        taken, waiting = run.progress()
+        bar.update(sampled, completed=taken)
+        bar.update(published, completed=taken - waiting)
 
 
 def _rollups(
