@@ -118,6 +118,10 @@ class Rules(Section):
         default_factory=lambda: _rule(600), description="Router unreachable, agent alive"
     )
     silent: PointRule = Field(default_factory=lambda: _rule(600), description="Agent silent")
+    no_throughput: PointRule = Field(
+        default_factory=lambda: _rule(3600),
+        description="Router answers, WAN rates missing (a wan_interface it lacks)",
+    )
     kelurahan_down: KelurahanRule = Field(default_factory=KelurahanRule)
     capacity_low: CapacityRule = Field(default_factory=CapacityRule)
     collector: CollectorRules = Field(default_factory=CollectorRules)

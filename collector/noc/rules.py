@@ -17,7 +17,6 @@ from pantau.collector.noc.throughput import NullThroughput, WatchedPoint, lacks_
 
 # An hour of samples with the router answering and no WAN rates: long past a restart's first
 # sample (which has no rate yet), short of a day's lost evidence.
-NO_THROUGHPUT_AFTER_S = 3600.0
 
 STATE_WORDS = {
     PointState.UP: "up",
@@ -53,6 +52,7 @@ def timings(config: AlertsConfig) -> dict[str, a.Timing]:
         (a.PROVIDER_DOWN, rules.provider_down),
         (a.UNREACHABLE, rules.unreachable),
         (a.SILENT, rules.silent),
+        (a.NO_THROUGHPUT, rules.no_throughput),
     ):
         if rule.enabled:
             out[name] = a.Timing(rule.after_s, default if rule.clear_s is None else rule.clear_s)
@@ -65,7 +65,6 @@ def timings(config: AlertsConfig) -> dict[str, a.Timing]:
         out[a.CAPACITY_LOW] = a.Timing(0, 0)  # a good test ends it; three bad ones start it
     if rules.evidence_rewrite.enabled:
         out[a.EVIDENCE_REWRITE] = a.Timing(0, 0)  # at once; over when the window has none
-    out[a.NO_THROUGHPUT] = a.Timing(NO_THROUGHPUT_AFTER_S, default)
     central = rules.collector
     if central.enabled:
         out[a.COLLECTOR_BEHIND] = a.Timing(central.behind_after_s, 0)

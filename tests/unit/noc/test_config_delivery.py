@@ -53,13 +53,17 @@ def test_rules_can_be_tuned_and_switched_off(tmp_path: Path) -> None:
         write(
             tmp_path,
             "alerts:\n  clear_s: 5\n  rules:\n    provider_down: {after_s: 3, clear_s: 1}\n"
-            "    silent: {after_s: 6, enabled: false}\n    capacity_low: {enabled: false}\n",
+            "    silent: {after_s: 6, enabled: false}\n    capacity_low: {enabled: false}\n"
+            "    no_throughput: {after_s: 900}\n",
         )
     )
     got = timings(config.alerts)
     assert (got["provider_down"].after_s, got["provider_down"].clear_s) == (3, 1)
     assert got["unreachable"].clear_s == 5
+    assert (got["no_throughput"].after_s, got["no_throughput"].clear_s) == (900, 5)
     assert "silent" not in got and "capacity_low" not in got
+    off = write(tmp_path, "alerts:\n  rules:\n    no_throughput: {after_s: 60, enabled: false}\n")
+    assert "no_throughput" not in timings(load_collector_config(off).alerts)
 
 
 def test_targets_inline_and_from_a_private_file(tmp_path: Path) -> None:
