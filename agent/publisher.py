@@ -46,6 +46,7 @@ from pantau.shared.mqtt_client import connection_hint, make_client
 
 if TYPE_CHECKING:
     from pantau.agent.config import MqttConfig, PublishConfig
+    from pantau.agent.signing import AgentKey
 
 log = logging.getLogger(__name__)
 
@@ -740,28 +741,22 @@ class _Signer:
 
     genesis = bytes(32)
 
-    def __init__(self, key: Any = None, key_id: str | None = None) -> None:
+    def __init__(self, key: AgentKey | None = None) -> None:
         self._key = key
-        self._key_id = key_id
 
     @classmethod
     def load(cls, path_template: str | None, point: str) -> _Signer:
         if not path_template:
             return cls()
-        from pantau.shared import signing  # only signing agents pay for the import
+        from pantau.agent.signing import load_key  # only signing agents pay for the import
 
-        key = signing.load_private_key(path_template.format(point=point))
-        return cls(key, signing.key_id(key.public_key()))
+        return cls(load_key(path_template.format(point=point)))
 
     def seal(self, prev: bytes, payload: bytes) -> tuple[bytes, dict[str, str], bytes]:
         if self._key is None:
             return payload, {}, prev
-        from pantau.shared import signing
-
-        new_hash = signing.chain_hash(prev, payload)
-        signature = signing.sign(self._key, new_hash)
-        assert self._key_id is not None
-        return payload, {"k": self._key_id, "p": prev.hex(), "s": signature.hex()}, new_hash
+        new_hash, signature = self._key.seal(prev, payload)
+        return payload, {"k": self._key.key_id, "p": prev.hex(), "s": signature.hex()}, new_hash
 
 
 def _fit(rows: list[Row]) -> list[Row]:

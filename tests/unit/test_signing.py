@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pantau.shared import signing
+from pantau.shared import signing, signing_format
 from pantau.shared.errors import ConfigError
 from pantau.shared.signing import SigningKeyError
 
@@ -153,7 +153,7 @@ def test_key_files_are_the_standard_forms(tmp_path: Path) -> None:
     seed, public = bytes.fromhex(SEED2), bytes.fromhex(RFC8032[1][1])
     der = bytes.fromhex("3051020101300506032b657004220420") + seed + b"\x81\x21\x00" + public
     v2 = tmp_path / "v2.pem"
-    v2.write_bytes(signing._pem("PRIVATE KEY", der))
+    v2.write_bytes(signing_format.pem("PRIVATE KEY", der))
     v2.chmod(0o600)
     with pytest.raises(SigningKeyError, match=r"v2.pem: not a readable unencrypted PKCS#8"):
         signing.load_private_key(v2)
