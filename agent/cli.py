@@ -80,16 +80,11 @@ def run(args: argparse.Namespace) -> int:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         print(render(results, colour=colour))
         return exit_code(results)
+    config = load_settings(args.config)  # validated in a child: no pydantic in this process
     if args.action == "speedtest":
-        from pantau.agent.config import load_agent_config
         from pantau.agent.speedtest_cli import speedtest
 
-        return speedtest(load_agent_config(args.config), args.point, args.publish)
-    config = load_settings(args.config)  # validated in a child: no pydantic in this process
-    if any(p.capacity is not None or p.bursts is not None for p in config.points):
-        from pantau.agent.config import load_agent_config
-
-        config = load_agent_config(args.config)  # speed tests work on the config models
+        return speedtest(config, args.point, args.publish)
     if args.sample_workers < 1:
         raise ConfigError(f"--sample-workers must be at least 1, not {args.sample_workers}")
     _fewer_malloc_arenas()

@@ -15,15 +15,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from pantau.agent.capacity.methods import build_method
 from pantau.agent.capacity.result import Measurement
 from pantau.agent.capacity.worker import Tester, capacity_data
-from pantau.agent.config import AgentConfig, PointConfig
 from pantau.agent.point import PointContext
 from pantau.agent.rates import CounterSnapshot, compute_rates
+from pantau.agent.settings import build_source
 from pantau.agent.sources.clock import RealClock
 from pantau.shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pantau.agent.config import AgentConfig, PointConfig
 
 EXIT_FAILED = 1
 EXIT_BUSY = 3
@@ -49,7 +53,7 @@ def pick_point(config: AgentConfig, point_id: str | None) -> PointConfig:
 
 def user_traffic_bps(point: PointConfig, clock: RealClock) -> float | None:
     """WAN traffic right now: two readings of the point's device a second apart."""
-    source = point.source.build(point.id, clock)
+    source = build_source(point.source, point.id, clock)
     try:
         first = source.read()
         time.sleep(1.0)

@@ -1,20 +1,22 @@
 """The `capacity` and `bursts` sections of a point: how to test, when, and at what cost.
 
-Validated once at start-up. The defaults are what docs/capacity.md prices in data per day.
+Validated once at start-up, in the config check's child process (agent/settings.py); the running
+agent reads the result as plain settings, through agent/capacity/settings.py, which is also
+what these models' properties are. The defaults are what docs/capacity.md prices in data per
+day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import zoneinfo
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from pantau.shared.config import Section, resolve_secret
-from pantau.shared.errors import ConfigError
+from pantau.agent.capacity import settings
+from pantau.shared.config import Section
 
 Direction = Literal["down", "up"]
 HTTP_BASE = r"^http://[^/\s]+(:\d+)?/?$"
@@ -32,7 +34,7 @@ class _Timed(Section):
 
     @property
     def seconds_per_direction(self) -> int:
-        return self.duration_s + self.omit_s
+        return settings.seconds_per_direction(self)
 
 
 class Iperf3Method(_Timed):
@@ -70,16 +72,7 @@ class _RouterOSTest(Section):
     streams: int = Field(default=4, ge=1, le=100, description="connection-count")
 
     def secret(self) -> str:
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"capacity: environment variable {self.password_env!r} (password_env) is"
-                    " not set"
-                )
-            return value
-        resolved = resolve_secret(self.password, self.password_file, "btest password")
-        return resolved.get_secret_value() if resolved is not None else ""
+        return settings.btest_password(self)
 
 
 class BandwidthTestMethod(_RouterOSTest, _Timed):
@@ -143,7 +136,7 @@ class ScheduleConfig(Section):
 
     @property
     def zone(self) -> dt.tzinfo:
-        return zoneinfo.ZoneInfo(self.timezone)
+        return settings.schedule_zone(self)
 
 
 class RetestConfig(Section):
@@ -227,7 +220,7 @@ class CapacityConfig(Section):
 
     @property
     def committed_mbps(self) -> float:
-        return self.retest.committed_mbps or self.expected_mbps
+        return settings.committed_mbps(self)
 
 
 class BurstConfig(Section):

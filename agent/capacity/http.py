@@ -19,13 +19,17 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pantau.agent.capacity.config import HttpMethod
 from pantau.agent.capacity.parse import Mark, aggregate_rate
 from pantau.agent.capacity.result import Measurement
+from pantau.agent.capacity.settings import seconds_per_direction
 from pantau.agent.probes import Target, tcp_rtt_ms
 from pantau.shared.speedtest import contract
+
+if TYPE_CHECKING:
+    from pantau.agent.capacity.config import HttpMethod
 
 CHUNK = 64 * 1024
 SOCKET_TIMEOUT_S = 10.0
@@ -55,7 +59,7 @@ class HttpTest:
 
     @property
     def seconds(self) -> float:
-        return float(self.cfg.seconds_per_direction * len(self.cfg.directions))
+        return float(seconds_per_direction(self.cfg) * len(self.cfg.directions))
 
     @property
     def directions(self) -> int:
@@ -78,7 +82,7 @@ class HttpTest:
             streams, start = self._run(direction, cap, headers)
             note_server(result, streams)
             bps = aggregate_rate(
-                [s.marks for s in streams], start, cfg.omit_s, start + cfg.seconds_per_direction
+                [s.marks for s in streams], start, cfg.omit_s, start + seconds_per_direction(cfg)
             )
             errors = sorted({s.error for s in streams if s.error})
             moved = sum(s.moved for s in streams)
@@ -100,7 +104,7 @@ class HttpTest:
 
         def go() -> None:  # run once, when every stream is connected: all start together
             timing["start"] = time.monotonic()
-            timing["deadline"] = timing["start"] + cfg.seconds_per_direction
+            timing["deadline"] = timing["start"] + seconds_per_direction(cfg)
 
         gate = threading.Barrier(cfg.streams, action=go)
         work = self._download if direction == "down" else self._upload
@@ -111,7 +115,7 @@ class HttpTest:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(cfg.seconds_per_direction + 2 * SOCKET_TIMEOUT_S)
+            thread.join(seconds_per_direction(cfg) + 2 * SOCKET_TIMEOUT_S)
         start = timing.get("start", 0.0)
         if direction == "up":  # the server's marks are on the server's clock
             firsts = [s.marks[0][0] for s in streams if s.marks]

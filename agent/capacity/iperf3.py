@@ -12,13 +12,17 @@ import logging
 import random
 import statistics
 import subprocess
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pantau.agent.capacity.config import Iperf3Method
 from pantau.agent.capacity.parse import DirectionResult, iperf3_busy, parse_iperf3
 from pantau.agent.capacity.result import Measurement
+from pantau.agent.capacity.settings import seconds_per_direction
 from pantau.agent.probes import icmp_rtts_ms
 from pantau.shared.speedtest import contract
+
+if TYPE_CHECKING:
+    from pantau.agent.capacity.config import Iperf3Method
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class Iperf3Test:
 
     @property
     def seconds(self) -> float:
-        return float(self.cfg.seconds_per_direction * len(self.cfg.directions))
+        return float(seconds_per_direction(self.cfg) * len(self.cfg.directions))
 
     @property
     def directions(self) -> int:
@@ -81,7 +85,7 @@ class Iperf3Test:
         args = iperf3_args(cfg, port, direction)
         try:
             done = subprocess.run(
-                args, capture_output=True, text=True, timeout=cfg.seconds_per_direction + 20
+                args, capture_output=True, text=True, timeout=seconds_per_direction(cfg) + 20
             )
         except FileNotFoundError:
             return DirectionResult(None, 0, error=f"{cfg.binary} is not installed")

@@ -5,11 +5,13 @@ imports the agent's sampler, spool or settings: the agent hands in its per-point
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pantau.agent.capacity.config import BurstConfig, CapacityConfig
 from pantau.agent.sources.base import Reachability
-from pantau.shared.wire import EventKind
+from pantau.shared.contract import EventKind
+
+if TYPE_CHECKING:
+    from pantau.agent.capacity.config import BurstConfig, CapacityConfig
 
 
 class PointLink(Protocol):

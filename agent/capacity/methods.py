@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pantau.agent.capacity.config import (
-    BandwidthTestMethod,
-    CapacityConfig,
-    HttpMethod,
-    Iperf3Method,
-    SpeedTestMethod,
-)
 from pantau.agent.capacity.result import Measurement
-from pantau.agent.sources.routeros.config import RouterOSSourceConfig
+from pantau.agent.capacity.settings import ROUTEROS_METHODS, is_routeros, seconds_per_direction
 from pantau.shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pantau.agent.capacity.config import CapacityConfig
 
 
 class Method(Protocol):
@@ -32,28 +28,31 @@ def priced_seconds(cfg: CapacityConfig) -> float:
     """Seconds of full-speed traffic one test moves (directions run one after the other or at
     once, the data is the same): what the daily budget is estimated with."""
     method = cfg.method
-    if isinstance(method, SpeedTestMethod):
+    if method.kind == "routeros_speedtest":
         return float(method.duration_s * 4)
-    return float(method.seconds_per_direction * len(method.directions))
+    return float(seconds_per_direction(method) * len(method.directions))
 
 
-def build_method(point: str, cfg: CapacityConfig, source: object) -> Method:
-    """The method for a point; a RouterOS method needs a RouterOS source (the router runs it)."""
+def build_method(point: str, cfg: CapacityConfig, source: Any) -> Method:
+    """The method for a point; a RouterOS method needs a RouterOS source (the router runs it).
+    Chosen by `kind`, so the validated model and the running agent's settings build alike."""
     method = cfg.method
-    if isinstance(method, Iperf3Method):
+    if method.kind == "iperf3":
         from pantau.agent.capacity.iperf3 import Iperf3Test
 
         return Iperf3Test(method)
-    if isinstance(method, HttpMethod):
+    if method.kind == "http":
         from pantau.agent.capacity.http import HttpTest
 
         return HttpTest(method)
-    if not isinstance(source, RouterOSSourceConfig):
+    if method.kind not in ROUTEROS_METHODS:
+        raise ConfigError(f"point {point}: no capacity method of kind {method.kind!r}")
+    if not is_routeros(source):
         raise ConfigError(
             f"point {point}: field 'capacity.method.kind' {method.kind} needs a routeros source"
         )
     from pantau.agent.capacity.routeros import BandwidthTest, SpeedTest
 
-    if isinstance(method, BandwidthTestMethod):
+    if method.kind == "routeros_btest":
         return BandwidthTest(method, source)
     return SpeedTest(method, source)

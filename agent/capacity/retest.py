@@ -12,10 +12,12 @@ was loaded or busy again). Both results are kept as events; the collector decide
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pantau.agent.capacity.config import RetestConfig
 from pantau.agent.capacity.result import Measurement
+
+if TYPE_CHECKING:
+    from pantau.agent.capacity.config import RetestConfig
 
 AWAITING = "awaiting"
 CONFIRMED = "confirmed"

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from librouteros.api import Api
 from librouteros.exceptions import LibRouterosError, TrapError
 
-from pantau.agent.capacity.config import BandwidthTestMethod, SpeedTestMethod
 from pantau.agent.capacity.parse import parse_bandwidth_test, parse_speed_test
 from pantau.agent.capacity.result import Measurement
+from pantau.agent.capacity.settings import btest_password, seconds_per_direction
 from pantau.agent.sources.routeros import client
-from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.agent.sources.routeros.parse import parse_ping
+from pantau.agent.sources.routeros.settings import api_password
 from pantau.agent.sources.routeros.source import describe, endpoint, tls_context
+
+if TYPE_CHECKING:
+    from pantau.agent.capacity.config import BandwidthTestMethod, SpeedTestMethod
+    from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 
 Rows = list[dict[str, Any]]
 
@@ -30,7 +34,7 @@ class RouterSession:
 
     def __init__(self, router: RouterOSSourceConfig) -> None:
         self.router = router
-        self._password = router.secret()
+        self._password = api_password(router)
         self._endpoint = endpoint(router)
         self._tls = tls_context(router)
         client.install_redaction()
@@ -61,11 +65,11 @@ class BandwidthTest:
         self.cfg = cfg
         self.server = cfg.server
         self.session = RouterSession(router)
-        self._secret = cfg.secret()
+        self._secret = btest_password(cfg)
 
     @property
     def seconds(self) -> float:
-        return float(self.cfg.seconds_per_direction)  # both directions run at once
+        return float(seconds_per_direction(self.cfg))  # both directions run at once
 
     @property
     def directions(self) -> int:
@@ -81,7 +85,7 @@ class BandwidthTest:
             f"=password={self._secret}",
             f"=protocol={cfg.protocol}",
             f"=direction={direction}",
-            f"=duration={cfg.seconds_per_direction}s",
+            f"=duration={seconds_per_direction(cfg)}s",
             f"=connection-count={cfg.streams}",
         ]
 
@@ -121,7 +125,7 @@ class SpeedTest:
         self.cfg = cfg
         self.server = cfg.server
         self.session = RouterSession(router)
-        self._secret = cfg.secret()
+        self._secret = btest_password(cfg)
 
     @property
     def seconds(self) -> float:

@@ -19,17 +19,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pantau.agent.capacity.bursts import agent_burst, router_burst
-from pantau.agent.capacity.config import (
-    BandwidthTestMethod,
-    BurstConfig,
-    CapacityConfig,
-    HttpMethod,
-    Iperf3Method,
-    SpeedTestMethod,
-)
 from pantau.agent.capacity.link import PointLink, PointSettings
 from pantau.agent.capacity.methods import Method, build_method, priced_seconds
 from pantau.agent.capacity.result import Measurement
@@ -48,12 +40,16 @@ from pantau.agent.capacity.schedule import (
     in_peak,
     local_day,
 )
+from pantau.agent.capacity.settings import committed_mbps, is_routeros, schedule_zone
 from pantau.agent.capacity.state import LedgerFile, uplink_lock
 from pantau.agent.sources.base import Reachability
 from pantau.agent.sources.clock import Clock
-from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 from pantau.shared.errors import ConfigError
 from pantau.shared.logs import PointLogger
+
+if TYPE_CHECKING:
+    from pantau.agent.capacity.config import BurstConfig, CapacityConfig
+    from pantau.agent.sources.routeros.config import RouterOSSourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +98,11 @@ class Tester:
         another test on the uplink. A test the server refused is not charged as a test."""
         sched = self.cfg.schedule
         now = self.clock.now()
-        ledger = self.ledger.load(local_day(now, sched.zone))
+        ledger = self.ledger.load(local_day(now, schedule_zone(sched)))
         cost = estimate_bytes(
             self.ledger.last_bytes, self.cfg.expected_mbps, priced_seconds(self.cfg), 1
         )
-        peak = in_peak(now, sched.zone, sched.peak_start, sched.peak_end)
+        peak = in_peak(now, schedule_zone(sched), sched.peak_start, sched.peak_end)
         with uplink_lock(self.state_dir, self.uplink) as free:
             if manual:
                 decision = Decision(True) if free else Decision(False, "uplink_busy", None)
@@ -118,7 +114,7 @@ class Tester:
             if decision.run:
                 left = None if manual else max(0, self.limits.budget_bytes - ledger.bytes)
                 measurement = (method or self.method).measure(left)
-                ledger = self.ledger.load(local_day(self.clock.now(), sched.zone))
+                ledger = self.ledger.load(local_day(self.clock.now(), schedule_zone(sched)))
                 if measurement.refused:
                     decision = busy_retry(
                         self.clock.now(),
@@ -167,11 +163,11 @@ def retest_method(point: str, cfg: CapacityConfig, source: object) -> Method | N
     if server is None:
         return None
     method = cfg.method
-    if isinstance(method, HttpMethod):
+    if method.kind == "http":
         method = method.model_copy(update={"url": server})
-    elif isinstance(method, Iperf3Method):
+    elif method.kind == "iperf3":
         method = method.model_copy(update={"host": server, "load_url": None})
-    elif isinstance(method, BandwidthTestMethod | SpeedTestMethod):
+    else:  # the RouterOS methods
         method = method.model_copy(update={"server": server})
     return build_method(point, cfg.model_copy(update={"method": method}), source)
 
@@ -225,7 +221,7 @@ class CapacityWorker:
                 min_s=sched.min_interval_h * 3600,
                 max_s=sched.max_interval_h * 3600,
                 first_after_s=sched.first_after_s,
-                zone=sched.zone,
+                zone=schedule_zone(sched),
                 peak_start=sched.peak_start,
                 peak_end=sched.peak_end,
                 peak_per_day=sched.peak_tests_per_day,
@@ -273,7 +269,7 @@ class CapacityWorker:
         assert self.tester is not None and self.planner is not None
         tester, planner = self.tester, self.planner
         now = self.clock.now()
-        today = tester.ledger.load(local_day(now, tester.cfg.schedule.zone))
+        today = tester.ledger.load(local_day(now, schedule_zone(tester.cfg.schedule)))
         if planner.peak_covered(pending, today.peak_tests):
             planner.done(pending, now, today.peak_tests)
             return None
@@ -291,7 +287,9 @@ class CapacityWorker:
             message = "; ".join(m.errors)[:400] if m.errors else None
             data = capacity_data(outcome, pending.trigger) | self._retest_data(pending, m, ts_ms)
             self.link.record_event("capacity", ts_ms, message, data)
-            ledger = tester.ledger.load(local_day(self.clock.now(), tester.cfg.schedule.zone))
+            ledger = tester.ledger.load(
+                local_day(self.clock.now(), schedule_zone(tester.cfg.schedule))
+            )
             planner.done(pending, self.clock.now(), ledger.peak_tests)
             return outcome
         decision = outcome.decision
@@ -333,7 +331,7 @@ class CapacityWorker:
         cfg = self.tester.cfg
         if not cfg.retest.enabled or not m.ok:
             return {}
-        judged = judge(m, cfg.retest, cfg.committed_mbps)
+        judged = judge(m, cfg.retest, committed_mbps(cfg))
         data = judged.data()
         if pending.trigger == "retest":
             data |= {"retest_of_ms": pending.retest_of_ms, "retest_outcome": judged.verdict}
@@ -366,12 +364,12 @@ def burst_runner(point: PointSettings, cfg: BurstConfig) -> Callable[[], Reachab
     source = point.source
     via = cfg.via
     if via == "auto":
-        via = "router" if isinstance(source, RouterOSSourceConfig) else "agent"
+        via = "router" if is_routeros(source) else "agent"
     if via == "agent":
         return lambda: agent_burst(cfg)
-    if not isinstance(source, RouterOSSourceConfig):
+    if not is_routeros(source):
         raise ConfigError(f"point {point.id}: field 'bursts.via' router needs a routeros source")
-    session = RouterSession(source)
+    session = RouterSession(cast("RouterOSSourceConfig", source))
 
     def run() -> Reachability:
         try:
