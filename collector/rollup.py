@@ -22,7 +22,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pantau.collector.influxdb import influxql
@@ -36,7 +36,30 @@ from pantau.shared.wire import Sample
 
 log = logging.getLogger(__name__)
 
-ROWS_PER_READ = 20_000  # raw rows one read may return: bounds memory and time per piece
+# Raw rows one read may return: bounds memory and time per piece. The allocator keeps a round's
+# peak as resident memory for the life of the process, so this bounds the collector's RSS: one
+# round over the city's full hour (430 points x 360 rows) took RSS up 48 MB, then ~3 MB a round,
+# reading 20,000 rows of `*` at a time; 5,000 rows of RAW_COLUMNS: 3 MB once, then flat, in the
+# same 5 s (tests/integration/test_rollup_memory.py; bench/city_live.py prints the RSS).
+ROWS_PER_READ = 5_000
+# What `RawSample.from_row` reads of a raw row, and the tags `_rollup_lines` may take from it:
+# reads name these columns instead of `*`, which halves what an answer row costs.
+RAW_FIELDS = (
+    "seq",
+    "interval_s",
+    "device_up",
+    "wan_up",
+    "rtt_ms",
+    "loss_pct",
+    "jitter_ms",
+    "rx_bps",
+    "tx_bps",
+    "clients_hotspot",
+    "clients_assoc",
+    "clients_dhcp",
+    "clock_synced",
+)
+RAW_COLUMNS = ", ".join(f'"{name}"' for name in (*RAW_FIELDS, *TAG_KEYS))
 POINTS_PER_PLAN = 200  # points whose hours one count query plans
 LINES_PER_WRITE = 5_000
 COUNTED_FIELD = "seq"  # present in every telemetry row (the wire contract requires it)
@@ -121,7 +144,8 @@ def recompute(
             for piece in plan_reads(group, run, counts, ROWS_PER_READ):
                 rows = _read(influx, piece, stats)
                 for point in piece.points:
-                    lines += _rollup_lines(point, piece, rows.get(point, []), tags_for, rolled_ms)
+                    lines += _rollup_lines(point, piece, rows.get(point), tags_for, rolled_ms)
+                del rows  # before the next read: one piece's rows in memory at a time
                 if len(lines) >= LINES_PER_WRITE:
                     influx.write(lines)
                     written += len(lines)
@@ -237,15 +261,39 @@ def plan_reads(
     return reads
 
 
-def _read(influx: InfluxLike, piece: Read, stats: RollupStats) -> dict[str, list[dict[str, Any]]]:
+@dataclass
+class PointRows:
+    """One point's raw rows of a piece, kept as the rollup needs them: compact samples (not the
+    answer's rows), the tags of the last row of each hour, and the hours with unreadable rows."""
+
+    samples: list[RawSample] = field(default_factory=list)
+    tags: dict[int, dict[str, Any]] = field(default_factory=dict)
+    unreadable: set[int] = field(default_factory=set)
+
+    def add(self, point: str, row: dict[str, Any]) -> None:
+        hour = int(row["time"]) - int(row["time"]) % HOUR_MS
+        try:
+            sample = RawSample.from_row(row)
+        except (TypeError, ValueError) as exc:
+            log.warning("point %s: skipping unreadable telemetry row: %s", point, exc)
+            self.unreadable.add(hour)
+            self.tags.setdefault(hour, {k: row.get(k) for k in TAG_KEYS})
+            return
+        self.samples.append(sample)
+        self.tags[hour] = {k: row.get(k) for k in TAG_KEYS}
+
+
+def _read(influx: InfluxLike, piece: Read, stats: RollupStats) -> dict[str, PointRows]:
     """The piece's raw rows by point, plus the samples of the hour before it whose interval
-    reaches into it (only samples longer than a minute can: see RawSample.covered_minutes)."""
+    reaches into it (only samples longer than a minute can: see RawSample.covered_minutes).
+    Only the columns the rollup uses are read, and each row becomes a RawSample as it is taken
+    from the answer, so a piece costs its answer once, not twice."""
     where = influxql.points(list(piece.points))
-    by_point: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_point: dict[str, PointRows] = defaultdict(PointRows)
     for query in (
-        f'SELECT * FROM "{TELEMETRY}" WHERE {where} AND "interval_s" > 60'
+        f'SELECT {RAW_COLUMNS} FROM "{TELEMETRY}" WHERE {where} AND "interval_s" > 60'
         f" AND time >= {piece.start_ms - HOUR_MS}ms AND time < {piece.start_ms}ms",
-        f'SELECT * FROM "{TELEMETRY}" WHERE {where}'
+        f'SELECT {RAW_COLUMNS} FROM "{TELEMETRY}" WHERE {where}'
         f" AND time >= {piece.start_ms}ms AND time < {piece.end_ms}ms",
     ):
         rows = 0
@@ -253,8 +301,10 @@ def _read(influx: InfluxLike, piece: Read, stats: RollupStats) -> dict[str, list
             columns = series["columns"]
             point_at = columns.index("point")
             for values in series["values"]:
-                by_point[str(values[point_at])].append(dict(zip(columns, values, strict=True)))
+                point = str(values[point_at])
+                by_point[point].add(point, dict(zip(columns, values, strict=True)))
             rows += len(series["values"])
+            series["values"] = []  # taken: let the answer's rows go as the next series is read
         stats.read(rows)
     return by_point
 
@@ -277,33 +327,26 @@ def whole_series(results: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 def _rollup_lines(
     point: str,
     piece: Read,
-    rows: list[dict[str, Any]],
+    rows: PointRows | None,
     tags_for: TagsFor | None,
     rolled_ms: int,
 ) -> list[str]:
-    if not rows:
+    if rows is None or not rows.tags:
         return []
     buckets: dict[int, list[RawSample]] = defaultdict(list)
-    last_row: dict[int, dict[str, Any]] = {}
-    unreadable: set[int] = set()
-    for row in sorted(rows, key=lambda r: r["time"]):
-        try:
-            sample = RawSample.from_row(row)
-        except (TypeError, ValueError) as exc:
-            log.warning("point %s: skipping unreadable telemetry row: %s", point, exc)
-            unreadable.add(int(row["time"]) - int(row["time"]) % HOUR_MS)
-            continue
-        hour = sample.ts_ms - sample.ts_ms % HOUR_MS
-        buckets[hour].append(sample)
-        last_row[hour] = row
+    for sample in sorted(rows.samples, key=lambda s: s.ts_ms):
+        buckets[sample.ts_ms - sample.ts_ms % HOUR_MS].append(sample)
     lines = []
     for hour in range(piece.start_ms, piece.end_ms, HOUR_MS):
         rollup = rollup_hour(buckets.get(hour - HOUR_MS, []) + buckets.get(hour, []), hour)
-        source = last_row.get(hour) or last_row.get(hour - HOUR_MS) or rows[-1]
-        tags = dict(tags_for(point)) if tags_for else {k: source.get(k) for k in TAG_KEYS}
+        if tags_for:
+            tags: Mapping[str, Any] = tags_for(point)
+        else:
+            source = rows.tags.get(hour) or rows.tags.get(hour - HOUR_MS)
+            tags = source or rows.tags[max(rows.tags)]
         if rollup is not None:
             lines.append(rollup_line(rollup, _tags(point, tags), rolled_ms))
-        elif hour in unreadable:  # looked at, nothing usable: not "waiting for a rollup"
+        elif hour in rows.unreadable:  # looked at, nothing usable: not "waiting for a rollup"
             lines.append(line(SLA_HOURLY, _tags(point, tags), {"rolled_ms": rolled_ms}, hour))
     return lines
 
