@@ -11,8 +11,16 @@ connected and again after `--minutes`, and the import cost of each of the agent'
 heavy library (pydantic, YAML) mapped into the running agent: none, since the config is checked
 in a short-lived child (agent/settings.py). Last line: one JSON object.
 
+`--signed` gives every point a signing key (as the Ansible agent role deploys one), so every
+message is signed and chained (agent/signing.py, libsodium), and the collector checks each one
+against the keys file. `--capacity` gives every point the speed-test and burst sections of
+examples/agent-capacity.yaml (HTTP method, second server for retests, ping bursts from the agent
+host): the workers, their schedule and their code are loaded as in the field, but the first test
+is due hours after start (a run of speed tests would measure the test, not the agent's memory);
+the ping bursts do run, every 60 s.
+
     .venv/bin/python bench/agent_scale.py [--source simulated|linux|routeros] [--points 1000]
-        [--minutes 10] [--interval 10]
+        [--minutes 10] [--interval 10] [--signed] [--capacity]
 """
 
 from __future__ import annotations
@@ -71,8 +79,17 @@ DEPENDENCIES = (
 )
 # The running agent (cli), what signing agents add (signing), the config check in its child
 # (config), the collector's wire models (wire).
-AGENT = ("pantau.agent.cli", "pantau.shared.signing", "pantau.agent.config", "pantau.shared.wire")
-HEAVY = ("pydantic", "_yaml")  # libraries whose shared objects a running agent must not map
+AGENT = (
+    "pantau.agent.cli",
+    "pantau.agent.signing",  # what signing agents add
+    "pantau.shared.signing",  # the collector's side (cryptography), for comparison
+    "pantau.agent.capacity.worker",  # what agents with speed tests add
+    "pantau.agent.config",
+    "pantau.shared.wire",
+)
+# Libraries whose shared objects a running agent must not map: pydantic-core's, PyYAML's and
+# cryptography's Rust extension (the agent signs with libsodium).
+HEAVY = ("pydantic", "_yaml", "cryptography")
 
 
 def import_cost(module: str) -> tuple[float, float]:
@@ -139,7 +156,47 @@ def heavy_mapped(pid: int) -> list[str]:
     pydantic or YAML (they live in the config check's child process)."""
     maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
     files = {line.split()[-1] for line in maps if "/" in line}
-    return sorted({h for h in HEAVY for f in files if h in Path(f).name})
+    return sorted({h for h in HEAVY for f in files if h in f})
+
+
+def signing_keys(work: Path, ids: list[str]) -> tuple[dict[str, Any], Path]:
+    """A key per point, as `pantau pki issue` writes them, and the keys file the collector
+    checks their signatures against (signing-keys.json's form)."""
+    import base64
+
+    from pantau.shared import signing
+
+    keys: dict[str, object] = {}
+    for point in ids:
+        key = signing.generate()
+        signing.save_private_key(work / "keys" / point / "signing.key", key)
+        kid = signing.key_id(key.public_key())
+        keys[kid] = {
+            "key_id": kid,
+            "name": point,
+            "role": "agent",
+            "public_key": base64.b64encode(signing.public_raw(key.public_key())).decode(),
+            "status": "active",
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "retired_at": None,
+            "revoked_at": None,
+        }
+    keys_file = work / "keys" / "signing-keys.json"
+    keys_file.write_text(json.dumps({"version": 1, "keys": keys}, indent=2) + "\n")
+    publish = {"signing_key_file": str(work / "keys" / "{point}" / "signing.key")}
+    return publish, keys_file
+
+
+def with_capacity(points: list[dict[str, Any]]) -> None:
+    """The speed-test and burst sections of examples/agent-capacity.yaml on every point, the
+    first test due hours after start."""
+    for point in points:
+        point["capacity"] = {
+            "method": {"kind": "http", "url": "http://127.0.0.1:9"},
+            "schedule": {"first_after_s": 6 * 3600, "peak_tests_per_day": 0},
+            "retest": {"server": "http://127.0.0.2:9"},
+        }
+        point["bursts"] = {"target": "127.0.0.1", "count": 5, "every_s": 60, "via": "agent"}
 
 
 def snapshot(pid: int) -> dict[str, float]:
@@ -159,6 +216,10 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--imports-only", action="store_true", help="Only the import costs")
     parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--signed", action="store_true", help="Every point signs (a key each)")
+    parser.add_argument(
+        "--capacity", action="store_true", help="Speed tests and ping bursts configured"
+    )
     args = parser.parse_args()
     if args.points < 1 or args.minutes <= 0:
         raise SystemExit("--points and --minutes must be positive")
@@ -170,16 +231,28 @@ def main() -> int:
     database = services.influxd(work / "influxd").start()
     points, sims = points_for(args, work)
     ids = [p["id"] for p in points]
-    result: dict[str, Any] = {"source": args.source, "points": len(ids)}
+    if args.capacity:
+        with_capacity(points)
+    result: dict[str, Any] = {
+        "source": args.source,
+        "points": len(ids),
+        "signed": args.signed,
+        "capacity": args.capacity,
+    }
+    publish, keys_file = signing_keys(work, ids) if args.signed else ({}, None)
+    checked = {"evidence": {"keys_file": str(keys_file)}} if keys_file else {}
     agent = collector = None
     try:
         registry = registry_file(work / "registry.yaml", ids)
         collector = start_collector(
-            collector_config(work / "collector.yaml", broker.port, database.url, "bench", registry),
+            collector_config(
+                work / "collector.yaml", broker.port, database.url, "bench", registry, **checked
+            ),
             work / "collector.log",
         )
+        extra = {"publish": publish} if publish else {}
         config = agent_config(
-            work / "agent" / "agent.yaml", broker.port, points, interval_s=args.interval
+            work / "agent" / "agent.yaml", broker.port, points, interval_s=args.interval, **extra
         )
         state = work / "agent" / "agent-state"
         agent = start_agent(config, work / "agent.log", env={PASSWORD_ENV: "bench-router-pw"})
@@ -251,7 +324,9 @@ def main() -> int:
         broker.stop()
     result["imports"] = import_costs()
     log(
-        f"one agent process, {result['points_connected']}/{len(ids)} points connected,"
+        f"one agent process{' (signed)' if args.signed else ''}"
+        f"{' (speed tests configured)' if args.capacity else ''},"
+        f" {result['points_connected']}/{len(ids)} points connected,"
         f" {result['samples_taken']} samples taken, {result['lost']} lost,"
         f" {result['doubled']} doubled; {result['threads']} threads, {result['open_fds']} open"
         f" files; RSS {result['rss_mb_start']} MB at start, {result['rss_mb_end']} MB after"
