@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 from typing import TYPE_CHECKING
 
-from pantau.agent.capacity.routeros import RouterSession
 from pantau.agent.probes import parse_ping_times
 from pantau.agent.sources.base import Reachability
 from pantau.agent.sources.reachability import reachability
@@ -16,6 +15,7 @@ from pantau.agent.sources.routeros.parse import parse_ping, summarize_pings
 
 if TYPE_CHECKING:
     from pantau.agent.capacity.config import BurstConfig
+    from pantau.agent.capacity.routeros import RouterSession
 
 
 def ping_args(cfg: BurstConfig) -> list[str]:

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from pantau.agent.capacity.bursts import agent_burst, router_burst
+from pantau.agent.capacity.bursts import agent_burst
 from pantau.agent.capacity.link import PointLink, PointSettings
 from pantau.agent.capacity.methods import Method, build_method, priced_seconds
 from pantau.agent.capacity.result import Measurement
 from pantau.agent.capacity.retest import AWAITING, judge
-from pantau.agent.capacity.routeros import RouterSession
 from pantau.agent.capacity.schedule import (
     Decision,
     Limits,
@@ -369,6 +368,11 @@ def burst_runner(point: PointSettings, cfg: BurstConfig) -> Callable[[], Reachab
         return lambda: agent_burst(cfg)
     if not is_routeros(source):
         raise ConfigError(f"point {point.id}: field 'bursts.via' router needs a routeros source")
+    # Imported only for a router: the RouterOS API client (and asyncio under it) is no small
+    # part of an agent that tests only Linux points.
+    from pantau.agent.capacity.bursts import router_burst
+    from pantau.agent.capacity.routeros import RouterSession
+
     session = RouterSession(cast("RouterOSSourceConfig", source))
 
     def run() -> Reachability:
