@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from pantau.agent.capacity.result import Measurement
 from pantau.agent.capacity.settings import seconds_per_direction
 from pantau.agent.probes import Target, tcp_rtt_ms
 from pantau.shared.speedtest import contract
+from pantau.shared.stats import median
 
 if TYPE_CHECKING:
     from pantau.agent.capacity.config import HttpMethod
@@ -73,7 +73,7 @@ class HttpTest:
             for r in (tcp_rtt_ms(Target("tcp", self.host, self.port), 2.0) for _ in range(5))
             if r is not None
         ]
-        result.rtt_ms = round(statistics.median(rtts), 3) if rtts else None
+        result.rtt_ms = round(median(rtts), 3) if rtts else None
         cap = None
         if max_bytes is not None:
             cap = max(CHUNK, max_bytes // (len(cfg.directions) * cfg.streams))

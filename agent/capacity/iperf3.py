@@ -10,7 +10,6 @@ import http.client
 import json
 import logging
 import random
-import statistics
 import subprocess
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from pantau.agent.capacity.result import Measurement
 from pantau.agent.capacity.settings import seconds_per_direction
 from pantau.agent.probes import icmp_rtts_ms
 from pantau.shared.speedtest import contract
+from pantau.shared.stats import median
 
 if TYPE_CHECKING:
     from pantau.agent.capacity.config import Iperf3Method
@@ -54,7 +54,7 @@ class Iperf3Test:
         cfg = self.cfg
         result = Measurement(self.name, cfg.host, cfg.streams, float(cfg.duration_s))
         rtts = icmp_rtts_ms(cfg.host, 5, 1.0)
-        result.rtt_ms = round(statistics.median(rtts), 3) if rtts else None
+        result.rtt_ms = round(median(rtts), 3) if rtts else None
         for direction in cfg.directions:
             got = self._direction(direction)
             setattr(result, f"{direction}_mbps", got.mbps)

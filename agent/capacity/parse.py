@@ -4,12 +4,12 @@ rate of parallel HTTP streams. No I/O here, so every rule is checked against fix
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pantau.agent.sources.routeros.parse import parse_duration
+from pantau.shared.stats import fmean
 
 Mark = tuple[float, int]  # (monotonic seconds, bytes so far) of one stream
 
@@ -53,7 +53,7 @@ def parse_iperf3(doc: Mapping[str, Any]) -> DirectionResult:
     return DirectionResult(
         mbps=round(bps / 1e6, 3),
         bytes=max(moved, int(received.get("bytes", 0))),
-        rtt_loaded_ms=round(statistics.fmean(rtts) / 1000, 3) if rtts else None,
+        rtt_loaded_ms=round(fmean(rtts) / 1000, 3) if rtts else None,
         retransmits=retransmits if isinstance(retransmits, int) else None,
     )
 
@@ -156,7 +156,7 @@ def parse_bandwidth_test(rows: Sequence[Mapping[str, object]], omit_s: float) ->
             if f"{key}-current" in r and parse_duration(r.get("duration", "0s")) > omit_s
         ]
         if current:
-            out[f"{name}_bps"] = statistics.fmean(current)
+            out[f"{name}_bps"] = fmean(current)
         elif f"{key}-total-average" in running[-1]:
             out[f"{name}_bps"] = parse_rate_bps(running[-1][f"{key}-total-average"])
         else:

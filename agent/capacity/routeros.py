@@ -7,7 +7,6 @@ user needs the `test` policy, which RouterOS' `read` group has.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from pantau.agent.sources.routeros import client
 from pantau.agent.sources.routeros.parse import parse_ping
 from pantau.agent.sources.routeros.settings import api_password
 from pantau.agent.sources.routeros.source import describe, endpoint, tls_context
+from pantau.shared.stats import median
 
 if TYPE_CHECKING:
     from pantau.agent.capacity.config import BandwidthTestMethod, SpeedTestMethod
@@ -55,7 +55,7 @@ def ping_rtt_ms(api: Api, address: str, count: int = 5) -> float | None:
     """The router's idle round trip to the server, median of a few pings."""
     rows = list(api.rawCmd("/ping", f"=address={address}", f"=count={count}", "=interval=200ms"))
     rtts = parse_ping(rows, address).rtts_ms
-    return round(statistics.median(rtts), 3) if rtts else None
+    return round(median(rtts), 3) if rtts else None
 
 
 class BandwidthTest:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from pantau.agent.sources.base import Reachability
+from pantau.shared.stats import median
 
 
 def reachability(answers: Iterable[Sequence[float]], sent: int) -> Reachability:
@@ -37,7 +38,7 @@ def reachability(answers: Iterable[Sequence[float]], sent: int) -> Reachability:
     changes = [abs(b - a) for target in answers for a, b in itertools.pairwise(target)]
     return Reachability(
         wan_up=True,
-        rtt_ms=round(_median(rtts), 3),
+        rtt_ms=round(median(rtts), 3),
         loss_pct=loss,
         jitter_ms=round(math.fsum(changes) / len(changes), 3) if changes else None,
     )
@@ -53,12 +54,3 @@ def merge_burst(light: Reachability | None, burst: Reachability) -> Reachability
     if base.wan_up is None:
         base = replace(base, wan_up=burst.wan_up)
     return replace(base, rtt_ms=burst.rtt_ms, loss_pct=burst.loss_pct, jitter_ms=burst.jitter_ms)
-
-
-def _median(values: Sequence[float]) -> float:
-    """statistics.median, without the 0.6 MB (decimal, fractions) that module brings along."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
