@@ -151,7 +151,7 @@ def main() -> int:
         database.stop()
         per_point = args.replay_messages // 100
         (work / "pub").mkdir()
-        for publisher in publish_all(broker.port, 100, per_point, work / "pub"):
+        for publisher in publish_all(broker.port, 100, per_point, 1, work / "pub"):
             publisher.wait(120)
         while _buffered_lines(work / "collector-state") < per_point * 100:
             time.sleep(0.2)
@@ -173,11 +173,17 @@ def main() -> int:
 
 
 def _buffered_lines(state_dir: Path) -> int:
-    db = sqlite3.connect(state_dir / "buffer.sqlite")
-    try:
-        return db.execute("SELECT COALESCE(SUM(lines), 0) FROM pending").fetchone()[0]
-    finally:
-        db.close()
+    """Lines waiting in the collector's disk buffers: one per worker (`worker-<n>/`)."""
+    total = 0
+    for path in state_dir.rglob("buffer.sqlite"):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            total += db.execute("SELECT COALESCE(SUM(lines), 0) FROM pending").fetchone()[0]
+        except sqlite3.OperationalError:  # a worker still creating its buffer
+            pass
+        finally:
+            db.close()
+    return total
 
 
 if __name__ == "__main__":
