@@ -235,8 +235,20 @@ def main() -> int:
         stored_s = time.monotonic() - t0
         log(f"every sample stored after {stored_s:.1f} s; waiting for the rollups ...")
         missing, wrong = rollup_gaps(db, expected, lo, hi)
+        # Rollups that stay missing or wrong while the collector has nothing left to roll up
+        # would wait for the deadline: three idle rounds are enough to say so.
+        settle_s = 3 * args.rollup_every + 5
+        idle_since: float | None = None
         while (missing or wrong) and time.monotonic() < deadline:
-            backlog_peak = max(backlog_peak, metrics(url).get("rollup_backlog", 0.0))
+            backlog = metrics(url).get("rollup_backlog", 0.0)
+            backlog_peak = max(backlog_peak, backlog)
+            idle_since = (idle_since or time.monotonic()) if backlog == 0 else None
+            if idle_since is not None and time.monotonic() - idle_since > settle_s:
+                log(
+                    f"no rollup work left for {settle_s:.0f} s: {len(missing)} missing,"
+                    f" {len(wrong)} with another samples_n than stored, e.g. {(missing + wrong)[:3]}"
+                )
+                break
             time.sleep(0.5)
             missing, wrong = rollup_gaps(db, expected, lo, hi)
         lag_s = time.monotonic() - t0 - stored_s
