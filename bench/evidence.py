@@ -3,8 +3,8 @@ and the archive's size.
 
 1. Payloads as the agent publishes them today (`agent/publisher.py` `_telemetry` around samples
    encoded by `shared/wire.py`, every field of a busy point filled): one sample, and ten.
-2. Agent: µs to sign one message and advance its chain; what importing `pantau.shared.signing`
-   adds to an agent process that has its own modules loaded (ms, RSS), and what signing adds.
+2. Agent: µs to sign one message and advance its chain (agent/signing.py, libsodium); what
+   importing it adds to an agent process that has its own modules loaded (ms, RSS), and what signing adds.
 3. Collector: signatures verified per second.
 4. One day of 430 points at 10 s (3,715,200 messages): the Merkle root over real record bodies.
 5. Archive bytes per point-month at 10 s, written by the real ArchiveWriter (one point-day,
@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pantau.agent.signing import AgentKey  # noqa: E402
 from pantau.collector.archive import merkle, segments  # noqa: E402
 from pantau.shared import signing  # noqa: E402
 from pantau.shared.wire import Sample, encode  # noqa: E402
@@ -52,12 +53,13 @@ except Exception:
     import pantau.shared.wire
     base = 'wire'
 r0 = rss(); t0 = time.perf_counter()
-from pantau.shared import signing
+from pantau.agent.signing import AgentKey
+from pantau.shared.signing_format import GENESIS
 t1 = time.perf_counter(); r1 = rss()
-key = signing.generate(); prev = signing.GENESIS
+key = AgentKey(bytes(range(32))); prev = GENESIS
 payload = b'x' * 3000
 for _ in range(2000):
-    signing.sign(key, payload); prev = signing.chain_hash(prev, payload)
+    prev, _ = key.seal(prev, payload)
 r2 = rss()
 print(base, (t1 - t0) * 1000, (r1 - r0) / 1e6, (r2 - r1) / 1e6)
 """
@@ -157,9 +159,12 @@ def main() -> None:
     print(f"payloads today: 1 sample {len(one)} B, 10 samples {len(ten)} B")
 
     # The agent signs the message's chain hash (32 bytes), so a signature costs the same at any
-    # size; hashing the payload into the chain is what grows with it.
-    def seal(payload: bytes) -> bytes:
-        return signing.sign(key, signing.chain_hash(signing.GENESIS, payload))
+    # size; hashing the payload into the chain is what grows with it. Its signer is libsodium's
+    # (agent/signing.py), with the same key the collector's check below takes.
+    agent_key = AgentKey(key.private_bytes_raw())
+
+    def seal(payload: bytes) -> tuple[bytes, bytes]:
+        return agent_key.seal(signing.GENESIS, payload)
 
     sign_one = per_call_us(lambda: seal(one), args.repeat)
     sign_ten = per_call_us(lambda: seal(ten), args.repeat)
