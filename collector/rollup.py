@@ -121,11 +121,20 @@ def recompute(
     pairs: Iterable[tuple[str, int]],
     tags_for: TagsFor | None = None,
     stats: RollupStats | None = None,
+    changed: set[tuple[str, int]] | None = None,
 ) -> int:
     """Recompute and write the rollups of these (point, hour_ms) pairs and of the hour after
     each; return rows written.
 
     Tags come from `tags_for(point)` (the registry) when given, else from the raw rows.
+
+    Several writers (collector workers, hosts, a rebuild beside them) each recompute the hours
+    their own writes touched, and the last rollup written wins. So once its rollups are
+    written, each group's raw rows are counted again: an hour holding more rows than were
+    counted before the read may have a rollup older than a writer's that it overwrote, and goes
+    into `changed` to be recomputed (raw rows are only ever added). An hour whose count held
+    is complete as of that second count; rows landing after it are marked by their writer, whose
+    rollup is read and written later still.
     """
     stats = stats if stats is not None else RollupStats()
     rolled_ms = int(time.time() * 1000)  # before any read: a later mark shows as newer
@@ -150,9 +159,13 @@ def recompute(
                     influx.write(lines)
                     written += len(lines)
                     lines = []
-    if lines:
-        influx.write(lines)
-        written += len(lines)
+            if lines:  # this group's rollups are in before its rows are counted again
+                influx.write(lines)
+                written += len(lines)
+                lines = []
+            if changed is not None:
+                after = count_rows(influx, group, run[0] - HOUR_MS, run[1])
+                changed.update(key for key, n in after.items() if n > counts.get(key, 0))
     # the packed days a month report reads first (collector/rollup_daily.py)
     refresh_days(influx, [(p, h) for p, hours in by_point.items() for h in hours], tags_for)
     stats.rows_written += written
@@ -166,12 +179,13 @@ def rebuild(
     points: Iterable[str],
     tags_for: TagsFor | None = None,
     stats: RollupStats | None = None,
+    changed: set[tuple[str, int]] | None = None,
 ) -> int:
     """Recompute every hour of [start_ms, end_ms) for these points (after an import, or when
     the rollup format changes). Hours without any sample get no row."""
     first = start_ms - start_ms % HOUR_MS
     pairs = [(p, h) for p in points for h in range(first, end_ms, HOUR_MS)]
-    return recompute(influx, pairs, tags_for, stats)
+    return recompute(influx, pairs, tags_for, stats, changed)
 
 
 def stale_hours(

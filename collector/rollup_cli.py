@@ -73,22 +73,24 @@ def run(args: argparse.Namespace) -> int:
             TextColumn("points, {task.fields[rows]} rows"),
             TimeElapsedColumn(),
         )
+        changed: set[tuple[str, int]] = set()  # raw rows landed while they were read
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task(period.label, total=len(points), rows=0)
             ids = [p.id for p in points]
             for i in range(0, len(ids), POINTS_PER_STEP):
                 step = ids[i : i + POINTS_PER_STEP]
-                rebuild(influx, start, end, step, tags_for, stats)
+                rebuild(influx, start, end, step, tags_for, stats, changed)
                 progress.update(task, advance=len(step), rows=stats.rows_written)
         again = 0
         for _ in range(VERIFY_ROUNDS):  # raw data that arrived while we worked
-            stale = stale_hours(influx, [p.id for p in points], start, end)
+            stale = stale_hours(influx, [p.id for p in points], start, end) | changed
             if not stale:
                 break
             again += len(stale)
-            recompute(influx, stale, tags_for, stats)
+            changed = set()
+            recompute(influx, stale, tags_for, stats, changed)
         else:
-            stale = stale_hours(influx, [p.id for p in points], start, end)
+            stale = stale_hours(influx, [p.id for p in points], start, end) | changed
     finally:
         influx.close()
     elapsed = time.monotonic() - started

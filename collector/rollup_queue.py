@@ -37,6 +37,17 @@ FOLLOW_UP_S = 1.0  # pause between rounds while a backlog remains
 RETRY_MAX_S = 300.0
 
 
+MARK = (
+    "INSERT INTO pending (point, hour_ms, marked_ms) VALUES (?, ?, ?)"
+    " ON CONFLICT DO UPDATE SET version = version + 1"
+)
+
+
+def _marks(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    now_ms = int(time.time() * 1000)
+    return [(point, hour - hour % 3_600_000, now_ms) for point, hour in pairs]
+
+
 class RollupQueue:
     def __init__(
         self,
@@ -73,17 +84,12 @@ class RollupQueue:
 
     def mark(self, pairs: Iterable[tuple[str, int]]) -> None:
         """Durable once this returns (the caller acknowledges the data afterwards)."""
-        now_ms = int(time.time() * 1000)
-        rows = [(point, hour - hour % 3_600_000, now_ms) for point, hour in pairs]
+        rows = _marks(pairs)
         if not rows:
             return
         with self._lock, self._db:
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO pending (point, hour_ms, marked_ms) VALUES (?, ?, ?)"
-                " ON CONFLICT DO UPDATE SET version = version + 1",
-                rows,
-            )
+            self._db.executemany(MARK, rows)
             self._pending = self._count()
 
     def _count(self) -> int:
@@ -115,8 +121,10 @@ class RollupQueue:
                 " ORDER BY marked_ms, point, hour_ms LIMIT ?",
                 (self.max_pairs,),
             ).fetchall()
+        changed: set[tuple[str, int]] = set()
         try:
-            recompute(self.influx, [(t[0], t[1]) for t in taken], self.tags_for, self.stats)
+            pairs = [(t[0], t[1]) for t in taken]
+            recompute(self.influx, pairs, self.tags_for, self.stats, changed)
         except SinkError as exc:
             self.errors += 1
             self._retry_s = min(self._retry_s * 2, RETRY_MAX_S)
@@ -133,6 +141,8 @@ class RollupQueue:
             self._db.executemany(
                 "DELETE FROM pending WHERE point = ? AND hour_ms = ? AND version = ?", taken
             )
+            # raw rows landed while these were read: another writer's rollup may be older
+            self._db.executemany(MARK, _marks(changed))
             self._pending = self._count()
         if self._failing is not None:
             log.info("rollups working again")

@@ -263,3 +263,62 @@ def test_falling_behind_and_catching_up_are_each_said_once(
     ], said
     assert InfluxSource(db).rollups([POINT.id], H0, H0 + 3_600_000)[POINT.id][H0].samples_n == 30
     queue.close()
+
+
+class StaleWriter:
+    """Worker A's view of InfluxDB: it has read the hour, and before its rollup lands worker B
+    stores more of the hour and writes its own (complete) rollup, so A's stale one lands last."""
+
+    def __init__(self, db: object, meanwhile: object) -> None:
+        self.db, self.meanwhile, self.rollups_written = db, meanwhile, 0
+
+    def query_raw(self, influxql: str, database: str | None = None) -> list[dict[str, object]]:
+        return self.db.query_raw(influxql, database)  # type: ignore[attr-defined, no-any-return]
+
+    def write(self, lines: list[str]) -> None:
+        if self.rollups_written == 0 and lines[0].startswith(SLA_HOURLY):
+            self.meanwhile()  # type: ignore[operator]
+        self.rollups_written += lines[0].startswith(SLA_HOURLY)
+        self.db.write(lines)  # type: ignore[attr-defined]
+
+
+def test_a_rollup_overwritten_by_an_older_one_is_recomputed(
+    tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Two workers share a point's messages: each recomputes the hours its own writes touched,
+    and the last rollup written wins, even one read before the other worker's rows landed."""
+    db = influx(influxd.url, database)
+    db.ensure_database()
+    first = [sample(m, m) for m in range(0, 30)]
+    later = [sample(m, m) for m in range(30, 60)]
+    store(db, first)
+
+    def worker_b() -> None:
+        store(db, later)
+        recompute(db, touched(POINT.id, later), registry_tags)
+
+    queue = RollupQueue(StaleWriter(db, worker_b), registry_tags, 3600, tmp_path / "a.sqlite")  # type: ignore[arg-type]
+    queue.mark(touched(POINT.id, first))
+    queue.poll(force=True)
+    rows = InfluxSource(db).rollups([POINT.id], H0, H0 + 3_600_000)[POINT.id]
+    assert rows[H0].samples_n == 30  # worker A's rollup, read before B's rows, landed last ...
+    assert queue.pending == 1  # ... and A saw the hour's rows grow after its read: again
+    queue.poll(force=True)
+    rows = InfluxSource(db).rollups([POINT.id], H0, H0 + 3_600_000)[POINT.id]
+    assert (rows[H0].samples_n, rows[H0].states) == (60, "U" * 60)
+    assert queue.pending == 0  # nothing landed this time: done
+    queue.close()
+
+
+def test_rebuild_reports_hours_whose_rows_grew_while_read(influxd: Service, database: str) -> None:
+    db = influx(influxd.url, database)
+    db.ensure_database()
+    store(db, [sample(m, m) for m in range(0, 20)])
+    writer = StaleWriter(db, lambda: store(db, [sample(m, m) for m in range(20, 25)]))
+    changed: set[tuple[str, int]] = set()
+    recompute(writer, [(POINT.id, H0)], registry_tags, None, changed)  # type: ignore[arg-type]
+    assert changed == {(POINT.id, H0)}
+    again: set[tuple[str, int]] = set()
+    recompute(db, changed, registry_tags, None, again)
+    assert again == set()
+    assert InfluxSource(db).rollups([POINT.id], H0, H0 + 3_600_000)[POINT.id][H0].samples_n == 25
