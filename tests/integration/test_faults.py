@@ -289,9 +289,15 @@ def test_agent_cut_off_for_a_day_of_samples(
         )
         stored_while_cut = rows(rig)
         ns.restore()
-        wait_for(lambda: spooled(rig.state()) < 100, 60, "the backlog drained", step_s=0.5)
+        backlog = taken_samples(rig.state())  # everything taken while cut off, and before
+        wait_for(
+            lambda: spooled_before(rig.state(), backlog) == 0,
+            120,
+            "the backlog stored and receipted",
+            step_s=0.5,
+        )
         agent.stop()
-        taken = rig.finish(["agent"])
+        taken = rig.finish(["agent"], timeout_s=120)
         assert taken["citangkil-01"] >= stored_while_cut + BACKLOG
         assert_exactly_once(rig.db, taken)
         collector.stop()
