@@ -114,8 +114,9 @@ def unpem(data: bytes, label: str, where: str) -> bytes:
     return der
 
 
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Written to a new file, then renamed: never a moment when others could read a key."""
+def write_atomically(path: Path, data: bytes, mode: int, sync: bool = True) -> None:
+    """Written to a new file, then renamed: never a moment when others could read a key.
+    `sync=False` skips the fsync for files that can be made again (an issued bundle)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -123,7 +124,8 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

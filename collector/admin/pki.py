@@ -38,6 +38,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pantau.shared import signing
 from pantau.shared.errors import PantauError
+from pantau.shared.signing_format import write_atomically
 from pantau.shared.topics import is_point_id
 
 Role = Literal["agent", "collector", "noc", "admin"]
@@ -139,29 +140,13 @@ def now_utc() -> dt.datetime:
 
 
 def write_private(path: Path, data: bytes, sync: bool = True) -> None:
-    """Write a file only its owner can read, atomically (never a moment of wider mode).
-
-    `sync=False` skips the fsync for files that can be made again (an issued bundle)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    """A file only its owner can read, written atomically (never a moment of wider mode)."""
+    write_atomically(path, data, 0o600, sync)
 
 
 def write_public(path: Path, data: bytes, sync: bool = True) -> None:
     """Certificates and CRLs are public: mode 644, written atomically."""
-    write_private(path, data, sync)
-    path.chmod(0o644)
+    write_atomically(path, data, 0o644, sync)
 
 
 def default_broker_hosts() -> list[str]:
