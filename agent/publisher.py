@@ -64,6 +64,12 @@ GOODBYE_DRAIN_S = 6.0  # on a clean stop: send what is spooled and wait for its 
 CONNACK_TIMEOUT_S = 10.0  # an address that takes TCP but never answers MQTT is said so
 SHORT_SESSION_S = 5.0  # dropped this soon after connecting, again and again: someone else's login
 
+# paho's Properties builds two tables of every MQTT property (about 6 KB of dicts, lists and
+# tuples, and ~0.1 ms) in each instance, and a message's properties live until its PUBACK: at
+# 1,000 points a tick made 6 MB of them at once. paho only reads those tables, so every
+# message's properties share one set (`publish_properties`) and hold just their own values.
+_PUBLISH_TABLES = dict(vars(Properties(PacketTypes.PUBLISH)))
+
 
 @dataclass
 class _Sent:
@@ -673,7 +679,7 @@ class PointPublisher:
         )
         properties = None
         if self._receipts or formed.props:
-            properties = Properties(PacketTypes.PUBLISH)
+            properties = publish_properties()
             if self._receipts:
                 properties.CorrelationData = formed.msg_id.encode()
             if formed.props:
@@ -757,6 +763,13 @@ class _Signer:
             return payload, {}, prev
         new_hash, signature = self._key.seal(prev, payload)
         return payload, {"k": self._key.key_id, "p": prev.hex(), "s": signature.hex()}, new_hash
+
+
+def publish_properties() -> Properties:
+    """An empty PUBLISH Properties sharing paho's read-only tables (`_PUBLISH_TABLES`)."""
+    properties = Properties.__new__(Properties)
+    vars(properties).update(_PUBLISH_TABLES)
+    return properties
 
 
 def _fit(rows: list[Row]) -> list[Row]:
