@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pantau.agent import __version__
+from pantau.agent.memory import TRIM_EVERY_S, fewer_arenas, release_free_memory
 from pantau.agent.netloop import CONNECT_THREADS, NetLoop
 from pantau.agent.point import PointContext
 from pantau.agent.publisher import PointPublisher
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-M_ARENA_MAX = -8  # mallopt(3)
 # With Python's default 5 ms GIL switch interval, many sampler threads waking on the same tick
 # spend their CPU contending for the GIL (bench/routeros_poll.py: ~5 ms per RouterOS poll at 500
 # routers, collapsing at 750; ~1.7 ms flat to 1,000 at 50 ms). Samplers mostly wait on sockets,
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         return speedtest(config, args.point, args.publish)
     if args.sample_workers < 1:
         raise ConfigError(f"--sample-workers must be at least 1, not {args.sample_workers}")
-    _fewer_malloc_arenas()
+    fewer_arenas()
     sys.setswitchinterval(THREAD_SWITCH_INTERVAL_S)
     raised_from = raise_fd_limit()
     stop = threading.Event()
@@ -120,18 +120,6 @@ def open_fds() -> int:
         return len(os.listdir("/proc/self/fd"))
     except OSError:
         return 16
-
-
-def _fewer_malloc_arenas() -> None:
-    """glibc gives each thread its own malloc arena; on a 512 MB SBC two are plenty."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):
-        pass
 
 
 class Agent:
@@ -232,7 +220,9 @@ class Agent:
         self.scheduler.start()
         if self.capacity is not None:
             self.capacity.start()
-        stop.wait()
+        release_free_memory()  # what starting up used (the config, its check's output) and freed
+        while not stop.wait(TRIM_EVERY_S):
+            release_free_memory()  # agent/memory.py: RSS follows what is in use
         log.info("stopping: %d sample(s) still in the spool", self.spool.count())
         if self.capacity is not None:
             self.capacity.stop()
