@@ -6,7 +6,8 @@ served by `pantau routeros-sim` in separate processes (`--source routeros`), sam
 `--interval` seconds of real time, with the spool's default durability. It prints the points
 connected (each its own MQTT session, counted in the broker's log), samples taken and stored
 (`lost` must be 0, `doubled` too), the agent's threads, open files and RSS once every point is
-connected and again after `--minutes`, and the import cost of each of the agent's dependencies
+connected and again after `--minutes`, its RSS at every whole minute between and the slope of
+those over the second half of the run (MB a minute: flat is about 0), and the import cost of each of the agent's dependencies
 (`python -X importtime`), the RSS target of the run's shape where the issue sets one, and any
 heavy library (pydantic, YAML) mapped into the running agent: none, since the config is checked
 in a short-lived child (agent/settings.py). Last line: one JSON object.
@@ -209,6 +210,18 @@ def snapshot(pid: int) -> dict[str, float]:
     }
 
 
+def late_slope(per_minute: list[float]) -> float | None:
+    """MB per minute over the second half of the run (least squares): flat is about 0, and a
+    warm-up in the first half does not count."""
+    late = per_minute[len(per_minute) // 2 :]
+    if len(late) < 2:
+        return None
+    xs = range(len(late))
+    mean_x, mean_y = (len(late) - 1) / 2, sum(late) / len(late)
+    covariance = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, late, strict=True))
+    return round(covariance / sum((x - mean_x) ** 2 for x in xs), 3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("simulated", "linux", "routeros"), default="simulated")
@@ -272,12 +285,18 @@ def main() -> int:
         start = snapshot(pid)
         log(f"{len(ids)} points connected in {result['connect_all_s']} s: {start}")
         peak = start["rss_mb"]
-        end_at = time.monotonic() + args.minutes * 60
+        soak_began = time.monotonic()
+        end_at = soak_began + args.minutes * 60
+        per_minute: list[float] = []  # RSS at each whole minute of the run
         while time.monotonic() < end_at:
-            time.sleep(min(30.0, max(0.0, end_at - time.monotonic())))
+            next_minute = soak_began + 60 * (len(per_minute) + 1)
+            wake_at = min(time.monotonic() + 30.0, end_at, next_minute)
+            time.sleep(max(0.0, wake_at - time.monotonic()))
             now = snapshot(pid)
             peak = max(peak, now["rss_mb"])
-            log(f"  {now}")
+            if time.monotonic() >= next_minute - 0.5:
+                per_minute.append(now["rss_mb"])
+                log(f"  minute {len(per_minute)}: {now}")
         end = snapshot(pid)
         taken = taken_samples(state)
         wait_for(lambda: spooled_before(state, taken) == 0, 300, "receipts for every sample")
@@ -304,6 +323,8 @@ def main() -> int:
                 "rss_mb_start": start["rss_mb"],
                 "rss_mb_end": end["rss_mb"],
                 "rss_mb_peak": peak,
+                "rss_mb_per_minute": per_minute,
+                "rss_mb_per_minute_late_slope": late_slope(per_minute),
                 "rss_target_mb": target_mb(args.source, len(ids)),
                 "heavy_libraries_mapped": heavy,
                 "agent_cpu_share": round((end["cpu_s"] - start["cpu_s"]) / (args.minutes * 60), 3),
@@ -330,7 +351,8 @@ def main() -> int:
         f" {result['samples_taken']} samples taken, {result['lost']} lost,"
         f" {result['doubled']} doubled; {result['threads']} threads, {result['open_fds']} open"
         f" files; RSS {result['rss_mb_start']} MB at start, {result['rss_mb_end']} MB after"
-        f" {args.minutes:g} min (target {result['rss_target_mb']}); heavy libraries mapped:"
+        f" {args.minutes:g} min (target {result['rss_target_mb']}), over the second half"
+        f" {result['rss_mb_per_minute_late_slope']} MB a minute; heavy libraries mapped:"
         f" {', '.join(result['heavy_libraries_mapped']) or 'none'}"
     )
     print(json.dumps(result))
