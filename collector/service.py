@@ -121,10 +121,11 @@ class Collector:
         return client
 
     def run(self, stop: threading.Event) -> None:
-        """One thread does everything: read MQTT, batch, write, acknowledge, replay.
+        """This thread reads MQTT, checks and batches messages, and acknowledges them; the
+        writer's thread stores each batch (collector/writer.py), so the two overlap.
 
-        Keeping it single-threaded avoids a handoff per message, which in Python costs more
-        than the work itself; several collectors on a shared subscription scale it out.
+        A handoff per message would cost more in Python than the work itself, so the handoff
+        is per batch; several workers on a shared subscription scale it out.
         """
         if self.rollups is not None:
             self.rollups.start(lambda: self.writer.influx_available)
@@ -153,7 +154,8 @@ class Collector:
                 continue
             while not stop.is_set():
                 before = self.stats.received
-                rc = self.client.loop(timeout=0.05)
+                # a batch being stored is acknowledged as soon as it is durable
+                rc = self.client.loop(timeout=0.005 if self.writer.busy else 0.05)
                 idle = self.stats.received == before
                 self.writer.poll(idle=idle)
                 if idle:
@@ -177,6 +179,7 @@ class Collector:
             self.client.loop(timeout=0.02)
         self._stopping = True
         self.client.disconnect()
+        self.writer.close()
         self.influx.close()
         self.buffer.close()
         if self.archive is not None:

@@ -39,8 +39,9 @@ class Stats:
             self.rejected[reason] += count
 
     def add(self, name: str, amount: int = 1) -> None:
-        """Counted by the collector's one ingest thread only, so without a lock (it costs more
-        than the count on the per-message path); readers see each number whole."""
+        """Without a lock (it costs more than the count on the per-message path): each counter
+        is written by one thread only, the network thread or the writer's store thread
+        (collector/writer.py); readers see each number whole."""
         setattr(self, name, getattr(self, name) + amount)
 
     def observe_seq(self, point: str, boot: str, seq: int) -> None:

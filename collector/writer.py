@@ -2,16 +2,27 @@
 
 Durable means written to InfluxDB, or, while InfluxDB is away, committed to the disk buffer.
 Then, in this order: the receipts the agents asked for (wire v2: the agent forgets a sample only
-on its receipt), and the acknowledgements to the broker, in the order the messages arrived. A batch InfluxDB refuses outright
-(4xx) is kept in the buffer's `refused` table for inspection and acknowledged: retrying it would
-wedge the pipeline, and it is counted and logged, never silent. Every write, live or replayed,
-first goes through the evidence guard (collector/evidence.py): stored rows are never rewritten.
+on its receipt), and the acknowledgements to the broker, in the order the messages arrived. A
+batch InfluxDB refuses outright (4xx) is kept in the buffer's `refused` table for inspection and
+acknowledged: retrying it would wedge the pipeline, and it is counted and logged, never silent.
+Every write, live or replayed, first goes through the evidence guard (collector/evidence.py):
+stored rows are never rewritten.
+
+Two stages. The collector's network thread takes messages in and batches them (`submit`,
+`poll`); a store thread of the writer's own archives, screens and writes one batch at a time and
+replays the disk buffer. So reading and checking the next batch overlaps InfluxDB's work on this
+one: a handoff per batch, not per message. Receipts and acknowledgements go out back on the
+network thread (paho's client is driven from there alone). At most one batch is being stored and
+one is being filled: a full batch waits for the one before it, which bounds memory and lets the
+broker's receive maximum hold the rest of the stream back.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +40,9 @@ Ack = Callable[[], None]
 OnWritten = Callable[[set[tuple[str, int]]], None]
 OnDurable = Callable[[list["Pending"]], None]
 MarkLines = Callable[[set[tuple[str, int]]], list[str]]
+ARCHIVE_RETRY_S = 5.0
+REPLAY_EVERY_S = 0.2  # live batches first, but the disk buffer always moves
+IDLE_WAKE_S = 0.2
 
 
 @dataclass
@@ -43,8 +57,6 @@ class Pending:
 
 
 class Writer:
-    """Driven from the collector's single network loop: no thread handoff per message."""
-
     def __init__(
         self,
         influx: Influx,
@@ -69,16 +81,27 @@ class Writer:
         self.guard = guard
         self.on_durable = on_durable
         self.archive = archive
-        self._archive_retry_at = 0.0
-        self._throttle = Throttle(log_every_s)
+        # network thread: the batch being filled, and stored batches waiting for their acks
         self._pending: list[Pending] = []
         self._pending_lines = 0
         self._oldest_at = 0.0
+        # between the threads, under _cond: the batch handed to the store thread, and those done
+        self._cond = threading.Condition()
+        self._job: list[Pending] | None = None
+        self._job_lines = 0
+        self._done: deque[list[Pending]] = deque()
+        self._archive_failing = False  # the job waits for the archive: do not wait for it
+        self._final = False  # stopping: a batch the archive refuses is left unacknowledged
+        self._stopped = False
+        # store thread only
+        self._throttle = Throttle(log_every_s)
         self._influx_down_until = 0.0
         self._down_since: float | None = None
         self._retry_s = 1.0
         self._buffered = buffer.depth()[0] > 0  # left over from before a restart
         self._next_replay_at = 0.0
+        self._thread = threading.Thread(target=self._store_loop, name="writer", daemon=True)
+        self._thread.start()
 
     @property
     def influx_available(self) -> bool:
@@ -87,38 +110,131 @@ class Writer:
     @property
     def backlog(self) -> int:
         """Lines held in memory, not yet durable (their messages not yet acknowledged)."""
-        return self._pending_lines
+        return self._pending_lines + self._job_lines
 
+    @property
+    def busy(self) -> bool:
+        """A batch is being stored, or stored and waiting for its acknowledgements."""
+        return self._job is not None or bool(self._done)
+
+    # -- the network thread --------------------------------------------------------------------
     def submit(self, pending: Pending) -> None:
         if not self._pending:
             self._oldest_at = time.monotonic()
         self._pending.append(pending)
         self._pending_lines += len(pending.lines)
         if self._pending_lines >= self.max_lines:
-            self.flush()
+            self._wait_for_store()
+            self._acknowledge()
+            self._hand_off()
 
     def poll(self, idle: bool) -> None:
-        """Flush when the batch is due or the wire went quiet; then replay the disk buffer."""
+        """Acknowledge what is stored; hand the batch over when it is due or the wire went
+        quiet and the store thread is free."""
+        self._acknowledge()
         now = time.monotonic()
         if self._pending and (idle or now - self._oldest_at >= self.max_delay_s):
-            self.flush()
-        if self._buffered and (idle or now >= self._next_replay_at):
-            self._next_replay_at = now + 0.2  # live traffic first, but the backlog always moves
-            self._replay(max_batches=1)
-        if idle:
+            self._hand_off()
+
+    def flush(self) -> None:
+        """Store everything taken in and acknowledge it (at stop). While the archive cannot be
+        written, nothing more is stored or acknowledged: the broker delivers it again."""
+        with self._cond:
+            self._final = True
+            self._cond.notify_all()
+        while self._pending or self._job is not None:
+            self._wait_for_store(ignore_archive=True)
+            self._acknowledge()
+            if not self._hand_off():
+                break
+        self._wait_for_store(ignore_archive=True)
+        self._acknowledge()
+
+    def close(self) -> None:
+        """Stop the store thread once it has nothing to store."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._thread.join(30)
+
+    def _wait_for_store(self, ignore_archive: bool = False) -> None:
+        with self._cond:
+            while self._job is not None and (ignore_archive or not self._archive_failing):
+                self._cond.wait()
+
+    def _hand_off(self) -> bool:
+        """The batch being filled goes to the store thread, when it is free."""
+        with self._cond:
+            if self._job is not None or not self._pending:
+                return False
+            if self._final and self._archive_failing:
+                return False
+            self._job, self._job_lines = self._pending, self._pending_lines
+            self._pending, self._pending_lines = [], 0
+            self._cond.notify_all()
+        return True
+
+    def _acknowledge(self) -> None:
+        """Receipts, then broker acknowledgements, of every stored batch, in arrival order."""
+        while self._done:
+            with self._cond:
+                batch = self._done.popleft()
+            if self.on_durable is not None:
+                try:
+                    self.on_durable(batch)
+                except Exception:  # a receipt not sent is sent again on the agent's next try
+                    log.exception("sending receipts failed")
+            for pending in batch:
+                pending.ack()
+
+    # -- the store thread ----------------------------------------------------------------------
+    def _store_loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._job is None and not self._stopped:
+                    self._cond.wait(IDLE_WAKE_S)
+                job, final, stopped = self._job, self._final, self._stopped
+            if job is not None:
+                try:
+                    stored = self._store_batch(job)
+                except Exception:  # a bug here must not stop storing for the process's life
+                    log.exception("storing a batch failed; its messages stay unacknowledged")
+                    stored = False
+                    time.sleep(ARCHIVE_RETRY_S)
+                if stored:
+                    with self._cond:
+                        self._done.append(job)
+                        self._job, self._job_lines = None, 0
+                        self._cond.notify_all()
+                elif final:
+                    with self._cond:  # not stored: left unacknowledged, delivered again
+                        self._job, self._job_lines = None, 0
+                        self._cond.notify_all()
+                continue
+            if stopped:
+                return
+            if self._buffered and time.monotonic() >= self._next_replay_at:
+                self._next_replay_at = time.monotonic() + REPLAY_EVERY_S
+                self._replay(max_batches=1)
             for key, count, detail in self._throttle.due():
                 log.warning(
                     "refused %d more rewrite(s) of stored rows of %s: %s", count, key, detail
                 )
 
-    def flush(self) -> None:
-        """Store the batch, note the hours it touched, then acknowledge: in that order, so a
-        crash at any point leaves the data redelivered or its rollup work on disk."""
-        if not self._pending or time.monotonic() < self._archive_retry_at:
-            return
-        if not self._archived(self._pending):
-            return  # nothing stored, nothing acknowledged: tried again after a pause
-        batch, self._pending, self._pending_lines = self._pending, [], 0
+    def _store_batch(self, batch: list[Pending]) -> bool:
+        """Archive, store, note the hours touched: in that order, so a crash at any point
+        leaves the data redelivered or its rollup work on disk. False: the archive cannot be
+        written; the batch is tried again after a pause (or left unacknowledged, when stopping)."""
+        if not self._archived(batch):
+            with self._cond:
+                self._archive_failing = True
+                self._cond.notify_all()
+                if not self._final:
+                    self._cond.wait(ARCHIVE_RETRY_S)
+            return False
+        if self._archive_failing:
+            with self._cond:
+                self._archive_failing = False
         all_lines = [line for p in batch for line in p.lines]
         touched = {(p.point, h) for p in batch if p.point for h in p.hours}
         if touched and self.mark_lines is not None:
@@ -127,13 +243,10 @@ class Writer:
             self._store(all_lines)
         if touched and self.on_written is not None:
             self._notify(touched)
-        if self.on_durable is not None:
-            try:
-                self.on_durable(batch)
-            except Exception:  # a receipt not sent is sent again on the agent's next try
-                log.exception("sending receipts failed")
-        for pending in batch:
-            pending.ack()
+        if self._buffered and time.monotonic() >= self._next_replay_at:
+            self._next_replay_at = time.monotonic() + REPLAY_EVERY_S
+            self._replay(max_batches=1)
+        return True
 
     def _archived(self, batch: list[Pending]) -> bool:
         """The raw messages on disk in the archive before their rows are stored (one sync)."""
@@ -143,7 +256,6 @@ class Writer:
         try:
             self.archive.append_many(records)
         except (ArchiveError, OSError) as exc:
-            self._archive_retry_at = time.monotonic() + 5.0
             count = self._throttle.hit("archive", str(exc))
             if count:
                 log.error("cannot append %d message(s) to the archive: %s", len(records), exc)

@@ -1,8 +1,8 @@
 """End-to-end receipts: an agent forgets a sample only when a collector says it is stored.
 
 Each test breaks the path between a PUBACK and a stored row with real processes (a broker
-SIGKILLed between its saves, an agent's disk full, a collector SIGKILLed before its receipt went
-out) and checks that InfluxDB holds every seq of every point exactly once.
+SIGKILLed between its saves, an agent's disk full, the collector's evidence archive disk full, a
+collector SIGKILLed before its receipt went out) and checks that InfluxDB holds every seq of every point exactly once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from pantau.collector.archive.segments import days, read_day
 from pantau.collector.lab import services
 from pantau.collector.lab.services import Service
 from pantau.shared import topics
@@ -190,6 +191,46 @@ def test_a_full_agent_disk_while_publishing_and_while_the_broker_is_away(
         assert sum(taken.values()) > 100
     finally:
         watch.close()
+        for proc in procs:
+            proc.stop()
+
+
+def test_a_full_archive_disk_holds_back_storing_until_there_is_room(
+    tmp_path: Path, small_disk: Path, mosquitto: Service, influxd: Service, database: str
+) -> None:
+    """A message is archived before its rows are stored: while the archive cannot take a batch,
+    that batch and everything after it wait (unacknowledged, kept by the agents), then all of it
+    is stored once, and the archive holds every stored sample."""
+    db = influx(influxd.url, database)
+    archive = small_disk / "archive"
+    state = tmp_path / "agent-state"
+    evidence = {"archive_dir": str(archive)}
+    procs = [collector(tmp_path, mosquitto.port, influxd, database, workers=2, evidence=evidence)]
+    procs.append(agent(tmp_path, mosquitto.port, state, 0.25))
+    try:
+        wait_for(lambda: count_rows(db, "telemetry") >= 20, 30, "data flowing")
+        filler = fill(small_disk)
+        workers = 2  # the default on two cores: each has its own archive, each says so once
+        wait_for(
+            lambda: procs[0].log().count("cannot append") >= workers, 60, "each worker saying so"
+        )
+        held_at = count_rows(db, "telemetry")
+        sampled = taken_so_far(state)
+        wait_for(lambda: taken_so_far(state) >= sampled + 40, 60, "the agent sampling on")
+        assert count_rows(db, "telemetry") == held_at  # nothing stored past the archive
+        assert spooled(state) >= 40  # the agent keeps what has no receipt
+        filler.unlink()
+        taken = finish(db, state, procs[1])
+        assert sum(taken.values()) > held_at + 40
+        archived: dict[str, set[int]] = {p: set() for p in POINTS}
+        for home in [archive, *sorted(archive.glob("worker-*"))]:  # one archive per worker
+            for day in days(home):
+                for record in read_day(home, day):
+                    body = json.loads(record.payload)
+                    archived[body["point"]].update(s["seq"] for s in body["samples"])
+        assert {p: len(seqs) for p, seqs in archived.items()} == taken
+        assert "Traceback" not in procs[0].log()
+    finally:
         for proc in procs:
             proc.stop()
 
