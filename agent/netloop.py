@@ -69,6 +69,7 @@ class NetLoop:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        self._wake_bytes = bytearray(64)  # read into, not allocated per wake-up
         self._selector.register(self._wake_r, READ, None)
         self._lock = threading.Lock()
         self._wake_pending = False
@@ -249,7 +250,7 @@ class NetLoop:
 
     def _drain_waker(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
-            while self._wake_r.recv(4096):
+            while self._wake_r.recv_into(self._wake_bytes):
                 pass
         with self._lock:  # after the bytes: a poke in between is handled in this round
             self._wake_pending = False
