@@ -59,6 +59,24 @@ CREATE TABLE IF NOT EXISTS chains (
 """
 
 
+# Rows forgotten together are named IN_CHUNK at a time, the rest of a chunk NULL (which no id
+# equals): one statement text whatever the count. With the count in the text, every new count
+# was one more prepared statement in the connection's cache (about 5 KB each, up to 128 kept),
+# so the agent's memory rose for as long as new batch sizes kept turning up.
+IN_CHUNK = 64
+_IN_LIST = ",".join("?" * IN_CHUNK)
+COUNT_SAMPLES_IN = (
+    f"SELECT COUNT(*) FROM outbox WHERE point = ? AND kind = 'telemetry' AND id IN ({_IN_LIST})"
+)
+DELETE_ROWS_IN = f"DELETE FROM outbox WHERE point = ? AND id IN ({_IN_LIST})"
+
+
+def _in_chunks(ids: list[int] | tuple[int, ...]) -> Iterator[list[int | None]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk: list[int | None] = list(ids[start : start + IN_CHUNK])
+        yield chunk + [None] * (IN_CHUNK - len(chunk))
+
+
 @dataclass(frozen=True)
 class Row:
     id: int
@@ -344,14 +362,10 @@ class Spool:
                     self._db.execute(
                         "DELETE FROM formed WHERE point = ? AND n = ?", (point, formed_n)
                     )
-                deleted = self._db.execute(
-                    "SELECT COUNT(*) FROM outbox WHERE point = ? AND kind = 'telemetry'"
-                    f" AND id IN ({','.join('?' * len(ids))})",
-                    (point, *ids),
-                ).fetchone()[0]
-                self._db.executemany(
-                    "DELETE FROM outbox WHERE point = ? AND id = ?", [(point, i) for i in ids]
-                )
+                deleted = 0
+                for chunk in _in_chunks(ids):
+                    deleted += self._db.execute(COUNT_SAMPLES_IN, (point, *chunk)).fetchone()[0]
+                    self._db.execute(DELETE_ROWS_IN, (point, *chunk))
                 self._db.execute(
                     "UPDATE points SET held = MAX(0, held - ?), dropped = MAX(0, dropped - ?)"
                     " WHERE point = ?",

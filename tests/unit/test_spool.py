@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from pantau.agent.spool import PointProgress, Spool, SpoolView, SpoolWriteError, read_progress
+from pantau.agent.spool import (
+    IN_CHUNK,
+    PointProgress,
+    Spool,
+    SpoolView,
+    SpoolWriteError,
+    read_progress,
+)
 
 
 def body(seq: int) -> str:
@@ -152,3 +159,33 @@ def test_row_ids_never_restart_below_what_messages_were_made_of(tmp_path: Path) 
     fresh = spool.peek("a-01", spool.chain("a-01", bytes(32)).formed_to, 10)
     assert [r.seq for r in fresh] == [3]
     assert spool.formed("a-01") == []
+
+
+def test_forgetting_any_number_of_rows_uses_the_same_two_statements(tmp_path: Path) -> None:
+    """A statement per batch size would fill the connection's statement cache (agent/spool.py
+    IN_CHUNK): rows forgotten 1 to 150 at a time go through one count and one delete, each
+    naming exactly IN_CHUNK ids (the rest NULL)."""
+    spool = Spool(tmp_path / "s.sqlite", max_samples_per_point=100_000, sync="normal")
+    spool.append_event("a-01", '{"event":1}')
+    for _ in range(150 * 151 // 2 - 1):
+        spool.append_sample("a-01", body)
+    rows = spool.peek("a-01", 0, 100_000)
+    statements: list[str] = []  # as run, with their values (sqlite's expanded SQL)
+    spool._db.set_trace_callback(statements.append)
+    start = 0
+    for size in range(1, 151):
+        spool.forget("a-01", [r.id for r in rows[start : start + size]])
+        start += size
+    spool._db.set_trace_callback(None)
+    forgetting = [s for s in statements if "FROM outbox WHERE" in s]
+    chunks = sum((size + IN_CHUNK - 1) // IN_CHUNK for size in range(1, 151))
+    assert len(forgetting) == 2 * chunks
+    assert {s.split(" WHERE ")[0] for s in forgetting} == {
+        "SELECT COUNT(*) FROM outbox",
+        "DELETE FROM outbox",
+    }
+    assert {s.split(" IN (")[1].count(",") for s in forgetting} == {IN_CHUNK - 1}
+    assert spool.peek("a-01", 0, 10) == []
+    taken = 150 * 151 // 2 - 1
+    with SpoolView(tmp_path / "s.sqlite") as view:
+        assert view.progress()["a-01"] == PointProgress(next_seq=taken, waiting=0, dropped=0)
