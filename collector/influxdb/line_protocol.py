@@ -4,8 +4,9 @@ collector, its rollups and the NOC write, and a golden test pins its escaping.""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 # InfluxDB line protocol escaping (docs.influxdata.com, "Line protocol", special characters):
@@ -87,6 +88,60 @@ def known_fields_text(values: dict[str, Any], order: FieldOrder) -> str:
             if text is not None:
                 append(key + text)
     return ",".join(parts)
+
+
+class TypedFields:
+    """`fields_text` of records whose every field has one type (a wire sample: ints, floats,
+    booleans, short texts; `kinds` by name), a third of the cost on the hot path: one
+    %-format per set of fields present, worked out once, then three text replacements
+    (`20.0` → `20`, `True` → `true`) where `fields_text` decides per value.
+
+    `text` returns None for a record the format cannot take (a null among the fields present,
+    a text holding a comma, a quote or a backslash): `known_fields_text` writes those. Floats
+    must be finite, as the wire's bounds make them. At most `MAX_SHAPES` formats are kept.
+    """
+
+    MAX_SHAPES = 256
+
+    _KIND_FORMAT: Mapping[type, str] = {int: "%di", float: "%r", bool: "%r", str: '"%s"'}
+
+    def __init__(self, kinds: Mapping[str, type]) -> None:
+        self.kinds = dict(kinds)
+        self.texts = tuple(name for name, kind in self.kinds.items() if kind is str)
+        self._shapes: dict[frozenset[str], tuple[Callable[[Any], tuple[Any, ...]], str]] = {}
+
+    def text(self, values: Mapping[str, Any], present: frozenset[str]) -> str | None:
+        """`present`: the names given (the record's fields set); names outside `kinds` (its
+        timestamp) are left out."""
+        shape = self._shapes.get(present)
+        if shape is None:
+            shape = self._shape(present)
+        getter, template = shape
+        row = getter(values)
+        if None in row:
+            return None
+        for name in self.texts:
+            text = values.get(name)
+            if text is not None and ("," in text or '"' in text or "\\" in text):
+                return None
+        out = template % row
+        return (
+            out.replace(".0,", ",").replace("=True,", "=true,").replace("=False,", "=false,")[:-1]
+        )
+
+    def _shape(self, present: frozenset[str]) -> tuple[Callable[[Any], tuple[Any, ...]], str]:
+        names = sorted(n for n in present if n in self.kinds)
+        template = "".join(
+            f"{_key(n).replace('%', '%%')}={self._KIND_FORMAT[self.kinds[n]]}," for n in names
+        )
+        getter: Callable[[Any], tuple[Any, ...]]
+        if len(names) > 1:
+            getter = itemgetter(*names)
+        else:
+            getter = lambda values: tuple(values[n] for n in names)  # noqa: E731
+        if len(self._shapes) < self.MAX_SHAPES:  # a sender varying its fields gets no more
+            self._shapes[present] = (getter, template)
+        return getter, template
 
 
 def series_prefix(measurement: str, tags: dict[str, str]) -> str:
