@@ -1,7 +1,7 @@
 """The collector's own health on a Prometheus `/metrics` endpoint.
 
 The numbers are read from the collector's counters when Prometheus asks (a custom collector),
-so serving metrics adds no work to the single-threaded ingest loop. The HTTP server runs in
+so serving metrics adds no work to the ingest loop. The HTTP server runs in
 prometheus_client's own thread. With several workers (collector/workers.py) the supervisor
 serves one /metrics: the workers' figures added up (`merge`), the same names as one process,
 plus the workers' own gauges.
