@@ -182,43 +182,88 @@ def copy_source(root: Path) -> Path:
     return source
 
 
-def dependency_wheels(source: Path) -> Path:
-    """Wheels of pantau's dependencies and of its build backend, fetched once per set of
-    requirements and kept in the user's cache: later runs build and install with no index."""
+def wanted_requirements() -> list[str]:
+    """What the wheelhouse needs besides pantau: its dependencies with the agent's and the
+    collector's extras, and its build backend (pantau[agent] is pantau itself, built here)."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project, backend = pyproject["project"], pyproject["build-system"]["requires"]
     extras = project["optional-dependencies"]
-    wanted = [project["dependencies"], extras["agent"], extras["collector"], backend]
-    wanted.append(sys.version_info[:2])
-    digest = hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]
+    wanted = [*project["dependencies"], *extras["agent"], *extras["collector"], *backend]
+    return [r for r in dict.fromkeys(wanted) if not re.match(r"pantau\b", r)]
+
+
+@dataclass
+class DependencyFetch:
+    """Wheels of pantau's dependencies and of its build backend, fetched once per set of
+    requirements and kept in the user's cache: later runs build and install with no index.
+
+    On a cold cache the fetch (half a minute or more of index and download) runs in the
+    background while the site's PKI, simulator and inventory are made; `wait` joins it."""
+
+    cache: Path
+    staging: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def wait(self, timeout_s: float = 400) -> Path:
+        if self.process is not None:
+            try:
+                code = self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+                code = None
+            self.process = None
+            if code != 0:
+                text = self.log.read_text(errors="replace")
+                pytest.fail(f"pip wheel of the dependencies {code=}:\n{text[-6000:]}")
+            with contextlib.suppress(OSError):  # another run may have finished first
+                self.staging.rename(self.cache)
+            shutil.rmtree(self.staging, ignore_errors=True)
+        return self.cache
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def fetch_dependency_wheels(root: Path) -> DependencyFetch:
+    requirements = wanted_requirements()
+    key = [*requirements, sys.version_info[:2]]
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:12]
     cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     cache = cache_home / "pantau-tests" / f"wheels-{digest}"
-    if cache.is_dir():
-        return cache
     staging = cache.with_name(f"{cache.name}.{os.getpid()}")
-    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(staging)]
-    run([*pip, *backend], dict(os.environ), timeout_s=400, cwd=source.parent)
-    run([*pip, f"{source}[collector]"], dict(os.environ), timeout_s=400, cwd=source.parent)
-    for built in staging.glob("pantau-*.whl"):
-        built.unlink()
-    with contextlib.suppress(OSError):  # another run may have finished first
-        staging.rename(cache)
-    shutil.rmtree(staging, ignore_errors=True)
-    return cache
+    fetch = DependencyFetch(cache, staging, root / "pip-wheel.log")
+    if cache.is_dir():
+        return fetch
+    staging.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(staging), *requirements]
+    with fetch.log.open("w") as out:
+        fetch.process = subprocess.Popen(
+            pip, cwd=root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return fetch
 
 
-def build_wheelhouse(root: Path) -> Path:
-    """pantau built from this checkout (never fetched), beside its dependencies' wheels."""
+def build_pantau_wheel(root: Path) -> Path:
+    """pantau built from this checkout (never fetched), with the build backend the project's
+    environment already holds (pyproject's dev extra), so it needs neither index nor cache."""
     source = copy_source(root)
-    deps = dependency_wheels(source)
     wheels = root / "wheels"
     wheels.mkdir()
-    for wheel in deps.glob("*.whl"):
-        shutil.copy(wheel, wheels)
     pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index"]
-    run([*pip, "--find-links", str(deps), "-w", str(wheels), str(source)], dict(os.environ),
+    run([*pip, "--no-build-isolation", "-w", str(wheels), str(source)], dict(os.environ),
         timeout_s=300, cwd=root)  # fmt: skip
     return wheels
+
+
+def fill_wheelhouse(wheels: Path, fetch: DependencyFetch) -> None:
+    """The dependencies' wheels beside pantau's, once their fetch is done."""
+    for wheel in fetch.wait().glob("*.whl"):
+        shutil.copy(wheel, wheels)
 
 
 def make_pki(root: Path, registry: Path, env: dict[str, str], ports: dict[str, int]) -> None:
@@ -438,12 +483,15 @@ def lint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lint]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, lint: Lint) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("ansible-site")
-    wheels = build_wheelhouse(root)
-    sim, sim_port = start_simulator(root, ADMIN_PASSWORD)
+    fetch = fetch_dependency_wheels(root)
+    sim: subprocess.Popen[str] | None = None
     the_site: Site | None = None
     try:
+        wheels = build_pantau_wheel(root)
+        sim, sim_port = start_simulator(root, ADMIN_PASSWORD)
         the_site = write_site(root, wheels, sim_port)
         the_site.sim = sim
+        fill_wheelhouse(wheels, fetch)
         the_site.outputs.append(the_site.playbook())
         ready = the_site
         wait_for(lambda: samples(ready) >= 3, 90, "three samples of the router in InfluxDB")
@@ -451,9 +499,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, lint: Lint) -> Iterator[Site]
         the_site.outputs.append(the_site.playbook())
         yield the_site
     finally:
+        fetch.stop()
         if the_site is not None:
             stop_everything(the_site)
-        elif sim.poll() is None:
+        elif sim is not None and sim.poll() is None:
             sim.terminate()
             sim.wait(10)
 
