@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from pantau.agent.probes import parse_ping_times
 from pantau.agent.sources.base import Reachability
 from pantau.agent.sources.reachability import reachability
-from pantau.agent.sources.routeros.parse import parse_ping, summarize_pings
 
 if TYPE_CHECKING:
     from pantau.agent.capacity.config import BurstConfig
@@ -48,6 +47,9 @@ def agent_burst(cfg: BurstConfig) -> Reachability:
 
 def router_burst(cfg: BurstConfig, session: RouterSession) -> Reachability:
     """The router pings, through its own API session."""
+    # only a router's bursts read RouterOS replies: a Linux point's agent never loads the parser
+    from pantau.agent.sources.routeros.parse import parse_ping, summarize_pings
+
     interval_ms = max(10, round(cfg.interval_s * 1000))
 
     def job(api):  # type: ignore[no-untyped-def]

@@ -160,3 +160,18 @@ def test_the_agents_signing_imports_no_cryptography() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["[]"]
+
+
+def test_the_agents_signing_loads_libsodium_without_pynacls_python_layer() -> None:
+    """agent/signing.py calls libsodium through the binding's compiled module only: PyNaCl's
+    Python layer (every binding, boxes, encodings) is about 0.5 MB of a running agent."""
+    code = (
+        "import sys\n"
+        "import pantau.agent.signing, pantau.agent.publisher\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'nacl'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["['nacl',", "'nacl._sodium']"]
