@@ -67,6 +67,11 @@ RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 def ansible_env(home: Path) -> dict[str, str]:
+    """The environment of every ansible command here. PIP_COMPILE=0 (pip's --no-compile, for the
+    pip the playbooks run): the wheelhouse goes into four virtual environments here without
+    byte-compiling every module of matplotlib, numpy and the rest beforehand, which is most of
+    pip's time there; the services compile what they import on their first start, and nothing
+    checked here depends on .pyc files."""
     env = dict(os.environ)
     env.update(
         {
@@ -76,6 +81,7 @@ def ansible_env(home: Path) -> dict[str, str]:
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+            "PIP_COMPILE": "0",
         }
     )
     return env
