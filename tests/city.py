@@ -20,7 +20,7 @@ from pantau.collector.influxdb.client import Influx
 from pantau.collector.lab.demo import replay, scenario
 from pantau.collector.lab.demo.replay import ReplayPoint, Segment
 from pantau.shared.registry import Registry
-from tests.pipeline import Proc, count_rows
+from tests.pipeline import Proc, count_rows, poll_pauses
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = ROOT / "examples" / "registry-cilegon.yaml"  # 43 kelurahan x 10 points
@@ -129,10 +129,11 @@ def span_ms(segment: Segment, margin_h: int = 1) -> tuple[int, int]:
 def wait_until(
     check: Callable[[], Any], timeout_s: float, what: str, alive: list[Proc], step_s: float = 1.0
 ) -> Any:
-    """Poll `check` until it returns something true; a process that died or the deadline ends it
-    with the tail of that process's log."""
+    """Poll `check` until it returns something true (looks spaced as `poll_pauses` spaces them,
+    up to `step_s`); a process that died or the deadline ends it with the tail of its log."""
     deadline = time.monotonic() + timeout_s
     last: Any = None
+    pauses = poll_pauses(step_s)
     while time.monotonic() < deadline:
         last = check()
         if last:
@@ -141,7 +142,7 @@ def wait_until(
             assert proc.alive(), (
                 f"{proc.args[0]} exited while waiting for {what}: {proc.log()[-3000:]}"
             )
-        time.sleep(step_s)
+        time.sleep(next(pauses))
     tails = "\n".join(p.log()[-2000:] for p in alive)
     raise AssertionError(
         f"timed out after {timeout_s:.0f}s waiting for {what} (last {last!r})\n{tails}"

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,14 +144,26 @@ def influx(url: str, database: str) -> Influx:
     return Influx(InfluxConfig(api="v1", url=url, database=database))
 
 
+def poll_pauses(step_s: float, first_s: float = 0.01) -> Iterator[float]:
+    """Pauses between two looks: 10 ms at first, doubling up to `step_s`. Most waits end within
+    a fraction of a second (a log line, a listening port, a row), and a fixed period would add
+    half of itself to each of them on average; a long wait still looks no more often than every
+    `step_s`, so a costly check (an InfluxQL count) does not load the machine."""
+    pause = min(first_s, step_s)
+    while True:
+        yield pause
+        pause = min(2 * pause, step_s)
+
+
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout_s
     last: Any = None
+    pauses = poll_pauses(step_s)
     while time.monotonic() < deadline:
         last = predicate()
         if last:
             return last
-        time.sleep(step_s)
+        time.sleep(next(pauses))
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
 
 
