@@ -17,6 +17,7 @@ belongs (1 for true) are all refused, never guessed at.
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -224,6 +225,10 @@ def decode(
     return message
 
 
+_fields_set = attrgetter("model_fields_set")
+_boot = attrgetter("boot")
+
+
 def _telemetry_fast(payload: bytes) -> Telemetry | None:
     """The common telemetry message, parsed and validated in one pass by pydantic-core; None
     for anything else, which then takes the strict path above and gets its exact reason.
@@ -239,9 +244,9 @@ def _telemetry_fast(payload: bytes) -> Telemetry | None:
         message = Telemetry.model_validate_json(payload, strict=True)
     except ValueError:  # ValidationError among them: the strict path says what is wrong
         return None
-    keys = len(message.model_fields_set)
-    for sample in message.samples:
-        keys += len(sample.model_fields_set) + sample.boot.count(":")
+    samples = message.samples
+    keys = len(message.model_fields_set) + sum(map(len, map(_fields_set, samples)))
+    keys += "".join(map(_boot, samples)).count(":")  # in C: a batch is 100s of samples
     return message if payload.count(b":") == keys else None
 
 
