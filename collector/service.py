@@ -287,8 +287,7 @@ class Collector:
                         flag.detail,
                     )
             self.stats.seen(result.point, now_ms)  # for /metrics (collector/metrics.py)
-            for boot, seq in result.seqs:
-                self.stats.observe_seq(result.point, boot, seq)
+            self.stats.observe_seqs(result.point, result.seqs)
             self.writer.submit(
                 Pending(lines, ack, result.hours, result.point, receipt=receipt, record=record)
             )

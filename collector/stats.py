@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 WRITE_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -44,26 +45,30 @@ class Stats:
         (collector/writer.py); readers see each number whole."""
         setattr(self, name, getattr(self, name) + amount)
 
-    def observe_seq(self, point: str, boot: str, seq: int) -> None:
-        """Live view only: the report recounts gaps from stored seq values, which is exact.
-        Called per sample by the ingest thread alone: no lock, like `add`."""
-        self.samples += 1
+    def observe_seqs(self, point: str, seqs: Iterable[tuple[str, int]]) -> None:
+        """The (boot, seq) of each sample of one message, in order. Live view only: the report
+        recounts gaps from stored seq values, which is exact. Called by the ingest thread alone:
+        no lock, like `add`."""
         span = self._spans.get(point)
-        if span is None:
-            self._spans[point] = [seq, seq, 1]
-        else:
-            if seq < span[0]:
-                span[0] = seq
-            elif seq > span[1]:
-                span[1] = seq
-            span[2] += 1
         last = self._last_seq.get(point)
-        if last is not None and seq <= last[1]:
-            self.seq_duplicates += 1
-            return
-        if last is not None and seq > last[1] + 1:
-            self.seq_gaps += seq - last[1] - 1
-        self._last_seq[point] = (boot, seq)
+        for boot, seq in seqs:
+            self.samples += 1
+            if span is None:
+                span = self._spans[point] = [seq, seq, 1]
+            else:
+                if seq < span[0]:
+                    span[0] = seq
+                elif seq > span[1]:
+                    span[1] = seq
+                span[2] += 1
+            if last is not None and seq <= last[1]:
+                self.seq_duplicates += 1
+                continue
+            if last is not None and seq > last[1] + 1:
+                self.seq_gaps += seq - last[1] - 1
+            last = (boot, seq)
+        if last is not None:
+            self._last_seq[point] = last
 
     def seq_spans(self) -> dict[str, tuple[int, int, int]]:
         """Per point (lowest seq, highest seq, samples) seen so far."""
