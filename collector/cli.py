@@ -8,11 +8,14 @@ import json
 import logging
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from pantau.collector import metrics, workers
 from pantau.collector.config import CollectorConfig, load_collector_config
-from pantau.collector.service import Collector
 from pantau.shared.registry import Registry, load_registry
+
+if TYPE_CHECKING:
+    from pantau.collector.service import Collector
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_collector_config(args.config)
-    registry = load_registry(config.registry)
     plan = workers.plan(config)
+    if plan.count > 1 and not args.check:
+        workers.start_forkserver()  # it imports the collector while this process reads on
+    registry = load_registry(config.registry)
     if args.check:
         print(
             f"{args.config}: ok, registry {config.registry}: {len(registry.points)} point(s),"
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
 def _run_one(
     config: CollectorConfig, registry: Registry, stop: threading.Event, every_s: float
 ) -> None:
+    from pantau.collector.service import Collector  # a supervisor of workers never needs it
+
     with workers.state_lock(config.state_dir):
         collector = Collector(config, registry)
         reporter = threading.Thread(

@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -262,8 +263,7 @@ class Supervisor:
         # Workers are forked from a server process that has imported the collector once and runs
         # no threads: a worker starts in milliseconds (a restart too), and never inherits the
         # supervisor's threads (its /metrics server) mid-lock as a plain fork would.
-        self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(PRELOAD)
+        self._ctx = start_forkserver()
 
     def run(self, stop: threading.Event) -> None:
         next_count_at = time.monotonic() + COUNT_EVERY_S
@@ -380,6 +380,15 @@ class Supervisor:
         yield CounterMetricFamily(
             f"{NS}_worker_restarts", "Worker processes started again after dying", self.restarted
         )
+
+
+def start_forkserver() -> multiprocessing.context.ForkServerContext:
+    """The server workers are forked from, started now: its imports (about half a second) run
+    beside whatever the caller does next, not when the first worker is due."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+    return ctx
 
 
 def _worker_main(
