@@ -71,7 +71,7 @@ def log(message: str) -> None:
 
 DEPENDENCIES = (
     "paho.mqtt.client",
-    "psutil",
+    "psutil",  # the bench's; the agent reads /proc itself (agent/sources/linux_parse.py)
     "ssl",
     "sqlite3",
     "librouteros",
