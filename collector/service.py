@@ -153,12 +153,14 @@ class Collector:
                 stop.wait(self._backoff.next_delay())
                 continue
             while not stop.is_set():
-                before = self.stats.received
-                # a batch being stored is acknowledged as soon as it is durable
-                rc = self.client.loop(timeout=0.005 if self.writer.busy else 0.05)
-                idle = self.stats.received == before
-                self.writer.poll(idle=idle)
-                if idle:
+                before, busy = self.stats.received, self.writer.busy
+                # a batch being stored is acknowledged as soon as it is durable, so look often
+                rc = self.client.loop(timeout=0.005 if busy else 0.05)
+                # quiet: nothing for a whole 50 ms (a short look is not: under load it would
+                # send InfluxDB many small batches)
+                quiet = self.stats.received == before and not busy
+                self.writer.poll(idle=quiet)
+                if quiet:
                     self.log_held_back()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
