@@ -12,7 +12,10 @@ beside the raw InfluxDB ingest of the same lines (built by the collector's own c
 straight in 5,000-line batches.
 
 Prints each rate and its ratio (collector / bare subscriber, collector / raw ingest, two
-workers / one). Last line: one JSON object.
+workers / one), and the CPU each part spent per message or sample while it was measured
+(collector with its workers, influxd, mosquitto; for raw ingest, influxd and this process):
+on a machine whose cores are all busy, a ratio below target is a matter of those microseconds.
+Last line: one JSON object.
 
     .venv/bin/python bench/collector_throughput.py [--messages 50000] [--points 100]
         [--workers 1,2] [--batched-samples 200000]
@@ -21,6 +24,7 @@ workers / one). Last line: one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -31,6 +35,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -149,6 +155,38 @@ def bare_subscriber(port: int, expected: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) so far of a process and its children (a collector's workers),
+    or of this process alone (its children are the servers, counted on their own)."""
+    try:
+        top = psutil.Process(pid)
+        below = [] if pid == os.getpid() else top.children(recursive=True)
+        total = 0.0
+        for proc in [top, *below]:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+class Cpu:
+    """CPU seconds each part spent between `start` and `stop`."""
+
+    def __init__(self, parts: dict[str, int]) -> None:
+        self.parts = parts
+        self.spent: dict[str, float] = {}
+
+    def start(self) -> Cpu:
+        self._at = {name: cpu_seconds(pid) for name, pid in self.parts.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        self.spent = {name: cpu_seconds(pid) - self._at[name] for name, pid in self.parts.items()}
+        return self.spent
+
+
 class Rig:
     """One influxd for the whole run; a fresh broker and database for each measurement, so no
     session or row of one run touches the next."""
@@ -159,6 +197,7 @@ class Rig:
         self.database = services.influxd(work / "influxd").start()
         self.registry = registry_file(work / "registry.yaml", point_ids(points))
         self.runs = 0
+        self.cpu: dict[str, float] = {}  # CPU seconds per part of the last measurement
 
     def close(self) -> None:
         self.database.stop()
@@ -212,18 +251,34 @@ class Rig:
             if workers > 1:  # every worker subscribed, not only the first
                 _wait(lambda: proc.log().count("subscribed") >= workers, 60)
             db = influx(self.database.url, name)
+            assert proc.process is not None and broker.process is not None
+            assert self.database.process is not None
+            cpu = Cpu(
+                {
+                    "collector": proc.process.pid,
+                    "influxd": self.database.process.pid,
+                    "mosquitto": broker.process.pid,
+                }
+            ).start()
             t0 = time.time()
             publishers = publish_all(
                 broker.port, self.points, per_point, batch, self.work / f"pub-{batch}"
             )
+            # Each point's last sample is the last it publishes: looking for those is a small
+            # read, so polling does not slow influxd the way counting every row each time would
+            # (the raw ingest run has no reader beside it). Then one full count, to be sure.
+            tail = f"time >= {T0_MS + (per_point - 1) * 10_000}ms"
             landed = 0
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
-                landed = count_rows(db, "telemetry")
-                if landed >= total:
-                    break
+                if count_rows(db, "telemetry", tail) >= self.points:
+                    landed = count_rows(db, "telemetry")
+                    if landed >= total:
+                        break
                 time.sleep(0.1)
             elapsed = time.time() - t0
+            self.cpu = cpu.stop()
+            landed = landed or count_rows(db, "telemetry")
             for publisher in publishers:
                 publisher.wait(60)
         finally:
@@ -259,10 +314,14 @@ class Rig:
         self.runs += 1
         db = influx(self.database.url, f"raw{self.runs}")
         db.query_raw(f'CREATE DATABASE "raw{self.runs}"')
+        assert self.database.process is not None
+        cpu = Cpu({"influxd": self.database.process.pid, "client": os.getpid()}).start()
         started = time.perf_counter()
         for start in range(0, len(lines), RAW_BATCH):
             db.write(lines[start : start + RAW_BATCH])
-        return len(lines) / (time.perf_counter() - started)
+        rate = len(lines) / (time.perf_counter() - started)
+        self.cpu = cpu.stop()
+        return rate
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float) -> None:
@@ -306,16 +365,22 @@ def main() -> int:
             rate, lost = rig.collector(per_point, 1, n)
             one["collector_msgs_per_s"][str(n)] = round(rate)
             one["lost"][str(n)] = lost
+            one.setdefault("cpu_us_per_msg", {})[str(n)] = per_item(rig.cpu, total)
             say(f"  collector, {n} worker(s): {rate:,.0f} msgs/s = {rate / bare:.2f} of bare")
+            say(f"    CPU per message: {cpu_text(rig.cpu, total)}")
         say(f"{batched_total} samples, {args.batch} a message: raw InfluxDB ingest ...")
         raw = rig.raw_ingest(batched_per_point, args.batch)
         batched["raw_points_per_s"] = round(raw)
+        batched["raw_cpu_us_per_sample"] = per_item(rig.cpu, batched_total)
         say(f"  raw influxd ingest, {RAW_BATCH} lines a write: {raw:,.0f} points/s")
+        say(f"    CPU per sample: {cpu_text(rig.cpu, batched_total)}")
         for n in counts:
             rate, lost = rig.collector(batched_per_point, args.batch, n)
             batched["collector_samples_per_s"][str(n)] = round(rate)
             batched["lost"][str(n)] = lost
+            batched.setdefault("cpu_us_per_sample", {})[str(n)] = per_item(rig.cpu, batched_total)
             say(f"  collector, {n} worker(s): {rate:,.0f} samples/s = {rate / raw:.2f} of raw")
+            say(f"    CPU per sample: {cpu_text(rig.cpu, batched_total)}")
     finally:
         rig.close()
         if not os.environ.get("PANTAU_BENCH_KEEP"):
@@ -339,6 +404,15 @@ def main() -> int:
         }
     print(json.dumps(result))
     return 0
+
+
+def per_item(cpu: dict[str, float], count: int) -> dict[str, float]:
+    """CPU microseconds per message or sample, per part."""
+    return {name: round(seconds * 1e6 / count, 1) for name, seconds in cpu.items()}
+
+
+def cpu_text(cpu: dict[str, float], count: int) -> str:
+    return ", ".join(f"{name} {us:.1f} µs" for name, us in per_item(cpu, count).items())
 
 
 def say(text: str) -> None:
