@@ -7,7 +7,7 @@ about 30. libsodium's binding costs about 1 MB, and about half of that is PyNaCl
 the key calls libsodium through the binding's own compiled module (`nacl._sodium`) as that
 layer does (nacl/bindings/crypto_sign.py), for about 0.5 MB. Ed25519 is deterministic
 (RFC 8032), so this key signs the same bytes as the collector's `cryptography` would with the
-same key, and the collector checks them with it (shared/signing.py); the chain and the key
+same key, and the collector checks them with it (collector/archive/signing.py); the chain and the key
 files' form are shared (shared/signing_format.py).
 """
 

@@ -83,7 +83,7 @@ DEPENDENCIES = (
 AGENT = (
     "pantau.agent.cli",
     "pantau.agent.signing",  # what signing agents add
-    "pantau.shared.signing",  # the collector's side (cryptography), for comparison
+    "pantau.collector.archive.signing",  # the collector's side (cryptography), for comparison
     "pantau.agent.capacity.worker",  # what agents with speed tests add
     "pantau.agent.config",
     "pantau.shared.wire",
@@ -165,7 +165,7 @@ def signing_keys(work: Path, ids: list[str]) -> tuple[dict[str, Any], Path]:
     checks their signatures against (signing-keys.json's form)."""
     import base64
 
-    from pantau.shared import signing
+    from pantau.collector.archive import signing
 
     keys: dict[str, object] = {}
     for point in ids:

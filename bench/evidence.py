@@ -32,8 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pantau.agent.signing import AgentKey  # noqa: E402
-from pantau.collector.archive import merkle, segments  # noqa: E402
-from pantau.shared import signing  # noqa: E402
+from pantau.collector.archive import (  # noqa: E402
+    merkle,
+    segments,
+    signing,
+)
 from pantau.shared.wire import Sample, encode  # noqa: E402
 
 POINTS = 430

@@ -169,7 +169,7 @@ def keyring(found: Settings) -> KeyRing:
 
 # -- checkpoint ------------------------------------------------------------------------------
 def run_checkpoint(args: argparse.Namespace) -> int:
-    from pantau.shared import signing
+    from pantau.collector.archive import signing
 
     found = settings(args)
     if found.key is None:
@@ -367,7 +367,7 @@ def _signed(checkpoint: cp.Checkpoint, keys: dict[str, Any]) -> cp.Failure | Non
     import base64
     import binascii
 
-    from pantau.shared import signing
+    from pantau.collector.archive import signing
 
     public = keys.get(checkpoint.signer)
     if public is None:

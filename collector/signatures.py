@@ -2,7 +2,7 @@
 message is stored, and each point's hash chain is followed as messages arrive.
 
 A message carries, as MQTT v5 user properties, `k` (its point's key id), `p` (the chain hash of
-the point's previous message) and `s` (Ed25519 over `chain_hash(p, payload)`, shared/signing.py).
+the point's previous message) and `s` (Ed25519 over `chain_hash(p, payload)`, collector/archive/signing.py).
 A bad signature, a key that is not this point's, or one retired or revoked is refused. A break
 in the chain (a message missing, replayed or out of order) is not refused: it is recorded in
 `integrity`, and `pantau evidence verify` checks whole chains from the archive. A redelivery
@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pantau.collector.archive import signing
 from pantau.collector.archive.keys import UNKNOWN_KEY, KeyRing, load_keys
 from pantau.collector.evidence import INTEGRITY
 from pantau.collector.influxdb.line_protocol import line
-from pantau.shared import signing
 from pantau.shared.errors import ConfigError
 
 BAD_SIGNATURE = "bad_signature"

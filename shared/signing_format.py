@@ -1,7 +1,7 @@
 """What signing means on the wire and on disk, without a cryptography library: the per-point
 hash chain, key ids and the key files' PEM form.
 
-Both sides build on it: the collector and `pantau pki` with `cryptography` (shared/signing.py),
+Both sides build on it: the collector and `pantau pki` with `cryptography` (collector/archive/signing.py),
 a running agent with libsodium through PyNaCl (agent/signing.py), which costs it about 1 MB of
 RSS where `cryptography`'s one Rust extension (its whole OpenSSL) costs 7 to 12 MB. Ed25519 is
 deterministic, so the same key signs the same bytes alike on both.

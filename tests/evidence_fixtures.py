@@ -1,5 +1,5 @@
 """An evidence archive built the way the collector builds it: agents' messages signed and chained
-with real Ed25519 keys (shared/signing.py), appended by the real ArchiveWriter, days closed by
+with real Ed25519 keys (collector/archive/signing.py), appended by the real ArchiveWriter, days closed by
 real signed checkpoints, and the PKI's `signing-keys.json` beside them.
 
 The month is 2026-09 (WIB); the data runs from 2026-09-09 21:00 to 2026-09-10 03:00 UTC, across
@@ -18,9 +18,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from pantau.collector.archive import signing
 from pantau.collector.archive.checkpoint import CheckpointStore
 from pantau.collector.archive.segments import ArchiveWriter, Record, day_of, days, segment_path
-from pantau.shared import signing, topics
+from pantau.shared import topics
 from pantau.shared.wire import Event, Sample, Telemetry, encode
 
 MONTH = "2026-09"

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from pantau.shared import signing
+from pantau.collector.archive import signing
 from pantau.shared.errors import PantauError
 from pantau.shared.signing_format import write_atomically
 from pantau.shared.topics import is_point_id

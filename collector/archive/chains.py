@@ -29,10 +29,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pantau.collector.archive import signing
 from pantau.collector.archive.keys import KeyRing, PublicKey
 from pantau.collector.archive.links import REDELIVERY_MS, Links, Row
 from pantau.collector.archive.scan import Entry
-from pantau.shared import signing, topics
+from pantau.shared import topics
 
 CHAINED = frozenset({"telemetry", "event"})
 _HEX = frozenset("0123456789abcdef")

@@ -25,8 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pantau.collector.archive import merkle, segments
-from pantau.shared import signing
+from pantau.collector.archive import merkle, segments, signing
 from pantau.shared.errors import PantauError
 
 KIND = "pantau-checkpoint/1"

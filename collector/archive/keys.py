@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from pantau.shared import signing
+from pantau.collector.archive import signing
 from pantau.shared.errors import ConfigError
 
 UNKNOWN_KEY = "unknown_key"

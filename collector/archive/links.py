@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from pantau.shared import signing
+from pantau.collector.archive import signing
 
 REDELIVERY_MS = 3_600_000  # a resend the collector archived twice arrives within this
 # p, h, received_ms, archive number, day (ordinal), index in the day, flags, seq

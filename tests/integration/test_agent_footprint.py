@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pantau.collector.archive import signing
 from pantau.collector.lab.services import Service
-from pantau.shared import signing
 from tests.pipeline import agent_config, start_agent, taken_so_far, wait_for
 
 HEAVY = ("pydantic", "pydantic_core", "yaml", "cryptography")

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector.archive import merkle
+from pantau.collector.archive import merkle, signing
 from pantau.collector.archive.checkpoint import Checkpoint, CheckpointStore
-from pantau.shared import signing
 from pantau.shared.cli import main
 from tests.evidence_fixtures import MONTH, POINTS, Agent, build_split, messages
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector.archive import merkle
+from pantau.collector.archive import merkle, signing
 from pantau.collector.archive.checkpoint import Checkpoint
 from pantau.collector.ingest import Accepted, ingest
 from pantau.collector.lab import services
@@ -22,7 +22,6 @@ from pantau.collector.report.render_data import to_json
 from pantau.collector.rollup import rebuild
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import month
-from pantau.shared import signing
 from pantau.shared.cli import main
 from pantau.shared.registry import load_registry
 from tests.evidence_fixtures import (

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from pantau.collector.admin.pki import Pki
-from pantau.collector.archive import scan
+from pantau.collector.archive import scan, signing
 from pantau.collector.archive.segments import days
 from pantau.collector.lab.services import Service
 from pantau.collector.sla.periods import from_ms
-from pantau.shared import signing, topics
+from pantau.shared import topics
 from pantau.shared.cli import main
 from tests.integration.test_workers import all_subscribed
 from tests.pipeline import (

@@ -16,9 +16,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from pantau.collector.admin.pki import Pki
+from pantau.collector.archive import signing
 from pantau.collector.archive.segments import days, read_day
 from pantau.collector.lab.services import Service
-from pantau.shared import signing, topics
+from pantau.shared import topics
 from pantau.shared.wire import Sample, Telemetry, encode
 from tests.pipeline import (
     Proc,

@@ -1,5 +1,5 @@
 """The agent signs with libsodium (agent/signing.py), the collector checks with `cryptography`
-(shared/signing.py): the same key must give the same bytes, and the collector must let the
+(collector/archive/signing.py): the same key must give the same bytes, and the collector must let the
 agent's messages in. Ed25519 is deterministic (RFC 8032), so equality is exact."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pantau.agent.publisher import _Signer
 from pantau.agent.signing import load_key
+from pantau.collector.archive import signing
 from pantau.collector.signatures import Seal, Verifier
-from pantau.shared import signing, signing_format
+from pantau.shared import signing_format
 from pantau.shared.errors import ConfigError
 from pantau.shared.signing_format import SigningKeyError
 from tests.evidence_fixtures import Agent, capacity, keys_json, telemetry, write_keys

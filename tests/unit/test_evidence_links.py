@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector.archive import archives
+from pantau.collector.archive import archives, signing
 from pantau.collector.archive import keys as keyring
 from pantau.collector.archive.chains import ChainReport, Finding, check_chains
 from pantau.collector.archive.segments import ArchiveWriter, Record
-from pantau.shared import signing
 from pantau.shared.errors import ConfigError
 from tests.evidence_fixtures import (
     POINTS,

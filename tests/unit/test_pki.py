@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pantau.collector.admin.pki import Pki, PkiError
-from pantau.shared import signing
+from pantau.collector.archive import signing
 
 
 def mode(path: Path) -> int:

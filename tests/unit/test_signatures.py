@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pantau.collector.archive import signing
 from pantau.collector.signatures import Refusal, Verifier, mark_unsigned, read_seal
-from pantau.shared import signing
 from tests.evidence_fixtures import Agent, keys_json, write_keys
 
 NOW_MS = 1_790_000_000_000

@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pantau.shared import signing, signing_format
+from pantau.collector.archive import signing
+from pantau.collector.archive.signing import SigningKeyError
+from pantau.shared import signing_format
 from pantau.shared.errors import ConfigError
-from pantau.shared.signing import SigningKeyError
 
 # RFC 8032 section 7.1, TEST 1 (empty message) and TEST 2 (one byte, 0x72).
 RFC8032 = [
