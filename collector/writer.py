@@ -213,9 +213,7 @@ class Writer:
                 continue
             if stopped:
                 return
-            if self._buffered and time.monotonic() >= self._next_replay_at:
-                self._next_replay_at = time.monotonic() + REPLAY_EVERY_S
-                self._replay(max_batches=1)
+            self._replay_when_due()
             for key, count, detail in self._throttle.due():
                 log.warning(
                     "refused %d more rewrite(s) of stored rows of %s: %s", count, key, detail
@@ -243,10 +241,15 @@ class Writer:
             self._store(all_lines)
         if touched and self.on_written is not None:
             self._notify(touched)
+        self._replay_when_due()
+        return True
+
+    def _replay_when_due(self) -> None:
+        """One buffered batch, at most every REPLAY_EVERY_S: live batches first, but the disk
+        buffer always moves."""
         if self._buffered and time.monotonic() >= self._next_replay_at:
             self._next_replay_at = time.monotonic() + REPLAY_EVERY_S
             self._replay(max_batches=1)
-        return True
 
     def _archived(self, batch: list[Pending]) -> bool:
         """The raw messages on disk in the archive before their rows are stored (one sync)."""
