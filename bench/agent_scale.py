@@ -20,8 +20,16 @@ host): the workers, their schedule and their code are loaded as in the field, bu
 is due hours after start (a run of speed tests would measure the test, not the agent's memory);
 the ping bursts do run, every 60 s.
 
+`--collector-away-minutes M` stops the collector (SIGTERM) `--collector-away-after` minutes into
+the run and starts it again M minutes later: the broker still takes every message (its queue for
+the collector's persistent session), but no receipt comes, so each point keeps up to its receipt
+window of messages awaiting one. It prints the agent's RSS when the outage begins, when it ends
+and once every sample taken during it has its receipt (caught up); lost and doubled still count
+every sample of the whole run.
+
     .venv/bin/python bench/agent_scale.py [--source simulated|linux|routeros] [--points 1000]
         [--minutes 10] [--interval 10] [--signed] [--capacity]
+        [--collector-away-minutes 5 [--collector-away-after 1]]
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from bench.routeros_poll import PASSWORD_ENV, start_simulators  # noqa: E402
 from pantau.collector.lab import services  # noqa: E402
 from tests.pipeline import (  # noqa: E402
+    Proc,
     agent_config,
     collector_config,
     influx,
@@ -222,6 +232,57 @@ def late_slope(per_minute: list[float]) -> float | None:
     return round(covariance / sum((x - mean_x) ** 2 for x in xs), 3)
 
 
+class Outage:
+    """The collector away for a while mid-run: no receipts, the broker still up. Each call to
+    `step` does what is due by now and returns when it wants to look again."""
+
+    def __init__(
+        self, begins_at: float, minutes: float, restart: Callable[[], Proc], state: Path, pid: int
+    ) -> None:
+        self.begins_at = begins_at
+        self.ends_at = begins_at + minutes * 60
+        self.restart = restart
+        self.state = state
+        self.pid = pid
+        self.taken_at_end: dict[str, int] | None = None  # each point's next seq when it ended
+        self.figures: dict[str, Any] = {"collector_away_minutes": minutes}
+
+    @property
+    def caught_up(self) -> bool:
+        return "rss_mb_caught_up" in self.figures
+
+    def step(self, collector: Proc) -> tuple[Proc, float | None]:
+        """The collector to use from now on, and when to look again (None: nothing left)."""
+        now = time.monotonic()
+        if "rss_mb_outage_start" not in self.figures:
+            if now < self.begins_at:
+                return collector, self.begins_at
+            self.figures["rss_mb_outage_start"] = snapshot(self.pid)["rss_mb"]
+            collector.stop()
+            log(f"  collector stopped: RSS {self.figures['rss_mb_outage_start']} MB")
+            return collector, self.ends_at
+        if self.taken_at_end is None:
+            if now < self.ends_at:
+                return collector, self.ends_at
+            self.figures["rss_mb_outage_end"] = snapshot(self.pid)["rss_mb"]
+            self.taken_at_end = taken_samples(self.state)
+            collector = self.restart()
+            self.ends_at = time.monotonic()
+            log(f"  collector back: RSS {self.figures['rss_mb_outage_end']} MB before it")
+            return collector, now + 2.0
+        if self.caught_up:
+            return collector, None
+        if spooled_before(self.state, self.taken_at_end) == 0:
+            self.figures["rss_mb_caught_up"] = snapshot(self.pid)["rss_mb"]
+            self.figures["catch_up_s"] = round(time.monotonic() - self.ends_at, 1)
+            log(
+                f"  caught up in {self.figures['catch_up_s']} s:"
+                f" RSS {self.figures['rss_mb_caught_up']} MB"
+            )
+            return collector, None
+        return collector, now + 2.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("simulated", "linux", "routeros"), default="simulated")
@@ -233,9 +294,24 @@ def main() -> int:
     parser.add_argument(
         "--capacity", action="store_true", help="Speed tests and ping bursts configured"
     )
+    parser.add_argument(
+        "--collector-away-minutes",
+        type=float,
+        default=0.0,
+        help="Stop the collector this long mid-run (no receipts, broker up)",
+    )
+    parser.add_argument(
+        "--collector-away-after",
+        type=float,
+        default=1.0,
+        help="Minutes into the run the collector stops (with --collector-away-minutes)",
+    )
     args = parser.parse_args()
     if args.points < 1 or args.minutes <= 0:
         raise SystemExit("--points and --minutes must be positive")
+    away = args.collector_away_minutes
+    if away < 0 or (away and args.collector_away_after + away >= args.minutes):
+        raise SystemExit("the collector's outage must end before --minutes")
     if args.imports_only:
         print(json.dumps({"imports": import_costs()}))
         return 0
@@ -257,12 +333,10 @@ def main() -> int:
     agent = collector = None
     try:
         registry = registry_file(work / "registry.yaml", ids)
-        collector = start_collector(
-            collector_config(
-                work / "collector.yaml", broker.port, database.url, "bench", registry, **checked
-            ),
-            work / "collector.log",
+        collector_yaml = collector_config(
+            work / "collector.yaml", broker.port, database.url, "bench", registry, **checked
         )
+        collector = start_collector(collector_yaml, work / "collector.log")
         extra = {"publish": publish} if publish else {}
         config = agent_config(
             work / "agent" / "agent.yaml", broker.port, points, interval_s=args.interval, **extra
@@ -288,9 +362,23 @@ def main() -> int:
         soak_began = time.monotonic()
         end_at = soak_began + args.minutes * 60
         per_minute: list[float] = []  # RSS at each whole minute of the run
+        outage = (
+            Outage(
+                soak_began + args.collector_away_after * 60,
+                away,
+                lambda: start_collector(collector_yaml, work / "collector.log"),
+                state,
+                pid,
+            )
+            if away
+            else None
+        )
+        outage_wake: float | None = None
         while time.monotonic() < end_at:
+            if outage is not None:
+                collector, outage_wake = outage.step(collector)
             next_minute = soak_began + 60 * (len(per_minute) + 1)
-            wake_at = min(time.monotonic() + 30.0, end_at, next_minute)
+            wake_at = min(time.monotonic() + 30.0, end_at, next_minute, outage_wake or end_at)
             time.sleep(max(0.0, wake_at - time.monotonic()))
             now = snapshot(pid)
             peak = max(peak, now["rss_mb"])
@@ -300,6 +388,10 @@ def main() -> int:
         end = snapshot(pid)
         taken = taken_samples(state)
         wait_for(lambda: spooled_before(state, taken) == 0, 300, "receipts for every sample")
+        if outage is not None:
+            if not outage.caught_up:
+                outage.step(collector)  # caught up by now, at the latest
+            result.update(outage.figures)
         db = influx(database.url, "bench")
         lost = doubled = 0
         for point in ids:
@@ -355,6 +447,13 @@ def main() -> int:
         f" {result['rss_mb_per_minute_late_slope']} MB a minute; heavy libraries mapped:"
         f" {', '.join(result['heavy_libraries_mapped']) or 'none'}"
     )
+    if away:
+        log(
+            f"collector away {away:g} min: agent RSS {result.get('rss_mb_outage_start')} MB as"
+            f" it went, {result.get('rss_mb_outage_end')} MB as it came back,"
+            f" {result.get('rss_mb_caught_up')} MB once caught up"
+            f" ({result.get('catch_up_s')} s after its return)"
+        )
     print(json.dumps(result))
     return 0 if result["lost"] == 0 and result["points_connected"] == len(ids) else 1
 
