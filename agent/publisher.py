@@ -36,7 +36,7 @@ from paho.mqtt.properties import Properties
 
 from pantau.agent import __version__
 from pantau.agent.netloop import READ, WRITE, NetLoop
-from pantau.agent.spool import Formed, Row, Spool, SpoolWriteError
+from pantau.agent.spool import Formed, Kept, Row, Spool, SpoolWriteError
 from pantau.shared import topics
 from pantau.shared.backoff import Backoff, TokenBucket
 from pantau.shared.contract import WIRE_VERSION, decode_receipt, encode_state
@@ -71,11 +71,14 @@ SHORT_SESSION_S = 5.0  # dropped this soon after connecting, again and again: so
 _PUBLISH_TABLES = dict(vars(Properties(PacketTypes.PUBLISH)))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Sent:
-    """A kept message (agent/spool.py `Formed`) on this connection: when it went, how often."""
+    """A kept message on this connection: when it went, how often. Its payload and signature
+    are not held here (paho holds them until the PUBACK): a resend reads them back from the
+    spool (`Spool.message`), so up to `receipt_window` messages per point await a receipt
+    without their bytes in memory."""
 
-    formed: Formed
+    kept: Kept
     sent_at: float = float("-inf")  # not yet sent on this connection
     mid: int | None = None  # awaiting PUBACK while set
     attempts: int = 0
@@ -83,7 +86,7 @@ class _Sent:
 
     @property
     def msg_id(self) -> str:
-        return self.formed.msg_id
+        return self.kept.msg_id
 
 
 _IDLE, _CONNECTING, _OPEN, _DONE = "idle", "connecting", "open", "done"
@@ -418,9 +421,9 @@ class PointPublisher:
     def _resume(self) -> None:
         """Every kept message without a receipt goes again, first, as it was made."""
         self._sent = {
-            f.msg_id: _Sent(f)
-            for f in self.spool.formed(self.point)
-            if f.msg_id not in {p.msg_id for p in self._forget.pending}
+            k.msg_id: _Sent(k)
+            for k in self.spool.formed(self.point)
+            if k.msg_id not in {p.msg_id for p in self._forget.pending}
         }
         self._cursor = self.spool.chain(self.point, self._signer.genesis).formed_to
 
@@ -571,7 +574,7 @@ class PointPublisher:
                 self.log.warning(
                     "a collector refused message %s (%d row(s)); see the collector's log",
                     sent.msg_id,
-                    len(sent.formed.row_ids),
+                    len(sent.kept.row_ids),
                 )
         self._forget_rows(done)
         self._dirty.set()
@@ -581,9 +584,9 @@ class PointPublisher:
         pending = self._forget.pending + done
         self._forget.pending = []
         for index, sent in enumerate(pending):
-            formed = sent.formed
+            kept = sent.kept
             try:
-                self.spool.forget(self.point, formed.row_ids, formed.dropped, formed.n)
+                self.spool.forget(self.point, kept.row_ids, kept.dropped, kept.n)
             except SpoolWriteError as exc:
                 self._note_error(str(exc))
                 self._forget.pending = pending[index:]
@@ -654,8 +657,8 @@ class PointPublisher:
             )
         self._cursor = rows[-1].id
         for formed in made:
-            sent = self._sent[formed.msg_id] = _Sent(formed)
-            self._publish(sent)
+            sent = self._sent[formed.msg_id] = _Sent(formed.kept)
+            self._publish(sent, formed)  # from the bytes in hand: no read back on this path
 
     def _keep(self, kind: str, rows: list[Row], dropped: int, payload: bytes) -> Formed:
         self._next_msg += 1
@@ -670,8 +673,15 @@ class PointPublisher:
             lambda prev: self._signer.seal(prev, payload),
         )
 
-    def _publish(self, sent: _Sent) -> None:
-        formed = sent.formed
+    def _publish(self, sent: _Sent, formed: Formed | None = None) -> None:
+        """Send a kept message: a fresh one from `formed`, any other as the spool keeps it. One
+        the spool no longer has (its receipt came and its rows are forgotten) is no longer
+        tracked, not sent."""
+        if formed is None:
+            formed = self.spool.message(self.point, sent.kept.n)
+            if formed is None:
+                self._sent.pop(sent.msg_id, None)
+                return
         topic = (
             topics.event_topic(self.point)
             if formed.kind == "event"

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,18 +99,31 @@ class PointProgress:
         return self.next_seq
 
 
-@dataclass(frozen=True)
-class Formed:
-    """A message made from spooled rows, kept byte for byte until its receipt: a resend is the
-    same message, so its signature and its place in the point's hash chain hold."""
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A kept message without its bytes: what the publisher tracks while it awaits a receipt.
+    The payload stays on disk only (`Spool.message`), so a point's receipt window of waiting
+    messages costs a few ids in memory, not up to `receipt_window` payloads."""
 
     n: int
     msg_id: str
     kind: str
     row_ids: tuple[int, ...]
     dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Formed(Kept):
+    """A message made from spooled rows, kept byte for byte until its receipt: a resend is the
+    same message, so its signature and its place in the point's hash chain hold."""
+
     payload: bytes
     props: dict[str, str]
+
+    @property
+    def kept(self) -> Kept:
+        """This message without its payload and properties, to track it by."""
+        return Kept(self.n, self.msg_id, self.kind, self.row_ids, self.dropped)
 
 
 @dataclass(frozen=True)
@@ -322,26 +336,31 @@ class Spool:
             self._wrote()
         return Formed(n, msg_id, kind, ids, dropped, payload, props)
 
-    def formed(self, point: str) -> list[Formed]:
-        """The messages of a point awaiting their receipt, oldest first."""
+    def formed(self, point: str) -> list[Kept]:
+        """The messages of a point awaiting their receipt, oldest first, without their bytes
+        (`message` reads one when it must go again)."""
         with self._lock:
             found = self._db.execute(
-                "SELECT n, msg_id, kind, row_ids, dropped, payload, props FROM formed"
-                " WHERE point = ? ORDER BY n",
+                "SELECT n, msg_id, kind, row_ids, dropped FROM formed WHERE point = ? ORDER BY n",
                 (point,),
             ).fetchall()
         return [
-            Formed(
-                n,
-                msg_id,
-                kind,
-                tuple(int(i) for i in ids.split(",")),
-                dropped,
-                bytes(payload),
-                json.loads(props),
-            )
-            for n, msg_id, kind, ids, dropped, payload, props in found
+            Kept(n, msg_id, sys.intern(kind), _row_ids(ids), dropped)
+            for n, msg_id, kind, ids, dropped in found
         ]
+
+    def message(self, point: str, n: int) -> Formed | None:
+        """Kept message `n` of a point byte for byte, as `form` made it; None once forgotten."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT n, msg_id, kind, row_ids, dropped, payload, props FROM formed"
+                " WHERE point = ? AND n = ?",
+                (point, n),
+            ).fetchone()
+        if row is None:
+            return None
+        n, msg_id, kind, ids, dropped, payload, props = row
+        return Formed(n, msg_id, kind, _row_ids(ids), dropped, bytes(payload), json.loads(props))
 
     def forget(
         self,
@@ -533,6 +552,11 @@ def read_progress(path: Path) -> dict[str, PointProgress]:
         return {}
     with SpoolView(path) as view:
         return view.progress()
+
+
+def _row_ids(text: str) -> tuple[int, ...]:
+    """A kept message's row ids, as the `formed` table stores them (comma-separated)."""
+    return tuple(map(int, text.split(",")))
 
 
 def _is_full(exc: sqlite3.Error) -> bool:
