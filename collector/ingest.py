@@ -15,6 +15,7 @@ from operator import attrgetter, floordiv, itemgetter
 from pantau.collector import lines
 from pantau.collector.config import LimitsConfig
 from pantau.shared import topics
+from pantau.shared.contract import EVENT_DATA, ContractError, event_datum
 from pantau.shared.errors import PayloadError
 from pantau.shared.registry import Point
 from pantau.shared.wire import Event, Sample, State, Telemetry, decode
@@ -35,6 +36,7 @@ COUNTER_FIELDS = (
 TAG_DATA = ("path", "method")  # event data that becomes a tag value (collector/lines.py)
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+UNKNOWN_DATA = "unknown_data"  # event data names outside the contract: left out, counted
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,15 @@ def ingest(
     )
     if problem is not None:
         return Rejected(problem[0], f"{message.kind} event {problem[1]}", point.id)
-    return Accepted(point=point.id, lines=lines.event_lines(message, point), kind="event")
+    unknown = [key for key in message.data if key not in EVENT_DATA]
+    flags: tuple[Flag, ...] = ()
+    if unknown:  # not stored (contract.EVENT_DATA says why); the rest of the event is
+        names = ", ".join(repr(key[:40]) for key in unknown[:5])
+        detail = f"{message.kind} event data {names} not in the contract, not stored"
+        flags = (Flag(UNKNOWN_DATA, len(unknown), printable(detail)),)
+    return Accepted(
+        point=point.id, lines=lines.event_lines(message, point), kind="event", flags=flags
+    )
 
 
 def _telemetry(
@@ -240,13 +250,20 @@ def _capacity_problem(message: Event, limits: LimitsConfig) -> tuple[str, str] |
 def _data_problem(message: Event) -> tuple[str, str] | None:
     """What would make a line InfluxDB cannot parse, and with it the whole batch of lines:
     integers beyond signed 64 bits, field keys that are empty, `time`, or hold a backslash
-    (which escapes the delimiter after it), and the same backslash in a tag value."""
+    (which escapes the delimiter after it), and the same backslash in a tag value. And what it
+    would refuse: a value of another type than the contract gives its name
+    (contract.EVENT_DATA: the first type written fixes a field's type for every point, for the
+    rest of the shard)."""
     for key, value in message.data.items():
         problem = _key_problem(key)
         if problem is not None:
             return "invalid", f"data key {key[:40]!r} {problem}"
         if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
             return "invalid", f"data.{key[:40]} is out of the 64-bit range"
+        try:
+            event_datum(key, value)
+        except ContractError as exc:
+            return "invalid", f"data.{key} {exc}"
     for tag in TAG_DATA:
         if "\\" in str(message.data.get(tag) or ""):
             return "invalid", f"data.{tag} holds a backslash"

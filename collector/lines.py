@@ -16,7 +16,7 @@ from pantau.collector.influxdb.line_protocol import (
     line,
     series_prefix,
 )
-from pantau.shared.contract import SAMPLE_FIELDS
+from pantau.shared.contract import SAMPLE_FIELDS, ContractError, event_datum
 from pantau.shared.registry import Point
 from pantau.shared.wire import Event, Sample, State, Telemetry
 
@@ -72,11 +72,13 @@ def state_line(message: State, point: Point, received_ms: int) -> str:
 
 
 def event_lines(message: Event, point: Point) -> list[str]:
-    """Every event goes to `event`; a capacity result also becomes a row per direction."""
+    """Every event goes to `event`; a capacity result also becomes a row per direction. Only
+    the data the contract names is stored, each name with its one type (`stored_data`), so no
+    event can fix a field's type against another point's."""
     tags = point.tags() | {"kind": message.kind, "subject": str(message.data.get("path", ""))}
     fields: dict[str, Any] = {"message": message.message or ""}
-    for key, value in message.data.items():
-        if value is not None and key != "path":
+    for key, value in stored_data(message.data).items():
+        if key != "path":
             fields[f"data_{key}"] = value
     lines = [line(EVENT, tags, fields, message.ts_ms)]
     if message.kind == "capacity":
@@ -84,21 +86,35 @@ def event_lines(message: Event, point: Point) -> list[str]:
     return lines
 
 
+def stored_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The event data stored: the names of contract.EVENT_DATA, typed as it types them (an int
+    where a float belongs written as a float); nulls, other names and values of another type
+    left out (ingest refuses an event holding one of those before it gets here)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            typed = event_datum(key, value)
+        except ContractError:
+            continue
+        if typed is not None:
+            out[key] = typed
+    return out
+
+
 def capacity_lines(message: Event, point: Point) -> list[str]:
-    data = message.data
+    """A row per measured direction, with the result's stored data (`stored_data`)."""
+    data = stored_data(message.data)
     method = str(data.get("method") or "unknown")
     common = {
-        key: value
-        for key, value in data.items()
-        if value is not None and key not in ("method", "down_mbps", "up_mbps")
+        key: value for key, value in data.items() if key not in ("method", "down_mbps", "up_mbps")
     }
     lines = []
     for direction in ("down", "up"):
         mbps = data.get(f"{direction}_mbps")
-        if mbps is None or isinstance(mbps, bool) or not isinstance(mbps, int | float):
+        if mbps is None:
             continue
         tags = point.tags() | {"method": method, "direction": direction}
-        lines.append(line(CAPACITY, tags, common | {"mbps": float(mbps)}, message.ts_ms))
+        lines.append(line(CAPACITY, tags, common | {"mbps": mbps}, message.ts_ms))
     return lines
 
 

@@ -20,6 +20,7 @@ broker's receive maximum hold the rest of the stream back.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -43,6 +44,7 @@ MarkLines = Callable[[set[tuple[str, int]]], list[str]]
 ARCHIVE_RETRY_S = 5.0
 REPLAY_EVERY_S = 0.2  # live batches first, but the disk buffer always moves
 IDLE_WAKE_S = 0.2
+_PARTIAL = re.compile(r"partial write\b.*\bdropped=(\d+)")  # InfluxDB 1.x
 
 
 @dataclass
@@ -316,6 +318,11 @@ class Writer:
                     screened.refused, int(time.time() * 1000)
                 )
             self.influx.write(lines)
+        except SinkError as exc:
+            if screened is not None and not exc.retryable:  # a partial write stored the rest:
+                assert self.guard is not None  # the guard must know they are there
+                self.guard.written(screened)
+            raise
         finally:
             self.stats.observe_write(time.perf_counter() - started)
         if screened is not None:
@@ -341,11 +348,22 @@ class Writer:
                 log.warning("refused %d rewrite(s) of stored rows of %s: %s", count, point, detail)
 
     def _refuse(self, lines: list[str], reason: str) -> None:
+        """InfluxDB refused the batch, or part of it (1.x: `partial write: ... dropped=N`, e.g.
+        a field type conflict: the other lines are stored). The answer does not say which lines,
+        so the whole batch is kept in the buffer's `refused` table; the count is InfluxDB's."""
+        found = _PARTIAL.search(reason)
+        refused = min(int(found.group(1)), len(lines)) if found else len(lines)
+        if refused < len(lines):
+            self.stats.add("lines_written", len(lines) - refused)
         log.error(
-            "InfluxDB refused %d line(s), kept in %s: %s", len(lines), self.buffer.path, reason
+            "InfluxDB refused %d of %d line(s) (the batch is kept in %s): %s",
+            refused,
+            len(lines),
+            self.buffer.path,
+            reason,
         )
         self.buffer.keep_refused(int(time.time() * 1000), reason, lines)
-        self.stats.add("lines_refused", len(lines))
+        self.stats.add("lines_refused", refused)
 
     def _mark_down(self, reason: str) -> None:
         if self._down_since is None:

@@ -101,6 +101,69 @@ SAMPLE_FIELDS: dict[str, Bound] = {
 REQUIRED = ("ts_ms", "seq", "boot", "interval_s", "device_up")
 
 
+# Event data: each name has one type, whatever the kind. Every kind is stored in the one
+# measurement `event` (as field `data_<name>`), and a capacity result's data also in `capacity`;
+# InfluxDB 1.x fixes a field's type at its first write in a shard and refuses every later line
+# that gives another, so a name typed one way by one event would make every other point's events
+# (and capacity results) with that name unstorable for the rest of the shard. The collector
+# refuses a known name with a value of another type (an int where a float belongs is a float,
+# an integral float where an int belongs an int), and stores no name outside this table: one
+# stored as text would fix its type as text, and a later collector that knows it as a number
+# would be refused in that shard; and names an agent may choose would grow the schema without
+# bound. The agent's own producers are held to this table by tests/unit/test_event_types.py.
+EVENT_DATA: dict[str, type] = {
+    # capacity (agent/capacity/result.py Measurement.data, its methods' extra, retest.py)
+    "down_mbps": float,
+    "up_mbps": float,
+    "rtt_ms": float,
+    "streams": int,
+    "duration_s": float,
+    "bytes": int,
+    "down_bytes": int,
+    "up_bytes": int,
+    "method": str,
+    "server": str,
+    "user_traffic_bps": float,
+    "in_peak": bool,
+    "trigger": str,
+    "server_tests": int,
+    "server_cap": int,
+    "server_cpu_pct": float,
+    "server_busy": bool,
+    "error": str,
+    "rtt_loaded_ms": float,
+    "retransmits": int,
+    "lost_packets": int,
+    "jitter_ms": float,
+    "loss_pct": float,
+    "low": bool,
+    "low_below_mbps": float,
+    "server_loaded": bool,
+    "retest": str,
+    "retest_reason": str,
+    "retest_of_ms": int,
+    "retest_outcome": str,
+    # test_deferred (agent/capacity/worker.py)
+    "reason": str,
+    "attempt": int,
+    "threshold_bps": float,
+    "retry_in_s": float,
+    "gave_up": bool,
+    "spent_bytes": int,
+    "cost_bytes": int,
+    # reboot
+    "uptime_before_s": float,
+    "uptime_after_s": float,
+    # source_error, source_recovered: the part of the device that failed (the tag `subject`)
+    "path": str,
+    # spool_state
+    "state": str,
+    "previous": str,
+    "held_samples": int,
+}
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+
+
 class ContractError(ValueError):
     """A value the contract refuses, with the reason in the collector's words."""
 
@@ -178,6 +241,28 @@ def check_sample(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, t
     return sample, refused
 
 
+def event_datum(name: str, value: Any) -> Any:
+    """`value` as EVENT_DATA types `name`: a float for a float field (an int too), an int for
+    an int field (an integral float too); None for null or a name outside the table;
+    ContractError for a value of another type (a string for a number, a number for a boolean,
+    a boolean for a number)."""
+    kind = EVENT_DATA.get(name)
+    if kind is None or value is None:
+        return None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and kind in (int, float):
+        if kind is int and not (type(value) is int or value.is_integer()):
+            raise ContractError("should be an integer, got a number with a fractional part")
+        big = kind is int or type(value) is int  # InfluxDB's integers are signed 64-bit
+        if big and not -(2**63) <= value < 2**63:
+            raise ContractError("is out of the 64-bit range")
+        return kind(value)
+    if type(value) is kind:
+        return value
+    got = _TYPE_NAMES.get(type(value), "another type")
+    raise ContractError(f"should be {_TYPE_NAMES[kind]}, got {got}")
+
+
 def encode_sample(sample: Mapping[str, Any], seq: int) -> bytes:
     """One checked sample (`check_sample`) as the wire writes it: compact, nulls left out."""
     return _object({**sample, "seq": seq}.items())
@@ -189,7 +274,22 @@ def encode_event(
     """An event as the wire writes it; text longer than the contract allows is shortened."""
     fields: list[tuple[str, Any]] = [("v", WIRE_VERSION), ("point", point), ("ts_ms", ts_ms)]
     fields += [("kind", kind), ("message", _short(message, MAX_EVENT_MESSAGE))]
-    return _object([*fields, ("data", _map(data))])
+    return _object([*fields, ("data", _map(_typed_data(data)))])
+
+
+def _typed_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Event data as the contract types it (`event_datum`): what the collector stores, so an
+    agent never sends a value it would refuse; a known name with a value of another type is
+    null (as a sample's value out of bounds is), a name outside the table is sent as it is."""
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in EVENT_DATA:
+            try:
+                value = event_datum(name, value)
+            except ContractError:
+                value = None
+        out[name] = value
+    return out
 
 
 def encode_state(

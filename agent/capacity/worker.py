@@ -303,9 +303,9 @@ class CapacityWorker:
                 "reason": decision.reason,
                 "trigger": pending.trigger,
                 "attempt": pending.deferrals + 1,
-                "user_traffic_bps": None
+                "user_traffic_bps": None  # a float, as in a result (shared/contract.py)
                 if outcome.traffic_bps is None
-                else round(outcome.traffic_bps),
+                else float(round(outcome.traffic_bps)),
                 "threshold_bps": tester.limits.defer_above_bps,
                 "retry_in_s": None
                 if decision.retry_at is None
