@@ -15,7 +15,7 @@ from operator import attrgetter, floordiv, itemgetter
 from pantau.collector import lines
 from pantau.collector.config import LimitsConfig
 from pantau.shared import topics
-from pantau.shared.contract import EVENT_DATA, ContractError, event_datum
+from pantau.shared.contract import CAPACITY_METHODS, EVENT_DATA, ContractError, event_datum
 from pantau.shared.errors import PayloadError
 from pantau.shared.registry import Point
 from pantau.shared.wire import Event, Sample, State, Telemetry, decode
@@ -33,7 +33,6 @@ COUNTER_FIELDS = (
     "tx_errors",
     "link_downs",
 )
-TAG_DATA = ("path", "method")  # event data that becomes a tag value (collector/lines.py)
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 UNKNOWN_DATA = "unknown_data"  # event data names outside the contract: left out, counted
@@ -250,10 +249,11 @@ def _capacity_problem(message: Event, limits: LimitsConfig) -> tuple[str, str] |
 def _data_problem(message: Event) -> tuple[str, str] | None:
     """What would make a line InfluxDB cannot parse, and with it the whole batch of lines:
     integers beyond signed 64 bits, field keys that are empty, `time`, or hold a backslash
-    (which escapes the delimiter after it), and the same backslash in a tag value. And what it
-    would refuse: a value of another type than the contract gives its name
-    (contract.EVENT_DATA: the first type written fixes a field's type for every point, for the
-    rest of the shard)."""
+    (which escapes the delimiter after it). And what it would refuse, or would let grow without
+    bound: a value of another type than the contract gives its name (contract.EVENT_DATA: the
+    first type written fixes a field's type for every point, for the rest of the shard), and a
+    capacity `method` (a tag: a series per value) that no agent runs. Tag values are otherwise
+    never the agent's text (collector/lines.py)."""
     for key, value in message.data.items():
         problem = _key_problem(key)
         if problem is not None:
@@ -264,9 +264,10 @@ def _data_problem(message: Event) -> tuple[str, str] | None:
             event_datum(key, value)
         except ContractError as exc:
             return "invalid", f"data.{key} {exc}"
-    for tag in TAG_DATA:
-        if "\\" in str(message.data.get(tag) or ""):
-            return "invalid", f"data.{tag} holds a backslash"
+    method = message.data.get("method")
+    if message.kind == "capacity" and method is not None and method not in CAPACITY_METHODS:
+        known = ", ".join(sorted(CAPACITY_METHODS))
+        return "invalid", f"data.method {str(method)[:40]!r} is not a capacity method ({known})"
     return None
 
 

@@ -16,7 +16,14 @@ from pantau.collector.influxdb.line_protocol import (
     line,
     series_prefix,
 )
-from pantau.shared.contract import SAMPLE_FIELDS, ContractError, event_datum
+from pantau.shared.contract import (
+    CAPACITY_METHODS,
+    OTHER_SUBJECT,
+    SAMPLE_FIELDS,
+    ContractError,
+    event_datum,
+    event_subject,
+)
 from pantau.shared.registry import Point
 from pantau.shared.wire import Event, Sample, State, Telemetry
 
@@ -72,13 +79,18 @@ def state_line(message: State, point: Point, received_ms: int) -> str:
 
 
 def event_lines(message: Event, point: Point) -> list[str]:
-    """Every event goes to `event`; a capacity result also becomes a row per direction. Only
-    the data the contract names is stored, each name with its one type (`stored_data`), so no
-    event can fix a field's type against another point's."""
-    tags = point.tags() | {"kind": message.kind, "subject": str(message.data.get("path", ""))}
+    """Every event goes to `event`; a capacity result also becomes a row per direction.
+
+    Only the data the contract names is stored, each name with its one type
+    (`stored_data`), so no event can fix a field's type against another point's. Tags are never
+    the agent's own text: `subject` is the path when it is one a source reports (else `other`,
+    with the path in field `data_path`), a capacity `method` one of CAPACITY_METHODS."""
+    subject = event_subject(message.data)
+    tags = point.tags() | {"kind": message.kind, "subject": subject}
     fields: dict[str, Any] = {"message": message.message or ""}
-    for key, value in stored_data(message.data).items():
-        if key != "path":
+    data = stored_data(message.data)
+    for key, value in data.items():
+        if key != "path" or subject == OTHER_SUBJECT:
             fields[f"data_{key}"] = value
     lines = [line(EVENT, tags, fields, message.ts_ms)]
     if message.kind == "capacity":
@@ -104,7 +116,8 @@ def stored_data(data: dict[str, Any]) -> dict[str, Any]:
 def capacity_lines(message: Event, point: Point) -> list[str]:
     """A row per measured direction, with the result's stored data (`stored_data`)."""
     data = stored_data(message.data)
-    method = str(data.get("method") or "unknown")
+    method = data.get("method")
+    method = method if method in CAPACITY_METHODS else "unknown"
     common = {
         key: value for key, value in data.items() if key not in ("method", "down_mbps", "up_mbps")
     }

@@ -161,6 +161,36 @@ EVENT_DATA: dict[str, type] = {
     "previous": str,
     "held_samples": int,
 }
+# The `method` tag of a capacity row: the agent's test methods (agent/capacity), no other.
+CAPACITY_METHODS = frozenset({"http", "iperf3", "routeros_btest", "routeros_speedtest"})
+# The parts of a device a source reports failing (SourceIssue.path): the `subject` tag of an
+# event, so a reader can pick one out (collector/noc/throughput.py asks for `/interface`). Tags
+# make series, so only these are tags; any other path is stored as `subject=other` with the path
+# in field `data_path`. tests/unit/test_event_tags.py holds the sources' paths to this set.
+SUBJECTS = frozenset(
+    {
+        "device",  # agent/run.py: the source raised
+        "login",  # RouterOS: the API refused the login
+        "connection",
+        "/system/resource",
+        "/system/identity",
+        "/system/package",
+        "/system/health",
+        "/interface",
+        "/ip/hotspot/active",
+        "/ip/dhcp-server/lease",
+        "/ping",
+        "registration-table",
+        "/interface/wireless/registration-table",
+        "/caps-man/registration-table",
+        "/interface/wifiwave2/registration-table",
+        "/interface/wifi/registration-table",
+        "wan",  # Linux
+        "clients/dnsmasq_leases",
+        "clients/neighbours",
+    }
+)
+OTHER_SUBJECT = "other"
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
 
 
@@ -261,6 +291,15 @@ def event_datum(name: str, value: Any) -> Any:
         return value
     got = _TYPE_NAMES.get(type(value), "another type")
     raise ContractError(f"should be {_TYPE_NAMES[kind]}, got {got}")
+
+
+def event_subject(data: Mapping[str, Any]) -> str:
+    """The event's `subject` tag: its path when a source can report it (SUBJECTS), `other` for
+    any other path, empty (no tag) without one."""
+    path = data.get("path")
+    if not isinstance(path, str) or not path:
+        return ""
+    return path if path in SUBJECTS else OTHER_SUBJECT
 
 
 def encode_sample(sample: Mapping[str, Any], seq: int) -> bytes:
