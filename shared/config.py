@@ -7,15 +7,17 @@ site, not a Python developer.
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from pantau.shared.errors import ConfigError
+from pantau.shared.secretfiles import check_inline_secret
 from pantau.shared.secretfiles import check_tls_files as check_tls_files  # re-exported
 from pantau.shared.secretfiles import read_secret_file as read_secret_file
 from pantau.shared.secretfiles import resolve_secret as resolve_secret
@@ -35,15 +37,57 @@ class Section(BaseModel):
 
 
 def load_config(path: str | Path, model: type[M], env: Mapping[str, str] | None = None) -> M:
-    """Read, override from the environment, validate. Raises ConfigError with one line."""
+    """Read, override from the environment, validate. Raises ConfigError with one line.
+
+    A secret written in the file itself (a password, a token, an alert URL: any SecretStr
+    setting) makes the file a secret file: refused when group or others can read it, as a
+    password_file would be (shared/secretfiles.py)."""
     path = Path(path)
     data = read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    written = copy.deepcopy(data)
     apply_env_overrides(data, os.environ if env is None else env)
-    return validate(data, model, source=str(path))
+    config = validate(data, model, source=str(path))
+    for where in secret_settings(config):
+        if _given(written, where):
+            field = ".".join(where)
+            check_inline_secret(path, field, INSTEAD.get(where[-1], "a file of mode 600"))
+    return config
+
+
+INSTEAD = {"password": "a password_file", "token": "a token_file", "url": "alerts.targets_file"}
+
+
+def secret_settings(node: Any, where: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Where a validated config holds a non-empty secret (SecretStr), as key paths."""
+    if isinstance(node, SecretStr):
+        if node.get_secret_value():
+            yield where
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from secret_settings(getattr(node, name), (*where, name))
+    elif isinstance(node, list | tuple):
+        for index, item in enumerate(node):
+            yield from secret_settings(item, (*where, str(index)))
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            yield from secret_settings(item, (*where, str(key)))
+
+
+def _given(data: Any, where: tuple[str, ...]) -> bool:
+    """The file itself gave a value at `where` (not the environment). A validator may have
+    reshaped it (an alert target written as just its URL): a value met early is the one."""
+    for key in where:
+        if isinstance(data, dict):
+            data = data.get(key)
+        elif isinstance(data, list) and key.isdigit() and int(key) < len(data):
+            data = data[int(key)]
+        else:
+            break
+    return data not in (None, "", {}, [])
 
 
 def read_yaml(path: Path, loader: Any = yaml.SafeLoader) -> Any:

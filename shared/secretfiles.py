@@ -44,19 +44,41 @@ class Secret:
         return hash(self._value)
 
 
+def open_mode(path: str | Path) -> int | None:
+    """The file's permission bits when group or others have any right to it (None: only its
+    owner has): what makes a file that holds a secret refused. OSError if it cannot be read."""
+    mode = Path(path).stat().st_mode
+    return stat.S_IMODE(mode) if mode & (stat.S_IRWXG | stat.S_IRWXO) else None
+
+
 def read_secret_file(path: str | Path) -> Secret:
     """Read a secret from a file only its owner can read; anything laxer is refused."""
     path = Path(path)
     try:
-        mode = path.stat().st_mode
+        mode = open_mode(path)
     except OSError as exc:
         raise ConfigError(f"{path}: secret file cannot be read: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if mode is not None:
         raise ConfigError(
-            f"{path}: secret file is readable by group or others (mode {stat.S_IMODE(mode):o});"
+            f"{path}: secret file is readable by group or others (mode {mode:o});"
             " run: chmod 600 " + str(path)
         )
     return Secret(path.read_text(encoding="utf-8").strip())
+
+
+def check_inline_secret(path: str | Path, field: str, instead: str) -> None:
+    """A config file holding a secret itself (`field`, e.g. influx.password) is held to the
+    rule of a secret file: refused when group or others can read it, with the same one line
+    (`instead`: where the secret could live instead, e.g. "a password_file")."""
+    try:
+        mode = open_mode(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
+    if mode is not None:
+        raise ConfigError(
+            f"{path}: holds {field} inline and is readable by group or others (mode {mode:o});"
+            f" run: chmod 600 {path}, or move it to {instead}"
+        )
 
 
 def resolve_secret(value: SecretValue | None, file: str | None, what: str) -> SecretValue | None:

@@ -22,8 +22,10 @@ PANTAU = [sys.executable, "-m", "pantau.shared.cli"]
 
 
 def write_yaml(path: Path, data: Any) -> Path:
+    """Mode 600, as a config holding a secret (an alert URL, a password) must be."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.chmod(0o600)
     return path
 
 

@@ -25,6 +25,7 @@ def write(tmp_path: Path, alerts: str) -> Path:
     )
     path = tmp_path / "collector.yaml"
     path.write_text(f"registry: registry.yaml\n{alerts}")
+    path.chmod(0o600)  # it may hold alert URLs inline: a secret
     return path
 
 
