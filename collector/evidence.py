@@ -8,14 +8,23 @@ every line is screened:
 - a line newer than the newest row its series holds is new: written without any read. Agents
   sample forward in time, so this is nearly every line;
 - a line at or before that newest timestamp is read back (one bounded range read per series and
-  cluster of such timestamps, all in one request): no row there, it is late data (a backlog
-  filling a gap) and is written; the same fields and values, it is a redelivery and is dropped
-  (already stored); anything else is refused, counted (`rewrite`), and recorded in measurement
-  `integrity` for the NOC.
+  cluster of such timestamps, all in one request): the same fields and values, it is a
+  redelivery and is dropped (already stored); other content at a stored timestamp is refused,
+  counted (`rewrite`), and recorded in measurement `integrity` for the NOC;
+- no row there, it is late data. An event is written. A sample is written only where one is
+  missing: its `seq` between those of the point's stored samples on either side of it (and of
+  the late samples just let through), and an interval no longer than theirs. Otherwise it
+  would only add votes to minutes stored samples already decide (collector/sla/hourly.py), so
+  a point's credential could outvote a stored outage days later: refused, counted (`overlap`)
+  and recorded in `integrity` like a rewrite. A real backlog fills real gaps (`seq` runs on
+  across restarts), so none of it is refused.
 
-The newest timestamp of a series is learned from InfluxDB the first time the series is seen
-(one statement per point and measurement, batched; bounded to the data the collector accepts),
-then kept up to date from this collector's own writes. The cost: that first read per point and
+A series here is what identifies a row whatever the registry says: the measurement, the point
+and the tags an agent's message decides (an event's kind, a test's method); the registry's
+tags (kelurahan, kecamatan, provider) are left out, so moving a point to another provider or
+kelurahan keeps its history guarded. The newest timestamp of a series is learned from InfluxDB
+the first time the series is seen (one statement per point and measurement, batched; bounded
+to the data the collector accepts), then kept up to date from this collector's own writes. The cost: that first read per point and
 measurement after a start, and read-backs only for redeliveries and late data. With several
 collectors on one share group, a line newer than this collector's own newest write of the series
 is written unread: at worst the last few seconds of a point, which its agent could as well have
@@ -24,10 +33,12 @@ sent wrong in the first place; any older row is protected.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pantau.collector.influxdb.client import Influx
@@ -39,14 +50,26 @@ log = logging.getLogger(__name__)
 
 EVIDENCE = frozenset({"telemetry", "event", "capacity", "state"})
 INTEGRITY = "integrity"  # the collector's own record of refused rewrites
-REWRITE = "rewrite"  # the reason counted in the collector's stats and /metrics
+REWRITE = "rewrite"  # reasons counted in the collector's stats and /metrics, and in `integrity`
+OVERLAP = "overlap"
+TELEMETRY = "telemetry"
+REGISTRY_TAGS = frozenset({"kelurahan", "kecamatan", "provider"})
 CLUSTER_GAP_MS = 3_600_000  # suspect timestamps this close are read back in one range
 STATEMENTS_PER_REQUEST = 200
 NO_ROWS = -1
+_NEIGHBOUR = "neighbour_"  # the prefix of the columns a read of the samples around names
 
-SeriesKey = str  # a line's series: measurement and tags as line protocol writes them
+SeriesKey = str  # a row's identity: measurement and tags as line protocol writes them, less
+# the registry's tags (`identity`)
 _POINT_TAG = re.compile(r",point=([^,\\ ]+)")
+_REGISTRY_TAG = re.compile(r",(?:kecamatan|kelurahan|provider)=(?:[^,\\ ]|\\.)*")
 _EVIDENCE_PREFIXES = tuple(f"{m}," for m in EVIDENCE)
+
+
+@lru_cache(maxsize=65_536)
+def identity(series: str) -> SeriesKey:
+    """A line's series without the registry's tags (cached: one per point and kind)."""
+    return _REGISTRY_TAG.sub("", series)
 
 
 class Parsed:
@@ -56,6 +79,10 @@ class Parsed:
 
     def __init__(self, series: SeriesKey, ts_ms: int, text: str, body_at: int) -> None:
         self.series, self.ts_ms, self.text, self.body_at = series, ts_ms, text, body_at
+
+    def neighbour(self) -> Neighbour:
+        """A sample as a late one's neighbour."""
+        return Neighbour.of(self.ts_ms, self.fields)
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -82,11 +109,63 @@ class Parsed:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """A stored (or just let through) sample around a late one: where it is, what it says."""
+
+    ts_ms: int
+    seq: float | None
+    interval_s: float | None
+
+    @classmethod
+    def of(cls, ts_ms: int, fields: dict[str, Any]) -> Neighbour:
+        seq, interval = fields.get("seq"), fields.get("interval_s")
+        return cls(
+            ts_ms,
+            float(seq) if isinstance(seq, int | float) else None,
+            float(interval) if isinstance(interval, int | float) else None,
+        )
+
+
+def no_gap(late: Neighbour, before: Neighbour | None, after: Neighbour | None) -> str | None:
+    """Why a late sample fills no gap between its neighbours (None: it fills one)."""
+    seq = late.seq
+    below = before.seq if before is not None else None
+    above = after.seq if after is not None else None
+    if seq is None or (below is not None and below >= seq) or (above is not None and above <= seq):
+        bounds = " and ".join(f"{n:.0f}" for n in (below, above) if n is not None)
+        return f"seq {seq if seq is None else f'{seq:.0f}'} fits no gap between stored seq {bounds}"
+    intervals = [n.interval_s for n in (before, after) if n is not None and n.interval_s]
+    if intervals and (late.interval_s or 0) > max(intervals):
+        return (
+            f"declares an interval of {late.interval_s:g} s where its neighbours have"
+            f" {max(intervals):g} s"
+        )
+    return None
+
+
+def fill_gap(around: list[Neighbour], late: Neighbour) -> str | None:
+    """Take a late sample into `around` (samples of its point sorted by time) if it fills a
+    gap there; else say why not."""
+    at = bisect.bisect_left(around, late.ts_ms, key=lambda n: n.ts_ms)
+    why = no_gap(late, around[at - 1] if at else None, around[at] if at < len(around) else None)
+    if why is None:
+        around.insert(at, late)
+    return why
+
+
+@dataclass(frozen=True)
 class Refusal:
     measurement: str
     tags: dict[str, str]
     ts_ms: int
     changed: tuple[str, ...]  # field names whose stored value the line would change
+    reason: str = REWRITE
+    why: str = ""  # an overlap: where the late sample would have gone
+
+    def describe(self) -> str:
+        if self.reason == OVERLAP:
+            return f"late sample at {self.ts_ms}: {self.why}"
+        return f"{self.measurement} at {self.ts_ms} would change {', '.join(self.changed)[:200]}"
 
 
 @dataclass
@@ -110,30 +189,38 @@ class Guard:
     def screen(self, lines: list[str]) -> Screened:
         """Raises SinkError when InfluxDB cannot be read (retryable: buffer and try later)."""
         parsed: list[tuple[str, Parsed | None]] = [(text, parse(text)) for text in lines]
-        self._learn({p.series: p for _, p in parsed if p is not None}.values())
+        keys = [identity(p.series) if p is not None else "" for _, p in parsed]
+        self._learn({k: p for k, (_, p) in zip(keys, parsed, strict=True) if p}.values())
         suspects: dict[SeriesKey, set[int]] = {}
         samples: dict[SeriesKey, Parsed] = {}
-        for _, item in parsed:
-            if item is not None and item.ts_ms <= self._newest.get(item.series, NO_ROWS):
-                suspects.setdefault(item.series, set()).add(item.ts_ms)
-                samples.setdefault(item.series, item)
-        stored = self._read_back(suspects, samples) if suspects else {}
+        newest = self._newest
+        for key, (_, item) in zip(keys, parsed, strict=True):
+            if item is not None and item.ts_ms <= newest.get(key, NO_ROWS):
+                suspects.setdefault(key, set()).add(item.ts_ms)
+                samples.setdefault(key, item)
+        stored, neighbours = self._read_back(suspects, samples) if suspects else ({}, {})
         out = Screened(lines=[])
         first: dict[tuple[SeriesKey, int], Any] = dict(stored)  # fields, or the line's own
-        for text, item in parsed:
+        for key, (text, item) in zip(keys, parsed, strict=True):
             if item is None:
                 out.lines.append(text)
                 continue
-            key = (item.series, item.ts_ms)
-            before = first.get(key)
-            if before is None:  # new, or late data filling a gap: no need to read its fields
-                first[key] = item
+            out.newest[key] = max(out.newest.get(key, NO_ROWS), item.ts_ms)
+            before = first.get((key, item.ts_ms))
+            if before is None:  # new, or late data: no need to read its fields
+                if key in neighbours and item.measurement == TELEMETRY:
+                    why = fill_gap(neighbours[key], item.neighbour())
+                    if why is not None:
+                        out.refused.append(
+                            Refusal(item.measurement, item.tags, item.ts_ms, (), OVERLAP, why)
+                        )
+                        continue
+                first[(key, item.ts_ms)] = item
                 out.lines.append(text)
             elif not (changed := differences(_fields(before), item.fields)):
                 out.identical += 1  # the same row again: stored already
             else:
                 out.refused.append(Refusal(item.measurement, item.tags, item.ts_ms, changed))
-            out.newest[item.series] = max(out.newest.get(item.series, NO_ROWS), item.ts_ms)
         return out
 
     def written(self, screened: Screened) -> None:
@@ -146,8 +233,10 @@ class Guard:
         out = []
         for refusal in refused:
             tags = {k: v for k, v in refusal.tags.items() if k != "kind" and k != "subject"}
-            tags |= {"measurement": refusal.measurement, "reason": REWRITE}
-            fields = {"ts_ms": refusal.ts_ms, "fields": ",".join(refusal.changed)}
+            tags |= {"measurement": refusal.measurement, "reason": refusal.reason}
+            fields: dict[str, Any] = {"ts_ms": refusal.ts_ms, "fields": ",".join(refusal.changed)}
+            if refusal.why:
+                fields["detail"] = refusal.why
             # distinct timestamps: two refusals of one point in one millisecond are two rows
             self._last_integrity_ms = max(now_ms, self._last_integrity_ms + 1)
             out.append(line(INTEGRITY, tags, fields, self._last_integrity_ms))
@@ -171,31 +260,50 @@ class Guard:
             for m, p in sorted(wanted)
         ]
         for row in self._run(statements):
-            key = _row_series(row)
+            key = identity(_row_series(row))
             self._newest[key] = max(self._newest.get(key, NO_ROWS), int(row["time"]))
         self._known_points |= wanted
 
     def _read_back(
         self, suspects: dict[SeriesKey, set[int]], samples: dict[SeriesKey, Parsed]
-    ) -> dict[tuple[SeriesKey, int], Any]:
-        """Stored fields at the suspect timestamps, one range read per cluster of them."""
+    ) -> tuple[dict[tuple[SeriesKey, int], Any], dict[SeriesKey, list[Neighbour]]]:
+        """Stored fields at the suspect timestamps, one range read per cluster of them; and for
+        samples, the stored samples in and around those clusters, by series."""
         statements = []
         for series, stamps in sorted(suspects.items()):
             item = samples[series]
-            measurement, tags = item.measurement, item.tags
+            measurement = item.measurement
+            tags = {k: v for k, v in item.tags.items() if k not in REGISTRY_TAGS}
             where = " AND ".join(f"{ident(k)} = {string(v)}" for k, v in sorted(tags.items()))
             for low, high in clusters(sorted(stamps)):
                 statements.append(
                     f"SELECT * FROM {ident(measurement)} WHERE {where}"
                     f" AND time >= {low}ms AND time <= {high}ms GROUP BY *"
                 )
+                if measurement == TELEMETRY:  # the stored samples just outside the cluster
+                    column = f'"seq" AS "{_NEIGHBOUR}seq", "interval_s" AS "{_NEIGHBOUR}interval_s"'
+                    for side, order in ((f"< {low}ms", "DESC"), (f"> {high}ms", "ASC")):
+                        statements.append(
+                            f"SELECT {column} FROM {ident(measurement)} WHERE {where}"
+                            f" AND time {side} AND time > now() - {int(self.horizon_s)}s"
+                            f" GROUP BY * ORDER BY time {order} LIMIT 1"
+                        )
         found: dict[tuple[SeriesKey, int], Any] = {}
+        neighbours: dict[SeriesKey, list[Neighbour]] = {
+            series: [] for series, item in samples.items() if item.measurement == TELEMETRY
+        }
         for row in self._run(statements):
-            key = _row_series(row)
+            key = identity(_row_series(row))
             ts = int(row["time"])
-            if ts in suspects.get(key, ()):
+            aside = f"{_NEIGHBOUR}seq" in row
+            if key in neighbours:
+                fields = {k.removeprefix(_NEIGHBOUR): v for k, v in row.items()} if aside else row
+                neighbours[key].append(Neighbour.of(ts, fields))
+            if not aside and ts in suspects.get(key, ()):
                 found[(key, ts)] = _row_fields(row)
-        return found
+        for around in neighbours.values():
+            around.sort(key=lambda n: n.ts_ms)
+        return found, neighbours
 
     def _run(self, statements: list[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []

@@ -29,13 +29,17 @@ from dataclasses import dataclass
 
 from pantau.collector.archive.segments import ArchiveError, ArchiveWriter, Record
 from pantau.collector.buffer import DiskBuffer
-from pantau.collector.evidence import REWRITE, Guard, Screened
+from pantau.collector.evidence import OVERLAP, REWRITE, Guard, Screened
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.stats import Stats
 from pantau.shared.errors import SinkError
 from pantau.shared.logs import Throttle
 
 log = logging.getLogger(__name__)
+WHAT_WAS_REFUSED = {
+    REWRITE: "rewrite(s) of stored rows",
+    OVERLAP: "late sample(s) where stored samples leave no gap",
+}
 
 Ack = Callable[[], None]
 OnWritten = Callable[[set[tuple[str, int]]], None]
@@ -217,9 +221,12 @@ class Writer:
                 return
             self._replay_when_due()
             for key, count, detail in self._throttle.due():
-                log.warning(
-                    "refused %d more rewrite(s) of stored rows of %s: %s", count, key, detail
-                )
+                point, _, reason = key.partition(" ")
+                if reason in WHAT_WAS_REFUSED:
+                    what = WHAT_WAS_REFUSED[reason]
+                    log.warning("refused %d more %s of %s: %s", count, what, point, detail)
+                else:  # the archive
+                    log.error("%d more failure(s) to append to the archive: %s", count, detail)
 
     def _store_batch(self, batch: list[Pending]) -> bool:
         """Archive, store, note the hours touched: in that order, so a crash at any point
@@ -336,16 +343,14 @@ class Writer:
             self.stats.add("lines_identical", screened.identical)
         if not screened.refused:
             return
-        self.stats.reject(REWRITE, len(screened.refused))
         for refusal in screened.refused:
+            self.stats.reject(refusal.reason, 1)
             point = dict(refusal.tags).get("point", "?")
-            detail = (
-                f"{refusal.measurement} at {refusal.ts_ms} would change"
-                f" {', '.join(refusal.changed)[:200]}"
-            )
-            count = self._throttle.hit(f"{point}", detail)
+            detail = refusal.describe()
+            count = self._throttle.hit(f"{point} {refusal.reason}", detail)
             if count:
-                log.warning("refused %d rewrite(s) of stored rows of %s: %s", count, point, detail)
+                what = WHAT_WAS_REFUSED[refusal.reason]
+                log.warning("refused %d %s of %s: %s", count, what, point, detail)
 
     def _refuse(self, lines: list[str], reason: str) -> None:
         """InfluxDB refused the batch, or part of it (1.x: `partial write: ... dropped=N`, e.g.

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from pantau.collector.influxdb.client import Influx
@@ -23,6 +24,7 @@ from pantau.collector.influxdb.config import InfluxConfig
 from pantau.collector.lab import services
 from pantau.collector.lab.secure_broker import SecureBroker, prepare_secure_broker
 from pantau.collector.lab.services import InfluxUser, Service, free_port
+from pantau.collector.sla.hourly import compact_states
 from pantau.shared import topics
 from tests.broker_probe import Session, connect, sample, secret, telemetry
 from tests.pipeline import (
@@ -38,6 +40,7 @@ from tests.pipeline import (
 from tests.webhook import Receiver
 
 POINTS = ["cit-01", "cit-02", "cit-03"]
+DOWN_HOUR = compact_states("D" * 60)
 SHARED = f"$share/pantau/{topics.telemetry_topic('+')}"
 
 
@@ -303,11 +306,12 @@ def test_stored_evidence_is_append_only(
         secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
     )
     t0 = int(time.time() * 1000) - 3 * 86_400_000
-    down = [
-        sample(seq, t0 + seq * 10_000, 0.0).model_copy(update={"wan_up": False}) for seq in range(3)
+    down = [  # 10-s samples, seq 2 missing
+        sample(seq, t0 + seq * 10_000, 0.0).model_copy(update={"wan_up": False})
+        for seq in (0, 1, 3)
     ]
     forged = down[1].model_copy(update={"wan_up": True, "rx_bps": 48e6})
-    late = sample(3, t0 + 5_000, 1e6)  # never stored: a gap being filled
+    late = sample(2, t0 + 20_000, 1e6)  # never stored: a gap being filled
     topic = topics.telemetry_topic("cit-01")
     db = influx(influxd.url, database)
     collector = shared_collector(secure, tmp_path, influxd, database)
@@ -357,6 +361,132 @@ def test_stored_evidence_is_append_only(
         cli("alerts", "--config", str(config), "--once")
         footers = [f for f in receiver.footers() if "evidence_rewrite" in f]
     assert footers == ["alert: evidence_rewrite cit-01 · firing"]
+
+
+def test_late_samples_fill_gaps_and_never_outvote_stored_ones(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """A minute is decided by a vote of its samples, and late samples for timestamps never
+    stored used to be written as "filling a gap" even where none was missing: 7 late samples
+    declaring an hour's interval turned a stored outage hour from down to up, and one message
+    of 96 erased a month's deductions. Now a late sample is stored only where one is missing
+    (its seq between its stored neighbours', its interval no longer than theirs); the rest are
+    refused (`overlap`) and recorded in `integrity`."""
+    a = secure.agents["cit-01"]
+    agent = connect(
+        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
+    )
+    hour = (int(time.time() * 1000) - 2 * 86_400_000) // 3_600_000 * 3_600_000
+    outage = [
+        sample(seq, hour + seq * 10_000, 0.0).model_copy(update={"wan_up": False})
+        for seq in range(360)
+    ]
+    missing = outage[100:106]  # a minute the agent delivers late
+    topic = topics.telemetry_topic("cit-01")
+    db = influx(influxd.url, database)
+
+    def rollup() -> tuple[str, int] | None:  # the hour's 60 minutes, as stored (compacted)
+        rows = db.query(
+            f'SELECT "states", "samples_n" FROM "sla_hourly" WHERE time = {hour}ms'
+            " AND \"point\" = 'cit-01'"
+        )
+        return (rows[0]["states"], rows[0]["samples_n"]) if rows else None
+
+    # in the gap, with the seq of a missing sample, but speaking for a whole hour
+    for_an_hour = missing[-1].model_copy(update={"interval_s": 3600, "wan_up": True})
+    # between stored samples, where no seq is missing
+    claims_an_hour = [
+        sample(360 + i, hour + 1 + i, 1e6).model_copy(update={"interval_s": 3600}) for i in range(7)
+    ]
+    between = [sample(400 + i, hour + i * 10_000 + 5_000, 1e6) for i in range(359)]
+    collector = shared_collector(
+        secure, tmp_path, influxd, database, rollup={"every_s": 1}, log_every_s=3600
+    )
+    try:
+        assert agent.publish(topic, telemetry("cit-01", outage[:100] + outage[106:])) == "Success"
+        wait_for(lambda: count_rows(db, "telemetry") == 354, 30, "the outage hour stored")
+        assert agent.publish(topic, telemetry("cit-01", [for_an_hour])) == "Success"
+        assert agent.publish(topic, telemetry("cit-01", missing)) == "Success"
+        wait_for(lambda: rollup() == (DOWN_HOUR, 360), 60, "the whole outage hour rolled up")
+        for forged in (claims_an_hour, between):
+            assert agent.publish(topic, telemetry("cit-01", forged)) == "Success"
+        wait_for(
+            lambda: len(db.query('SELECT "ts_ms" FROM "integrity"')) == 367,
+            60,
+            "367 refusals recorded",
+        )
+        assert rollup() == (DOWN_HOUR, 360)
+    finally:
+        collector.stop()
+        agent.close()
+    stats = final_stats(collector)
+    assert stats["rejected"] == {"overlap": 367}
+    rows = db.query('SELECT "seq", "wan_up", "interval_s" FROM "telemetry" ORDER BY time')
+    assert [(r["seq"], r["wan_up"], r["interval_s"]) for r in rows] == [
+        (seq, False, 10) for seq in range(360)
+    ]
+    refused = db.query('SELECT * FROM "integrity" ORDER BY time')
+    assert {(r["point"], r["measurement"], r["reason"]) for r in refused} == {
+        ("cit-01", "telemetry", "overlap")
+    }
+    assert [(r["ts_ms"], r["detail"]) for r in refused] == [
+        (for_an_hour.ts_ms, "declares an interval of 3600 s where its neighbours have 10 s"),
+        *[(s.ts_ms, f"seq {s.seq} fits no gap between stored seq 0 and 1") for s in claims_an_hour],
+        *[
+            (s.ts_ms, f"seq {s.seq} fits no gap between stored seq {i} and {i + 1}")
+            for i, s in enumerate(between)
+        ],
+    ]
+    assert collector.log().count("refused 1 late sample(s) where stored samples leave no gap") == 1
+
+
+def test_a_point_moved_to_another_provider_keeps_its_history_guarded(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """Rows carry the registry's tags, and the guard keyed a row by all of them: once a point
+    moved to another provider (or its kelurahan's spelling was fixed), a forged row for a
+    stored timestamp was written beside the stored one, and a redelivery was stored twice.
+    Now a row is identified by what the agent decides (point and time), whatever the
+    registry says."""
+    a = secure.agents["cit-01"]
+    agent = connect(
+        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
+    )
+    t0 = int(time.time() * 1000) - 3 * 86_400_000
+    down = [
+        sample(seq, t0 + seq * 10_000, 0.0).model_copy(update={"wan_up": False}) for seq in range(3)
+    ]
+    forged = down[1].model_copy(update={"wan_up": True, "rx_bps": 48e6})
+    topic = topics.telemetry_topic("cit-01")
+    db = influx(influxd.url, database)
+    collector = shared_collector(secure, tmp_path, influxd, database)
+    try:
+        assert agent.publish(topic, telemetry("cit-01", down)) == "Success"
+        wait_for(lambda: count_rows(db, "telemetry") == 3, 20, "the 3 samples stored")
+    finally:
+        collector.stop()
+    registry = yaml.safe_load((tmp_path / "registry.yaml").read_text())
+    registry["contracts"].append({"provider": "Biznet"})
+    registry["points"][0]["provider"] = "Biznet"
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+    moved = shared_collector(secure, tmp_path, influxd, database, "moved.log")
+    try:
+        assert agent.publish(topic, telemetry("cit-01", [forged])) == "Success"
+        assert agent.publish(topic, telemetry("cit-01", [down[0]])) == "Success"  # redelivery
+        publish_samples(agent, "cit-01", 1, first=3)
+        wait_for(lambda: count_rows(db, "telemetry") == 4, 20, "the live sample")
+    finally:
+        moved.stop()
+        agent.close()
+    stats = final_stats(moved)
+    assert stats["rejected"] == {"rewrite": 1} and stats["lines_identical"] == 1
+    rows = db.query('SELECT "seq", "wan_up", "provider" FROM "telemetry" ORDER BY time')
+    assert [(r["seq"], r["wan_up"], r["provider"]) for r in rows] == [
+        (0, False, "Awinet"),
+        (1, False, "Awinet"),
+        (2, False, "Awinet"),
+        (3, True, "Biznet"),
+    ]
 
 
 def test_rejections_are_logged_the_first_time_then_counted_never_silenced(
