@@ -38,7 +38,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pantau.collector.influxdb.client import Influx
@@ -66,10 +65,17 @@ _REGISTRY_TAG = re.compile(r",(?:kecamatan|kelurahan|provider)=(?:[^,\\ ]|\\.)*"
 _EVIDENCE_PREFIXES = tuple(f"{m}," for m in EVIDENCE)
 
 
-@lru_cache(maxsize=65_536)
+_identities: dict[str, SeriesKey] = {}
+
+
 def identity(series: str) -> SeriesKey:
     """A line's series without the registry's tags (cached: one per point and kind)."""
-    return _REGISTRY_TAG.sub("", series)
+    found = _identities.get(series)
+    if found is None:
+        if len(_identities) >= 65_536:
+            _identities.clear()
+        found = _identities[series] = _REGISTRY_TAG.sub("", series)
+    return found
 
 
 class Parsed:
@@ -189,7 +195,7 @@ class Guard:
     def screen(self, lines: list[str]) -> Screened:
         """Raises SinkError when InfluxDB cannot be read (retryable: buffer and try later)."""
         parsed: list[tuple[str, Parsed | None]] = [(text, parse(text)) for text in lines]
-        keys = [identity(p.series) if p is not None else "" for _, p in parsed]
+        keys = [_identities.get(p.series) or identity(p.series) if p else "" for _, p in parsed]
         self._learn({k: p for k, (_, p) in zip(keys, parsed, strict=True) if p}.values())
         suspects: dict[SeriesKey, set[int]] = {}
         samples: dict[SeriesKey, Parsed] = {}
