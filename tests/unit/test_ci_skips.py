@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).parent.parent.parent
+pytest_plugins = ["pytester"]
 SKIPPING = """
 import pytest
 
@@ -44,41 +39,46 @@ def test_never_collected():
 """
 
 
-def run(tmp_path: Path, ci: str | None, *files: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
-    env["PYTHONPATH"] = str(ROOT)
-    if ci is not None:
-        env["CI"] = ci
-    pytest_ = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs"]
-    return subprocess.run(
-        [*pytest_, "-p", "tests.ci_skips", *files],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+def run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str | None, *files: str
+) -> pytest.RunResult:
+    """pytest on `files` with the plugin alone (not this suite's conftest), run in this process:
+    the exit status and summary a `python -m pytest` child would give, without a second
+    interpreter importing pytest and its plugins (seconds per run)."""
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    return pytester.runpytest_inprocess(
+        *("-q", "-p", "no:cacheprovider", "-rfEs", "-p", "tests.ci_skips", *files),
+        # the plugin is imported already (this suite loads it), so it is not rewritten again
+        *("-W", "ignore::pytest.PytestAssertRewriteWarning"),
+        # Hypothesis's plugin imports Hypothesis at the end of every run (a second each, as the
+        # run's imports are undone after it); these files hold no Hypothesis test
+        *("-p", "no:hypothesispytest"),
     )
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> Path:
-    (tmp_path / "test_skipping.py").write_text(SKIPPING)
-    (tmp_path / "test_skipping_module.py").write_text(SKIPPING_MODULE)
-    return tmp_path
+def files(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_skipping=SKIPPING, test_skipping_module=SKIPPING_MODULE)
+    return pytester
 
 
 @pytest.mark.parametrize("ci", [None, "1"])  # only CI=true, as CI sets it
-def test_elsewhere_a_skip_stays_a_skip(files: Path, ci: str | None) -> None:
-    done = run(files, ci, "test_skipping.py", "test_skipping_module.py")
-    assert done.returncode == 0, done.stdout
-    assert done.stdout.splitlines()[-1].startswith("1 passed, 4 skipped, 1 xfailed in ")
+def test_elsewhere_a_skip_stays_a_skip(
+    files: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str | None
+) -> None:
+    done = run(files, monkeypatch, ci, "test_skipping.py", "test_skipping_module.py")
+    assert done.ret == 0, done.stdout.str()
+    assert done.outlines[-1].startswith("1 passed, 4 skipped, 1 xfailed in ")
 
 
-def test_under_ci_every_skip_fails(files: Path) -> None:
-    done = run(files, "true", "test_skipping.py")
-    assert done.returncode == 1, done.stdout
-    assert done.stdout.splitlines()[-1].startswith("1 failed, 1 passed, 1 xfailed, 2 errors in ")
-    reasons = [line for line in done.stdout.splitlines() if "skipped under CI=true" in line]
+def test_under_ci_every_skip_fails(files: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    done = run(files, monkeypatch, "true", "test_skipping.py")
+    assert done.ret == 1, done.stdout.str()
+    assert done.outlines[-1].startswith("1 failed, 1 passed, 1 xfailed, 2 errors in ")
+    reasons = [line for line in done.outlines if "skipped under CI=true" in line]
     assert [
         line.split(" - ", 1)[1] for line in reasons if line.startswith(("FAILED", "ERROR"))
     ] == [
@@ -88,10 +88,12 @@ def test_under_ci_every_skip_fails(files: Path) -> None:
     ]
 
 
-def test_under_ci_a_skipped_module_fails(files: Path) -> None:
-    done = run(files, "true", "test_skipping_module.py")
-    assert done.returncode == 2, done.stdout
+def test_under_ci_a_skipped_module_fails(
+    files: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = run(files, monkeypatch, "true", "test_skipping_module.py")
+    assert done.ret == 2, done.stdout.str()
     assert (
         "ERROR test_skipping_module.py - skipped under CI=true, where every test must run:"
-        " Skipped: could not import 'pantau_no_such_module'" in done.stdout
+        " Skipped: could not import 'pantau_no_such_module'" in done.stdout.str()
     )
