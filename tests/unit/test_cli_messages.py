@@ -61,9 +61,10 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Path:
-    path = tmp_path / "registry.yaml"
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once for the module (a `pantau` child, about a second): the tests only read it."""
+    path = tmp_path_factory.mktemp("registry") / "registry.yaml"
     made = pantau(
         "registry", "generate", "--csv", str(CSV), "--provider", "Awinet", "--out", str(path)
     )
