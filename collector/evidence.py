@@ -56,6 +56,9 @@ REGISTRY_TAGS = frozenset({"kelurahan", "kecamatan", "provider"})
 CLUSTER_GAP_MS = 3_600_000  # suspect timestamps this close are read back in one range
 STATEMENTS_PER_REQUEST = 200
 NO_ROWS = -1
+# Beside another run's sample whose seq does not fit, a late one needs this share of an
+# interval of time (`no_gap`): a missing sample leaves about one interval on either side.
+ROOM = 0.75
 _NEIGHBOUR = "neighbour_"  # the prefix of the columns a read of the samples around names
 
 SeriesKey = str  # a row's identity: measurement and tags as line protocol writes them, less
@@ -121,27 +124,52 @@ class Neighbour:
     ts_ms: int
     seq: float | None
     interval_s: float | None
+    boot: str | None = None
 
     @classmethod
     def of(cls, ts_ms: int, fields: dict[str, Any]) -> Neighbour:
-        seq, interval = fields.get("seq"), fields.get("interval_s")
+        seq, interval, boot = fields.get("seq"), fields.get("interval_s"), fields.get("boot")
         return cls(
             ts_ms,
             float(seq) if isinstance(seq, int | float) else None,
             float(interval) if isinstance(interval, int | float) else None,
+            boot if isinstance(boot, str) else None,
         )
 
 
 def no_gap(late: Neighbour, before: Neighbour | None, after: Neighbour | None) -> str | None:
-    """Why a late sample fills no gap between its neighbours (None: it fills one)."""
-    seq = late.seq
-    below = before.seq if before is not None else None
-    above = after.seq if after is not None else None
-    if seq is None or (below is not None and below >= seq) or (above is not None and above <= seq):
-        bounds = " and ".join(f"{n:.0f}" for n in (below, above) if n is not None)
-        return f"seq {seq if seq is None else f'{seq:.0f}'} fits no gap between stored seq {bounds}"
+    """Why a late sample fills no gap between its neighbours (None: it fills one).
+
+    `seq` runs on across an agent's restarts, so a sample between two others has a seq between
+    theirs. Only an agent installed afresh starts again from 0: beside a sample of another run
+    (`boot`) whose seq does not fit, a late one needs `ROOM` of an interval of time instead.
+    And it may not speak for longer than its neighbours do where that would reach into the
+    time of the next stored sample."""
+    for neighbour, side in ((before, -1), (after, 1)):
+        if neighbour is None:
+            continue
+        if (
+            late.seq is not None
+            and neighbour.seq is not None
+            and (neighbour.seq - late.seq) * side > 0
+        ):
+            continue  # in order
+        if neighbour.boot != late.boot:
+            gap_s = abs(late.ts_ms - neighbour.ts_ms) / 1000
+            if gap_s >= ROOM * max(late.interval_s or 0, neighbour.interval_s or 0):
+                continue  # another run's sample, far enough
+        bounds = " and ".join(
+            f"{n.seq:.0f}" for n in (before, after) if n is not None and n.seq is not None
+        )
+        seq = "none" if late.seq is None else f"{late.seq:.0f}"
+        return f"seq {seq} fits no gap between stored seq {bounds}"
     intervals = [n.interval_s for n in (before, after) if n is not None and n.interval_s]
-    if intervals and (late.interval_s or 0) > max(intervals):
+    claims_s = late.interval_s or 0
+    if (
+        intervals
+        and claims_s > max(intervals)
+        and (after is None or after.ts_ms - late.ts_ms < ROOM * claims_s * 1000)
+    ):
         return (
             f"declares an interval of {late.interval_s:g} s where its neighbours have"
             f" {max(intervals):g} s"
@@ -287,7 +315,10 @@ class Guard:
                     f" AND time >= {low}ms AND time <= {high}ms GROUP BY *"
                 )
                 if measurement == TELEMETRY:  # the stored samples just outside the cluster
-                    column = f'"seq" AS "{_NEIGHBOUR}seq", "interval_s" AS "{_NEIGHBOUR}interval_s"'
+                    column = ", ".join(
+                        f'"{name}" AS "{_NEIGHBOUR}{name}"'
+                        for name in ("seq", "interval_s", "boot")
+                    )
                     for side, order in ((f"< {low}ms", "DESC"), (f"> {high}ms", "ASC")):
                         statements.append(
                             f"SELECT {column} FROM {ident(measurement)} WHERE {where}"

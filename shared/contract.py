@@ -161,8 +161,12 @@ EVENT_DATA: dict[str, type] = {
     "previous": str,
     "held_samples": int,
 }
-# The `method` tag of a capacity row: the agent's test methods (agent/capacity), no other.
-CAPACITY_METHODS = frozenset({"http", "iperf3", "routeros_btest", "routeros_speedtest"})
+# The `method` tag of a capacity row: the agent's test methods (agent/capacity), and the
+# demo's simulated link (collector/lab/demo), no other.
+SIMULATED_METHOD = "simulated"
+CAPACITY_METHODS = frozenset(
+    {"http", "iperf3", "routeros_btest", "routeros_speedtest", SIMULATED_METHOD}
+)
 # The parts of a device a source reports failing (SourceIssue.path): the `subject` tag of an
 # event, so a reader can pick one out (collector/noc/throughput.py asks for `/interface`). Tags
 # make series, so only these are tags; any other path is stored as `subject=other` with the path

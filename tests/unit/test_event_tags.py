@@ -20,7 +20,7 @@ from pantau.agent.sources.linux_config import ClientsConfig
 from pantau.agent.sources.routeros.parse import WIRELESS_TABLES
 from pantau.agent.sources.routeros.paths import PATHS
 from pantau.collector.ingest import Accepted, Rejected, ingest
-from pantau.shared.contract import CAPACITY_METHODS, SUBJECTS
+from pantau.shared.contract import CAPACITY_METHODS, SIMULATED_METHOD, SUBJECTS
 from pantau.shared.registry import Point
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def test_every_path_a_source_reports_is_a_subject() -> None:
 
 def test_every_method_the_agent_runs_is_a_capacity_method() -> None:
     names = {m.name for m in (HttpTest, Iperf3Test, BandwidthTest, SpeedTest)}
-    assert names == CAPACITY_METHODS
+    assert names | {SIMULATED_METHOD} == CAPACITY_METHODS  # and the demo's simulated link
 
 
 def test_a_known_path_is_the_subject() -> None:
@@ -99,7 +99,7 @@ def test_no_path_no_subject() -> None:
 @pytest.mark.parametrize("method", ["http2", "HTTP", "iperf3 ", "x" * 200, "unknown"])
 def test_a_capacity_method_no_agent_runs_is_refused(method: str) -> None:
     result = run("capacity", {"down_mbps": 30.0, "method": method})
-    known = "http, iperf3, routeros_btest, routeros_speedtest"
+    known = "http, iperf3, routeros_btest, routeros_speedtest, simulated"
     assert result == Rejected(
         "invalid",
         f"capacity event data.method {method[:40]!r} is not a capacity method ({known})",

@@ -4,10 +4,11 @@ tests/integration/test_silent_paths.py."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pantau.collector.evidence import clusters, differences, parse
+from pantau.collector.evidence import Neighbour, clusters, differences, no_gap, parse
 from pantau.collector.influxdb.line_protocol import line, series_key
 
 TAGS = {"point": "cit-01", "kelurahan": "Citangkil", "kecamatan": "Citangkil", "provider": "A"}
@@ -55,3 +56,41 @@ def test_read_backs_are_grouped_in_ranges() -> None:
     hour = 3_600_000
     assert clusters([1, 5, 10]) == [(1, 10)]
     assert clusters([0, hour, 3 * hour, 3 * hour + 10]) == [(0, hour), (3 * hour, 3 * hour + 10)]
+
+
+def n(ts_s: float, seq: int, interval_s: float = 10, boot: str = "b1") -> Neighbour:
+    return Neighbour(int(ts_s * 1000), seq, interval_s, boot)
+
+
+@pytest.mark.parametrize(
+    ("late", "before", "after", "why"),
+    [
+        # a missing sample, delivered late
+        (n(20, 2), n(10, 1), n(30, 3), None),
+        (n(20, 2), n(10, 1), None, None),
+        (n(20, 2), None, n(30, 3), None),
+        # the restart's last sample arriving after the next run's first, 10 ms later
+        (n(20, 2), n(10, 1), n(20.01, 3, boot="b2"), None),
+        # history of an agent installed afresh (seq from 0) behind its newer samples
+        (n(0, 0, 3600, "old"), None, n(86_400, 0, 10, "new"), None),
+        # between two stored samples where no seq is missing
+        (n(15, 9), n(10, 1), n(20, 2), "seq 9 fits no gap between stored seq 1 and 2"),
+        (n(15, 1), n(10, 1), n(20, 2), "seq 1 fits no gap between stored seq 1 and 2"),
+        # the same with a run of its own: beside the other run's samples, too close in time
+        (n(15, 9, boot="x"), n(10, 1), n(20, 2), "seq 9 fits no gap between stored seq 1 and 2"),
+        # far enough from another run's samples: a gap
+        (n(20, 9, boot="x"), n(10, 1), n(30, 2), None),
+        # in a seq gap, but speaking for an hour over the next stored sample's time
+        (
+            n(20, 2, 3600),
+            n(10, 1),
+            n(30, 3),
+            "declares an interval of 3600 s where its neighbours have 10 s",
+        ),
+        (n(20, 2, 3600), n(10, 1), n(20 + 3600, 3), None),
+    ],
+)
+def test_a_late_sample_is_taken_only_where_one_is_missing(
+    late: Neighbour, before: Neighbour | None, after: Neighbour | None, why: str | None
+) -> None:
+    assert no_gap(late, before, after) == why

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from pantau.agent.spool import read_progress
 from pantau.collector.influxdb import influxql
 from pantau.collector.lab.demo import scenario, stop
+from pantau.shared.contract import SIMULATED_METHOD
 from pantau.shared.errors import SinkError
 
 POINTS_PER_QUERY = 50  # the checks below read a bounded number of series per answer
@@ -303,7 +304,7 @@ def _speed_test(sampler: Any, moment: float) -> None:
     down = source.capacity_mbps(t) * rng.uniform(0.86, 1.03)
     up = min(source.capacity_mbps(t), 30.0) * rng.uniform(0.9, 1.02)
     measurement = Measurement(
-        method="simulated",
+        method=SIMULATED_METHOD,
         server="demo",
         streams=4,
         duration_s=10.0,
