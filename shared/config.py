@@ -90,8 +90,42 @@ def _given(data: Any, where: tuple[str, ...]) -> bool:
     return data not in (None, "", {}, [])
 
 
+_STRICT_LOADERS: dict[type, type] = {}
+
+
+def strict_loader(base: type) -> type:
+    """`base` refusing a key given twice in one mapping. YAML keeps the last silently, so a
+    registry with `fee_idr` twice, or a point's `removed` twice, would pay or keep a point on
+    the value nobody meant."""
+    found = _STRICT_LOADERS.get(base)
+    if found is not None:
+        return found
+
+    class Strict(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                        continue
+                    key = self.construct_object(key_node)
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None,
+                            None,
+                            f"{key!r} is given twice (first on line {seen[key] + 1})",
+                            key_node.start_mark,
+                        )
+                    seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep)
+
+    _STRICT_LOADERS[base] = Strict
+    return Strict
+
+
 def read_yaml(path: Path, loader: Any = yaml.SafeLoader) -> Any:
-    """Parse a YAML file; any failure is one ConfigError line naming the file (and the line)."""
+    """Parse a YAML file; any failure is one ConfigError line naming the file (and the line).
+    A key given twice in one mapping is a failure too."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -99,7 +133,7 @@ def read_yaml(path: Path, loader: Any = yaml.SafeLoader) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     try:
-        return yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=strict_loader(loader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -74,3 +74,30 @@ def test_check_refuses_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.strip() == (
         f"pantau registry: {bad}: points[1] (a-01): duplicate point id 'a-01'"
     )
+
+
+@pytest.mark.parametrize(
+    "twice",
+    [
+        "    fee_idr: 500000\n    fee_idr: 5000000\n",  # ten times the fee, silently
+        "    removed: '2026-10-05'\n    removed: '2099-01-01'\n",
+    ],
+)
+def test_a_key_given_twice_is_refused_not_the_last_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], twice: str
+) -> None:
+    """YAML keeps the last of two equal keys without a word: a registry giving a contract's fee
+    twice was checked ok and paid on the second."""
+    key = twice.split(":", 1)[0].strip()
+    bad = tmp_path / "r.yaml"
+    where = "contracts" if key == "fee_idr" else "points"
+    contract = "  - provider: Awinet\n" + (twice if where == "contracts" else "")
+    point = "  - {id: a-01, kelurahan: A, kecamatan: K, provider: Awinet}\n"
+    if where == "points":
+        point = "  - id: a-01\n    kelurahan: A\n    kecamatan: K\n    provider: Awinet\n" + twice
+    bad.write_text(f"contracts:\n{contract}points:\n{point}")
+    assert main(["registry", "check", str(bad)]) == 2
+    line = bad.read_text().splitlines().index(twice.splitlines()[1]) + 1
+    assert capsys.readouterr().err.strip() == (
+        f"pantau registry: {bad}: line {line}: {key!r} is given twice (first on line {line - 1})"
+    )
