@@ -152,7 +152,9 @@ def test_influxdb_stopped_while_samples_arrive(
     collector = None
     try:
         collector = rig.collector()
-        agent = rig.agent(interval_s=0.02)
+        # 500 samples a second: the 1500 taken while the database is away take 3 s, and the
+        # collector's retries (1 s, doubling) meet the database soon after it is back
+        agent = rig.agent(interval_s=0.01)
         wait_for(lambda: rows(rig) >= 100, 30, "data flowing")
         own_influx.stop()
         wait_taken(rig.state(), 1500, "samples taken while the database is away")
@@ -268,7 +270,9 @@ def test_agent_cut_off_for_a_day_of_samples(
             tmp_path / "agent" / "agent.yaml",
             remote,
             [simulated("citangkil-01")],
-            interval_s=0.004,
+            # as fast as one point's agent samples (about 400 a second on a loaded machine, 250 at
+            # the 4 ms asked before): the day's backlog is its count, not the time it took
+            interval_s=0.002,
             mqtt={
                 "host": ns.host_ip,
                 "port": remote,
