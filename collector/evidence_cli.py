@@ -265,7 +265,7 @@ def run_verify(args: argparse.Namespace) -> int:
     days = many.days(found.archives, _previous(first), max(last, last_scanned))
 
     outcome = Outcome()
-    checker = ChainChecker(ring, found.unsigned, report_from=first)
+    checker = ChainChecker(ring, found.unsigned, report_from=first, horizon_ms=_max_age_ms(found))
     with (
         _scratch(args, found, want=given is not None) as report_db,
         _scratch(args, found, want=args.against_influx) as influx_db,

@@ -75,6 +75,7 @@ class Collector:
             evidence.keys_file,
             frozenset(evidence.unsigned_points),
             evidence.chain_check and not config.mqtt.share_group,
+            horizon_ms=int(config.limits.max_age_s * 1000),
         )
         self.archive = ArchiveWriter(evidence.archive_dir) if evidence.archive_dir else None
         self.rollups: RollupQueue | None = None
@@ -236,7 +237,7 @@ class Collector:
         parsed = topics.parse_topic(message.topic)
         signed = parsed is not None and parsed[1] != topics.STATE and parsed[0] in self.points
         seal = (
-            self.verifier.check(parsed[0], message.payload, props, now_ms)
+            self.verifier.check(parsed[0], message.payload, props, now_ms, parsed[1])
             if signed and parsed is not None
             else None
         )

@@ -3,7 +3,8 @@ message is stored, and each point's hash chain is followed as messages arrive.
 
 A message carries, as MQTT v5 user properties, `k` (its point's key id), `p` (the chain hash of
 the point's previous message) and `s` (Ed25519 over `chain_hash(p, payload)`, collector/archive/signing.py).
-A bad signature, a key that is not this point's, or one retired or revoked is refused. A break
+A bad signature, a key that is not this point's, or one revoked is refused; so is a key retired
+by a renewal, except for its backlog (collector/archive/keys.py `KeyRing.for_message`). A break
 in the chain (a message missing, replayed or out of order) is not refused: it is recorded in
 `integrity`, and `pantau evidence verify` checks whole chains from the archive. A redelivery
 (the same message again, which QoS 1 and receipts make normal) is neither.
@@ -20,9 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pantau.collector.archive import signing
-from pantau.collector.archive.keys import UNKNOWN_KEY, KeyRing, load_keys
+from pantau.collector.archive.keys import (
+    DEFAULT_HORIZON_MS,
+    UNKNOWN_KEY,
+    KeyRing,
+    latest_ms,
+    load_keys,
+)
 from pantau.collector.evidence import INTEGRITY
 from pantau.collector.influxdb.line_protocol import line
+from pantau.shared import topics
 from pantau.shared.errors import ConfigError
 
 BAD_SIGNATURE = "bad_signature"
@@ -74,7 +82,8 @@ def read_seal(props: Mapping[str, str], payload: bytes) -> Seal | Refusal | None
 
 class Verifier:
     """Decides whether a message's seal lets it in; follows each point's chain. The keys file
-    is read again when it changes (a point issued or revoked), looked at every few seconds."""
+    is read again when it changes (a point issued or revoked), looked at every few seconds.
+    `horizon_ms` is limits.max_age_s: how long a renewed key's backlog can still arrive."""
 
     def __init__(
         self,
@@ -82,8 +91,10 @@ class Verifier:
         unsigned_points: frozenset[str],
         chain_check: bool,
         clock: Callable[[], float] = time.monotonic,
+        horizon_ms: int = DEFAULT_HORIZON_MS,
     ) -> None:
         self.keys_file = keys_file
+        self.horizon_ms = horizon_ms
         self.keys: KeyRing | None = load_keys(keys_file) if keys_file else None
         self._mtime = _mtime(keys_file)
         self._clock = clock
@@ -110,9 +121,15 @@ class Verifier:
         return self.keys
 
     def check(
-        self, point: str, payload: bytes, props: Mapping[str, str], received_ms: int
+        self,
+        point: str,
+        payload: bytes,
+        props: Mapping[str, str],
+        received_ms: int,
+        kind: str = topics.TELEMETRY,
     ) -> Seal | Refusal | None:
-        """The verified seal; None for an unsigned message that may come in; or why not."""
+        """The verified seal; None for an unsigned message that may come in; or why not.
+        `kind` is the topic's (telemetry or event): a renewed key's backlog is told by it."""
         seal = read_seal(props, payload)
         if isinstance(seal, Refusal):
             return seal
@@ -123,7 +140,13 @@ class Verifier:
             return Refusal(UNSIGNED, "unsigned message; the point is not in unsigned_points")
         if keys is None:
             return None  # signatures not checked here: taken as unsigned
-        key = keys.for_message(seal.key_id, point, received_ms)
+        key = keys.for_message(
+            seal.key_id,
+            point,
+            received_ms,
+            lambda: latest_ms(point, kind, payload),
+            self.horizon_ms,
+        )
         if isinstance(key, str):
             return Refusal(key, f"key {seal.key_id!r}")
         if not signing.verify(key.public, seal.chain_hash, seal.signature):

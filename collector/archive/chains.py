@@ -13,7 +13,8 @@ the chain is followed by its links, not in the order anything was archived
   within `REDELIVERY_MS`, in any archive, is a redelivery (the collector took it in but its
   acknowledgement was lost), counted and harmless: it carries the same samples;
 - bad_signature / unknown_key / revoked_key / retired_key / wrong_key / unsigned / damaged:
-  the message itself cannot be trusted. It still takes its place in the chain, so the message
+  the message itself cannot be trusted (a retired key: keys.py `KeyRing.for_message`, the rule
+  the collector applied when it took the message in). It still takes its place in the chain, so the message
   after it is not named a second time.
 
 Entries come day by day (every archive's records of one day, then the next day's); signatures
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pantau.collector.archive import signing
-from pantau.collector.archive.keys import KeyRing, PublicKey
+from pantau.collector.archive.keys import DEFAULT_HORIZON_MS, KeyRing, PublicKey, latest_ms
 from pantau.collector.archive.links import REDELIVERY_MS, Links, Row
 from pantau.collector.archive.scan import Entry
 from pantau.shared import topics
@@ -91,7 +92,8 @@ class ChainChecker:
     """Fed the archives' entries day by day (every archive's records of a day, then the next
     day's); `finish` gives the findings sorted by day and record. Findings on days before
     `report_from` are context only. `archives` names the archives for findings (one archive:
-    none needed)."""
+    none needed). `horizon_ms` is the collector's limits.max_age_s: how long a renewed key's
+    backlog can still arrive (keys.py)."""
 
     def __init__(
         self,
@@ -99,8 +101,10 @@ class ChainChecker:
         unsigned_points: frozenset[str] = frozenset(),
         report_from: str = "",
         redelivery_ms: int = REDELIVERY_MS,
+        horizon_ms: int = DEFAULT_HORIZON_MS,
     ) -> None:
         self.keys = keys
+        self.horizon_ms = horizon_ms
         self.unsigned_points = unsigned_points
         self.report_from = report_from
         self.report = ChainReport()
@@ -148,7 +152,14 @@ class ChainChecker:
             self._links.add_unlinked(point)
             return False
         h = signing.chain_hash(prev, record.payload)
-        key = self.keys.for_message(key_id, point, record.received_ms)
+        payload = record.payload
+        key = self.keys.for_message(
+            key_id,
+            point,
+            record.received_ms,
+            lambda: latest_ms(point, kind, payload),
+            self.horizon_ms,
+        )
         trusted = False
         if not isinstance(key, PublicKey):
             self._finding(entry, key, point, f"key {key_id}")
@@ -222,9 +233,10 @@ def check_chains(
     unsigned_points: frozenset[str] = frozenset(),
     heads: Mapping[str, bytes] | None = None,
     report_from: str = "",
+    horizon_ms: int = DEFAULT_HORIZON_MS,
 ) -> ChainReport:
     """All at once (entries day by day, as `ChainChecker` wants them)."""
-    checker = ChainChecker(keys, unsigned_points, report_from)
+    checker = ChainChecker(keys, unsigned_points, report_from, horizon_ms=horizon_ms)
     for point, h in (heads or {}).items():
         checker.seed(point, h)
     for entry in entries:

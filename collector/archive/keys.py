@@ -1,9 +1,15 @@
 """The public keys a verifier trusts: the PKI's `signing-keys.json`, read without the PKI.
 
 An auditor gets this file beside the archive; it lists every key ever issued with its state.
-A key counts for what it signed while it was active: a message received after its key was
-retired (renewed) or revoked is refused, the same rule the collector applies when it takes a
-message in, so the offline check and the live one agree.
+A key counts for what it signed while it was active. A message received after its key was
+revoked (a compromise) is refused. A key retired by a renewal still vouches for a message that
+arrives after the renewal when everything in it (every sample's and the event's time) is from
+before the renewal, and only for as long as such a message can still arrive (the spool horizon,
+`limits.max_age_s`): the agent's backlog, signed while the key was the point's, is still its
+evidence, while nothing the old key signs about a later time counts. `KeyRing.for_message` is
+the one rule: the collector applies it as it takes a message in (collector/signatures.py) and
+`pantau evidence verify` applies it to the archive (collector/archive/chains.py), so the offline
+check and the live one agree.
 """
 
 from __future__ import annotations
@@ -12,19 +18,44 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pantau.collector.archive import signing
-from pantau.shared.errors import ConfigError
+from pantau.collector.config import LimitsConfig
+from pantau.shared import topics
+from pantau.shared.errors import ConfigError, PayloadError
+from pantau.shared.wire import Event, Telemetry, decode
 
 UNKNOWN_KEY = "unknown_key"
 REVOKED_KEY = "revoked_key"
 RETIRED_KEY = "retired_key"
 OTHER_POINT = "wrong_key"  # a real key, but another point's (or a collector's)
+# How long after a renewal the retired key's backlog can still arrive: the collector's default
+# limits.max_age_s (the agents' spool horizon); a config's own value is passed where there is one.
+DEFAULT_HORIZON_MS = int(LimitsConfig().max_age_s * 1000)
+
+Contents = Callable[[], int | None]  # the latest time a message speaks of, read when needed
+
+
+def latest_ms(point: str, kind: str, payload: bytes) -> int | None:
+    """The latest time a message of `point` on its `kind` topic speaks of, read as ingest reads
+    it (the wire contract): its samples' or its event's `ts_ms`. None when the payload does not
+    read as that (then nothing in it can be placed before a renewal)."""
+    if kind not in (topics.TELEMETRY, topics.EVENT):
+        return None
+    try:  # the size limit is ingest's to apply, not the key's
+        message = decode(kind, payload, point, max_bytes=len(payload))
+    except PayloadError:
+        return None
+    if isinstance(message, Telemetry):
+        return max((s.ts_ms for s in message.samples), default=None)
+    if isinstance(message, Event):
+        return message.ts_ms
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,14 +68,24 @@ class PublicKey:
     retired_ms: int | None = None
     revoked_ms: int | None = None
 
-    def refusal(self, point: str, received_ms: int) -> str | None:
-        """Why a message of `point` received at `received_ms` may not rest on this key."""
+    def refusal(
+        self, point: str, received_ms: int, contents: Contents, horizon_ms: int
+    ) -> str | None:
+        """Why a message of `point` received at `received_ms` may not rest on this key.
+        `contents` is asked only for a retired key (it decodes the payload)."""
         if self.role != "agent" or self.name != point:
             return OTHER_POINT
         if self.status == "revoked" and received_ms >= (self.revoked_ms or 0):
             return REVOKED_KEY
-        if self.status == "retired" and received_ms >= (self.retired_ms or 0):
-            return RETIRED_KEY
+        if self.status == "retired":
+            retired_ms = self.retired_ms or 0
+            if received_ms < retired_ms:
+                return None
+            if received_ms >= retired_ms + horizon_ms:
+                return RETIRED_KEY  # no backlog of the old key can arrive this late
+            latest = contents()
+            if latest is None or latest >= retired_ms:
+                return RETIRED_KEY  # speaks of a time after the renewal
         return None
 
 
@@ -52,12 +93,20 @@ class PublicKey:
 class KeyRing:
     keys: Mapping[str, PublicKey]
 
-    def for_message(self, key_id: str, point: str, received_ms: int) -> PublicKey | str:
-        """The key to check a message's signature with, or the reason it cannot be used."""
+    def for_message(
+        self,
+        key_id: str,
+        point: str,
+        received_ms: int,
+        contents: Contents,
+        horizon_ms: int = DEFAULT_HORIZON_MS,
+    ) -> PublicKey | str:
+        """The key to check a message's signature with, or the reason it cannot be used.
+        `contents`: e.g. `lambda: latest_ms(point, kind, payload)`; `horizon_ms`: limits.max_age_s."""
         key = self.keys.get(key_id)
         if key is None:
             return UNKNOWN_KEY
-        return key.refusal(point, received_ms) or key
+        return key.refusal(point, received_ms, contents, horizon_ms) or key
 
     def checkpoint_keys(self) -> dict[str, Ed25519PublicKey]:
         """Collector keys by id: who may sign a checkpoint."""
