@@ -91,6 +91,13 @@ class PublishConfig(Section):
     receipt_window: int = Field(
         default=64, ge=1, le=10_000, description="Messages sent and awaiting a receipt at once"
     )
+    goodbye_drain_s: float = Field(
+        default=6.0,
+        ge=0,
+        le=6.0,  # the network loop gives the whole goodbye 10 s (agent/netloop.py)
+        description="On a clean stop, wait at most this long to send what is spooled and get "
+        "its receipts (what is left stays in the spool for the next start)",
+    )
 
 
 class ProbeTarget(Section):

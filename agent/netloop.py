@@ -28,7 +28,7 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-# goodbye: drain and receipts (agent/publisher.py GOODBYE_DRAIN_S), offline state, disconnect
+# goodbye: drain and receipts (publish.goodbye_drain_s, at most 6 s), offline state, disconnect
 STOP_TIMEOUT_S = 10.0
 
 SWEEP_S = 0.5  # every session is stepped at least this often (keepalive, timers)

@@ -60,7 +60,6 @@ OVERTAKEN_AFTER_S = 10.0
 # after the full receipt timeout.
 NO_MATCHING_SUBSCRIBERS = 0x10
 UNHEARD_RETRY_S = 5.0
-GOODBYE_DRAIN_S = 6.0  # on a clean stop: send what is spooled and wait for its receipts
 CONNACK_TIMEOUT_S = 10.0  # an address that takes TCP but never answers MQTT is said so
 SHORT_SESSION_S = 5.0  # dropped this soon after connecting, again and again: someone else's login
 
@@ -270,7 +269,8 @@ class PointPublisher:
         if self._stopping:
             return
         self._stopping = True
-        self._goodbye = _Goodbye(drain_until=time.monotonic() + GOODBYE_DRAIN_S)
+        drain_s = self.publish_config.goodbye_drain_s  # send what is spooled, await receipts
+        self._goodbye = _Goodbye(drain_until=time.monotonic() + drain_s)
         self._next_publish_at = 0.0  # no lingering on the way out
         self._dirty.set()
         self._loop.wake(self)

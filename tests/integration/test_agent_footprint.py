@@ -22,6 +22,8 @@ from tests.pipeline import agent_config, start_agent, taken_so_far, wait_for
 HEAVY = ("pydantic", "pydantic_core", "yaml", "cryptography")
 # Shared objects of those: pydantic-core's, PyYAML's, cryptography's Rust extension.
 HEAVY_MAPPED = ("pydantic", "_yaml", "cryptography")
+# No collector sends receipts here: a stopping agent would wait its whole goodbye (6 s) for them.
+GOODBYE = {"goodbye_drain_s": 0.5}
 
 
 def mapped_libraries(pid: int) -> set[str]:
@@ -35,6 +37,7 @@ def test_the_agent_process_maps_no_pydantic(tmp_path: Path, mosquitto: Service) 
         mosquitto.port,
         [{"id": "ringan-01", "source": {"kind": "simulated", "fixed_rx_bps": 2e6}}],
         interval_s=0.5,
+        publish=GOODBYE,
     )
     agent = start_agent(config, tmp_path / "agent.log")
     try:
@@ -79,7 +82,7 @@ def signed_capacity_points(keys: Path) -> tuple[list[dict[str, Any]], dict[str, 
             },
         },
     ]
-    publish = {"signing_key_file": str(keys / "{point}" / "signing.key")}
+    publish = {"signing_key_file": str(keys / "{point}" / "signing.key"), **GOODBYE}
     return points, publish
 
 
@@ -140,6 +143,7 @@ def test_an_agent_built_from_a_config_imports_no_pydantic(
             {"id": "ringan-02", "source": {"kind": "linux", "wan_interface": "lo"}},
         ],
         interval_s=0.5,
+        publish=GOODBYE,
     )
     done = run_agent_in_a_child(config)
     assert done.stdout.split() == ["none", "Settings", "0", "0"]
