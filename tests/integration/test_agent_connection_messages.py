@@ -28,6 +28,8 @@ def run_agent(tmp: Path, port: int, **mqtt: Any) -> Proc:
         port,
         [{"id": POINT, "source": {"kind": "simulated", "fixed_rx_bps": 1e6}}],
         interval_s=1,
+        # no collector sends receipts here: a stop would wait its whole goodbye (6 s) for them
+        publish={"goodbye_drain_s": 0.5},
     )
     if mqtt:
         import yaml
