@@ -52,8 +52,13 @@ def test_rollups_follow_live_and_late_data(
         "id": "citangkil-02",
         "source": {"kind": "simulated", "fixed_rx_bps": 2e6, "fixed_clients": 5},
     }
+    # The agent stops while the collector is away: no receipt can come, so its goodbye is 1 s
+    # (its samples are at the broker by then), not the 6 s it would wait for them.
+    publish = {"goodbye_drain_s": 1.0}
     agent = start_agent(
-        agent_config(tmp_path / "agent.yaml", mosquitto.port, [point], interval_s=0.2),
+        agent_config(
+            tmp_path / "agent.yaml", mosquitto.port, [point], interval_s=0.2, publish=publish
+        ),
         tmp_path / "agent.log",
     )
     db = influx(influxd.url, database)
