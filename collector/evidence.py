@@ -242,7 +242,8 @@ class Guard:
             out.newest[key] = max(out.newest.get(key, NO_ROWS), item.ts_ms)
             before = first.get((key, item.ts_ms))
             if before is None:  # new, or late data: no need to read its fields
-                if key in neighbours and item.measurement == TELEMETRY:
+                late = item.ts_ms <= newest.get(key, NO_ROWS)
+                if late and key in neighbours and item.measurement == TELEMETRY:
                     why = fill_gap(neighbours[key], item.neighbour())
                     if why is not None:
                         out.refused.append(

@@ -440,6 +440,42 @@ def test_late_samples_fill_gaps_and_never_outvote_stored_ones(
     assert collector.log().count("refused 1 late sample(s) where stored samples leave no gap") == 1
 
 
+def test_only_late_samples_are_held_to_the_gaps(
+    secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
+) -> None:
+    """In one message, a missing sample delivered late and the first sample of an agent
+    installed afresh (seq from 0 again, 2 s after the last stored one): the late one fills its
+    gap, and the new one is new data, not held to the gaps between stored samples."""
+    a = secure.agents["cit-01"]
+    agent = connect(
+        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
+    )
+    t0 = int(time.time() * 1000) - 3_600_000
+    stored = [sample(seq, t0 + seq * 10_000, 0.0) for seq in (0, 1, 3)]
+    missing = sample(2, t0 + 20_000, 0.0)
+    fresh = sample(0, t0 + 32_000, 0.0).model_copy(update={"boot": "b2"})
+    topic = topics.telemetry_topic("cit-01")
+    db = influx(influxd.url, database)
+    collector = shared_collector(secure, tmp_path, influxd, database)
+    try:
+        assert agent.publish(topic, telemetry("cit-01", stored)) == "Success"
+        wait_for(lambda: count_rows(db, "telemetry") == 3, 20, "the 3 samples stored")
+        assert agent.publish(topic, telemetry("cit-01", [missing, fresh])) == "Success"
+        wait_for(lambda: count_rows(db, "telemetry") == 5, 20, "both stored")
+    finally:
+        collector.stop()
+        agent.close()
+    assert final_stats(collector)["rejected"] == {}
+    rows = db.query('SELECT "seq", "boot" FROM "telemetry" ORDER BY time')
+    assert [(r["seq"], r["boot"]) for r in rows] == [
+        (0, "b1"),
+        (1, "b1"),
+        (2, "b1"),
+        (3, "b1"),
+        (0, "b2"),
+    ]
+
+
 def test_a_point_moved_to_another_provider_keeps_its_history_guarded(
     secure: SecureBroker, tmp_path: Path, influxd: Service, database: str
 ) -> None:
