@@ -303,6 +303,8 @@ def _say_chains(outcome: Outcome, chains: ChainReport, first: str, last: str) ->
         extra.append(f"{sum(chains.redelivered.values())} redelivered")
     if chains.late:
         extra.append(f"{sum(chains.late.values())} after the message that follows them")
+    if chains.refused:
+        extra.append(f"{sum(chains.refused.values())} refused by the collector for their content")
     more = f" ({', '.join(extra)})" if extra else ""
     if chains.ok:
         outcome.ok(
@@ -553,7 +555,9 @@ class ReplayStats:
 
 class Sink:
     """Archived records through ingest (with the time each was received, so the same limits
-    judge them) into InfluxDB, in batches: the rows the collector stored."""
+    judge them) into InfluxDB, in batches: the rows the collector stored. A record archived as
+    refused (segments.REFUSED) stores nothing: what the collector decided when it arrived
+    stands, whatever the registry or limits say now."""
 
     BATCH_LINES = 5_000
 
@@ -569,6 +573,9 @@ class Sink:
         from pantau.shared.wire import MAX_PAYLOAD_BYTES
 
         self.stats.records += 1
+        if record.refused is not None:  # refused when it arrived: archived, never stored
+            self.stats.refused[record.refused.partition(":")[0]] += 1
+            return
         result = ingest(
             record.topic,
             record.payload,
@@ -733,6 +740,7 @@ def _proved(entry: Entry, samples: list[dict[str, Any]], hashes: list[bytes]) ->
         "received_ms": record.received_ms,
         "topic": record.topic,
         "properties": dict(record.properties),
+        **({"refused": record.refused} if record.refused is not None else {}),
         "payload": record.payload.decode("utf-8", "replace"),
         "samples": samples,
         "record": entry.body.hex(),

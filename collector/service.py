@@ -13,7 +13,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from pantau.collector.archive.segments import ArchiveWriter, Record
+from pantau.collector.archive.segments import REFUSED, ArchiveWriter, Record
 from pantau.collector.buffer import DiskBuffer
 from pantau.collector.config import CollectorConfig
 from pantau.collector.evidence import Guard
@@ -24,6 +24,7 @@ from pantau.collector.rollup_queue import RollupQueue
 from pantau.collector.signatures import (
     CHAIN_BREAK,
     Refusal,
+    Seal,
     Verifier,
     chain_break_line,
     mark_unsigned,
@@ -266,12 +267,8 @@ class Collector:
             lines = result.lines
             if seal is None and signed and self.verifier.keys is not None:
                 lines = mark_unsigned(lines)  # taken during a migration, and marked so
-            if seal is not None and (broken := self.verifier.follow(result.point, seal)):
-                self.stats.reject(CHAIN_BREAK)
-                if self._throttle.hit(f"{CHAIN_BREAK}:{result.point}", broken) == 1:
-                    log.warning("hash chain of %s breaks: %s", result.point, broken)
-                tags = self._tags(result.point)
-                lines = [*lines, chain_break_line(tags, broken, message.topic, now_ms)]
+            if seal is not None:
+                lines = [*lines, *self._follow(result.point, seal, message.topic, now_ms)]
             record = None
             if self.archive is not None and signed:
                 record = Record(now_ms, message.topic, bytes(message.payload), props)
@@ -314,7 +311,30 @@ class Collector:
         # it yet), gets no answer and its agent keeps the data and sends it again.
         if isinstance(seal, Refusal) and seal.kept:
             receipt = None
-        self.writer.submit(Pending([], ack, point=result.point, receipt=receipt, refused=True))
+        breaks: list[str] = []
+        evidence: Record | None = None
+        if isinstance(seal, Seal) and result.point is not None and not message.retain:
+            # authentic, refused for its content: its point's chain runs through it, so it is
+            # followed and archived (marked refused) before the refused receipt goes out. A
+            # retained copy is an old message again; one beyond max_payload_bytes is not kept.
+            breaks = self._follow(result.point, seal, message.topic, now_ms)
+            if self.archive is not None and len(message.payload) <= self.config.max_payload_bytes:
+                why = f"{result.reason}: {result.detail}"[:300]
+                marked = {**props, REFUSED: why}
+                evidence = Record(now_ms, message.topic, bytes(message.payload), marked)
+        self.writer.submit(
+            Pending(breaks, ack, point=result.point, receipt=receipt, refused=True, record=evidence)
+        )
+
+    def _follow(self, point: str, seal: Seal, topic: str, now_ms: int) -> list[str]:
+        """The `integrity` row of the break this message makes in its point's chain, if any."""
+        broken = self.verifier.follow(point, seal)
+        if not broken:
+            return []
+        self.stats.reject(CHAIN_BREAK)
+        if self._throttle.hit(f"{CHAIN_BREAK}:{point}", broken) == 1:
+            log.warning("hash chain of %s breaks: %s", point, broken)
+        return [chain_break_line(self._tags(point), broken, topic, now_ms)]
 
     def _send_receipts(self, batch: list[Pending]) -> None:
         """One receipt per point per durable batch, naming every message id it covers."""

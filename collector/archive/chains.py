@@ -62,6 +62,7 @@ class ChainReport:
     unsigned: Counter[str] = field(default_factory=Counter)  # per point, in grace mode
     redelivered: Counter[str] = field(default_factory=Counter)
     late: Counter[str] = field(default_factory=Counter)  # gaps a later message filled
+    refused: Counter[str] = field(default_factory=Counter)  # authentic, refused for content
     heads: dict[str, bytes] = field(default_factory=dict)  # per point: the last chain value
 
     @property
@@ -169,6 +170,8 @@ class ChainChecker:
             )
         else:
             trusted = not entry.problem
+            if record.refused is not None:  # in the chain, but its rows were never stored
+                self.report.refused[point] += 1
         self.report.messages[point] += 1
         self._links.add(point, self._row(entry, prev, h, trusted))
         return trusted

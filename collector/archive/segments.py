@@ -17,6 +17,11 @@ A segment starts with `FILE_MAGIC`; then records, each framed as
 
 The body is the Merkle leaf of the day's tree: it covers when the message arrived, its topic,
 its properties and its exact payload.
+
+A signed message the collector refused for its content (a sample from the future, an invalid
+event: its signature and key were good) is archived too, with one property the collector adds,
+`REFUSED`, saying why: the point's chain runs through it, so leaving it out would look exactly
+like a deleted record, and it is what the agent said. Replay stores nothing of it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ _FIXED = struct.Struct(">BQH")  # version, received_ms, topic length
 _MIN_BODY = _FIXED.size + 2 + 4  # empty topic, no properties, empty payload
 _OVERHEAD = _FRAME.size + _CRC.size
 _OPEN_SEGMENTS = 2  # today and yesterday (a message received just before midnight)
+# The property a refused message is archived with: "<reason>: <detail>". The collector keeps 16
+# characters of a property name it receives (collector/service.py `user_properties`), so no
+# message can carry this one itself.
+REFUSED = "collector.refused"
 
 
 class ArchiveError(PantauError):
@@ -75,6 +84,11 @@ class Record:
     @property
     def day(self) -> str:
         return day_of(self.received_ms)
+
+    @property
+    def refused(self) -> str | None:
+        """Why the collector refused this message ("<reason>: <detail>"), None if it took it."""
+        return self.properties.get(REFUSED)
 
     def encode(self) -> bytes:
         """The body (and Merkle leaf): the same record always gives the same bytes."""
