@@ -149,7 +149,7 @@ def test_a_full_agent_disk_while_publishing_and_while_the_broker_is_away(
     db = influx(influxd.url, database)
     state = small_disk / "agent-state"
     procs = [collector(tmp_path, mosquitto.port, influxd, database)]
-    procs.append(agent(tmp_path, mosquitto.port, state, 0.25))
+    procs.append(agent(tmp_path, mosquitto.port, state, 0.1))
     watch = StateWatch(mosquitto.port)
     try:
         wait_for(lambda: count_rows(db, "telemetry") >= 20, 30, "data flowing")
@@ -206,7 +206,7 @@ def test_a_full_archive_disk_holds_back_storing_until_there_is_room(
     state = tmp_path / "agent-state"
     evidence = {"archive_dir": str(archive)}
     procs = [collector(tmp_path, mosquitto.port, influxd, database, workers=2, evidence=evidence)]
-    procs.append(agent(tmp_path, mosquitto.port, state, 0.25))
+    procs.append(agent(tmp_path, mosquitto.port, state, 0.1))
     try:
         wait_for(lambda: count_rows(db, "telemetry") >= 20, 30, "data flowing")
         filler = fill(small_disk)
