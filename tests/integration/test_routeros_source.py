@@ -313,7 +313,7 @@ def test_wrong_password_is_device_down_without_the_password(
 @routers(*(RouterSpec(name=f"r{i}", password=PASSWORD) for i in range(4)))
 def test_hung_router_times_out_without_delaying_the_others(rig: Rig) -> None:
     rig.fleet.routers[1].faults.hang = True  # TCP open, never a byte back
-    rig.fleet.routers[3].faults.reply_delay_s = 5.0  # answers, far too late
+    rig.fleet.routers[3].faults.reply_delay_s = 3.0  # answers, far too late (the budget: 1 s)
     sources = [rig.source(i, ping_targets=[], timeout_s=1.0) for i in range(4)]
     done: dict[int, tuple[float, Reading]] = {}
     started = time.monotonic()
