@@ -292,7 +292,7 @@ def test_a_wrong_wan_interface_is_an_alert_after_an_hour(
         )  # fmt: skip
         points = [router(fleet, wrong), router(fleet, right, wan_interface="ether1-wan")]
         agent = start_agent(
-            agent_config(tmp_path / "agent.yaml", mosquitto.port, points, interval_s=1.0),
+            agent_config(tmp_path / "agent.yaml", mosquitto.port, points, interval_s=0.5),
             tmp_path / "agent.log",
             env={"PANTAU_TEST_ROUTER_PW": ROUTER_PW},
         )
