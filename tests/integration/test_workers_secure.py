@@ -76,7 +76,7 @@ def test_each_worker_logs_in_as_its_own_collector_identity(
             tmp_path / "agent" / "agent.yaml",
             secure.password_port,
             points,
-            interval_s=0.1,
+            interval_s=0.05,
             mqtt=secure.agent_mqtt("password") | {"reconnect_min_s": 0.2, "reconnect_max_s": 2},
         ),
         tmp_path / "agent.log",
