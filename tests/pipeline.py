@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from pantau.agent.spool import SpoolView, read_progress
+from pantau.collector.admin.pki import Pki
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.influxdb.config import InfluxConfig
 from pantau.shared.errors import SinkError
@@ -140,6 +141,38 @@ class Proc:
                 self.process.kill()
                 self.process.wait(10)
         return self.process.returncode
+
+
+def signed_collector_config(
+    tmp: Path,
+    broker_port: int,
+    influx_url: str,
+    database: str,
+    points: list[str],
+    collector: str = "pantau-collector",
+    **extra: Any,
+) -> tuple[Pki, Path]:
+    """A project PKI with a password and a signing key for each point and for the collector,
+    and a collector.yaml that checks every signature and archives every message (tmp/archive),
+    signing its daily checkpoints with its own key."""
+    pki = Pki(tmp / "pki")
+    pki.init()
+    pki.issue_many(points, "agent", "password")
+    pki.issue_many([collector], "collector", "password")
+    config = collector_config(
+        tmp / "collector.yaml",
+        broker_port,
+        influx_url,
+        database,
+        registry_file(tmp / "registry.yaml", points),
+        evidence={
+            "keys_file": str(pki.signing_keys_path),
+            "archive_dir": str(tmp / "archive"),
+            "signing_key_file": str(pki.bundle_dir(collector) / "signing.key"),
+        },
+        **extra,
+    )
+    return pki, config
 
 
 def influx(url: str, database: str) -> Influx:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector.admin.pki import Pki
 from pantau.collector.archive import scan, signing
 from pantau.collector.archive.segments import days
 from pantau.collector.lab.services import Service
@@ -22,11 +21,10 @@ from pantau.shared.cli import main
 from tests.integration.test_workers import all_subscribed
 from tests.pipeline import (
     agent_config,
-    collector_config,
     count_rows,
     finish_with_receipts,
     influx,
-    registry_file,
+    signed_collector_config,
     start_agent,
     start_collector,
     wait_for,
@@ -61,24 +59,10 @@ def test_verify_follows_chains_across_two_workers_archives(
     database: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pki = Pki(tmp_path / "pki")
-    pki.init()
-    pki.issue_many(POINTS, "agent", "password")
-    pki.issue_many([COLLECTOR], "collector", "password")
-    archive = tmp_path / "archive"
-    config = collector_config(
-        tmp_path / "collector.yaml",
-        mosquitto.port,
-        influxd.url,
-        database,
-        registry_file(tmp_path / "registry.yaml", POINTS),
-        workers=2,
-        evidence={
-            "keys_file": str(pki.signing_keys_path),
-            "archive_dir": str(archive),
-            "signing_key_file": str(pki.bundle_dir(COLLECTOR) / "signing.key"),
-        },
+    pki, config = signed_collector_config(
+        tmp_path, mosquitto.port, influxd.url, database, POINTS, COLLECTOR, workers=2
     )
+    archive = tmp_path / "archive"
     agent_yaml = agent_config(
         tmp_path / "agent" / "agent.yaml",
         mosquitto.port,

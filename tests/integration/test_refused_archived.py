@@ -15,7 +15,6 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from pantau.collector.admin.pki import Pki
 from pantau.collector.archive import signing
 from pantau.collector.archive.segments import REFUSED
 from pantau.collector.lab.services import Service
@@ -24,7 +23,7 @@ from pantau.collector.sla.periods import from_ms
 from pantau.shared.cli import main
 from pantau.shared.wire import Sample, Telemetry, encode
 from tests.integration.test_signed_pipeline import archived, publish, sealed
-from tests.pipeline import collector_config, influx, registry_file, start_collector
+from tests.pipeline import influx, signed_collector_config, start_collector
 
 POINT = "kubangsari-01"
 COLLECTOR = "pantau-collector"
@@ -52,24 +51,10 @@ def test_a_message_refused_for_its_content_is_archived_and_the_chain_stays_whole
     database: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pki = Pki(tmp_path / "pki")
-    pki.init()
-    pki.issue(POINT, "agent", "password")
-    pki.issue(COLLECTOR, "collector", "password")
-    archive = tmp_path / "archive"
-    config = collector_config(
-        tmp_path / "collector.yaml",
-        mosquitto.port,
-        influxd.url,
-        database,
-        registry_file(tmp_path / "registry.yaml", [POINT]),
-        workers=1,
-        evidence={
-            "keys_file": str(pki.signing_keys_path),
-            "archive_dir": str(archive),
-            "signing_key_file": str(pki.bundle_dir(COLLECTOR) / "signing.key"),
-        },
+    pki, config = signed_collector_config(
+        tmp_path, mosquitto.port, influxd.url, database, [POINT], COLLECTOR, workers=1
     )
+    archive = tmp_path / "archive"
     key = signing.load_private_key(pki.bundle_dir(POINT) / "signing.key")
     now_ms = int(time.time() * 1000)
     t = now_ms - 60_000

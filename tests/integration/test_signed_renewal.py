@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from pantau.collector.admin.pki import Pki
 from pantau.collector.archive import signing
 from pantau.collector.lab.services import Service
 from pantau.collector.sla.periods import from_ms
@@ -20,11 +19,10 @@ from pantau.shared.wire import Sample, Telemetry, encode
 from tests.integration.test_signed_pipeline import archived, publish, sealed
 from tests.pipeline import (
     agent_config,
-    collector_config,
     count_rows,
     finish_with_receipts,
     influx,
-    registry_file,
+    signed_collector_config,
     spooled,
     start_agent,
     start_collector,
@@ -50,23 +48,10 @@ def test_a_renewal_keeps_the_old_keys_backlog_and_refuses_its_later_messages(
     database: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    pki = Pki(tmp_path / "pki")
-    pki.init()
-    pki.issue(POINT, "agent", "password")
-    pki.issue(COLLECTOR, "collector", "password")
-    archive = tmp_path / "archive"
-    config = collector_config(
-        tmp_path / "collector.yaml",
-        mosquitto.port,
-        influxd.url,
-        database,
-        registry_file(tmp_path / "registry.yaml", [POINT]),
-        evidence={
-            "keys_file": str(pki.signing_keys_path),
-            "archive_dir": str(archive),
-            "signing_key_file": str(pki.bundle_dir(COLLECTOR) / "signing.key"),
-        },
+    pki, config = signed_collector_config(
+        tmp_path, mosquitto.port, influxd.url, database, [POINT], COLLECTOR
     )
+    archive = tmp_path / "archive"
     agent_yaml = agent_config(
         tmp_path / "agent" / "agent.yaml",
         mosquitto.port,
