@@ -9,6 +9,7 @@ from pydantic import Field
 from pantau.collector.influxdb.config import InfluxConfig
 from pantau.collector.noc.config import AlertsConfig, MetricsConfig, StatusConfig
 from pantau.shared.config import Section, load_config
+from pantau.shared.contract import SAMPLE_HORIZON_S
 from pantau.shared.mqtt_client import MqttConfig as BaseMqttConfig
 
 
@@ -64,7 +65,7 @@ class LimitsConfig(Section):
         default=300, ge=0, le=86_400, description="Refuse samples this far ahead of our clock"
     )
     max_age_s: float = Field(
-        default=15 * 86_400,
+        default=SAMPLE_HORIZON_S,
         gt=0,
         description="Refuse samples older than this (the agents' spool horizon)",
     )

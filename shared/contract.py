@@ -161,6 +161,8 @@ EVENT_DATA: dict[str, type] = {
     "previous": str,
     "held_samples": int,
 }
+# How old a sample the collector takes by default (limits.max_age_s): the agents' spool horizon.
+SAMPLE_HORIZON_S = 15 * 86_400
 # The `method` tag of a capacity row: the agent's test methods (agent/capacity), and the
 # demo's simulated link (collector/lab/demo), no other.
 SIMULATED_METHOD = "simulated"

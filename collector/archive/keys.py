@@ -25,8 +25,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pantau.collector.archive import signing
-from pantau.collector.config import LimitsConfig
 from pantau.shared import topics
+from pantau.shared.contract import SAMPLE_HORIZON_S
 from pantau.shared.errors import ConfigError, PayloadError
 from pantau.shared.wire import Event, Telemetry, decode
 
@@ -36,7 +36,7 @@ RETIRED_KEY = "retired_key"
 OTHER_POINT = "wrong_key"  # a real key, but another point's (or a collector's)
 # How long after a renewal the retired key's backlog can still arrive: the collector's default
 # limits.max_age_s (the agents' spool horizon); a config's own value is passed where there is one.
-DEFAULT_HORIZON_MS = int(LimitsConfig().max_age_s * 1000)
+DEFAULT_HORIZON_MS = SAMPLE_HORIZON_S * 1000
 
 Contents = Callable[[], int | None]  # the latest time a message speaks of, read when needed
 
