@@ -20,19 +20,13 @@ from pantau.collector.archive.segments import REFUSED
 from pantau.collector.lab.services import Service
 from pantau.collector.service import user_properties
 from pantau.collector.sla.periods import from_ms
-from pantau.shared.cli import main
 from pantau.shared.wire import Sample, Telemetry, encode
+from tests.integration.test_evidence_workers import evidence
 from tests.integration.test_signed_pipeline import archived, publish, sealed
 from tests.pipeline import influx, signed_collector_config, start_collector
 
 POINT = "kubangsari-01"
 COLLECTOR = "pantau-collector"
-
-
-def evidence(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
-    code = main(["evidence", *args])
-    out, _ = capsys.readouterr()
-    return code, out.splitlines()
 
 
 def telemetry(seq: int, ts_ms: int) -> bytes:

@@ -14,8 +14,8 @@ import pytest
 from pantau.collector.archive import signing
 from pantau.collector.lab.services import Service
 from pantau.collector.sla.periods import from_ms
-from pantau.shared.cli import main
 from pantau.shared.wire import Sample, Telemetry, encode
+from tests.integration.test_evidence_workers import evidence
 from tests.integration.test_signed_pipeline import archived, publish, sealed
 from tests.pipeline import (
     agent_config,
@@ -33,12 +33,6 @@ from tests.pipeline import (
 
 POINT = "kubangsari-01"
 COLLECTOR = "pantau-collector"
-
-
-def evidence(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
-    code = main(["evidence", *args])
-    out, _ = capsys.readouterr()
-    return code, out.splitlines()
 
 
 def test_a_renewal_keeps_the_old_keys_backlog_and_refuses_its_later_messages(
