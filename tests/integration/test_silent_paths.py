@@ -77,6 +77,12 @@ def final_stats(collector: Proc) -> dict[str, object]:
     return json.loads(collector.log().splitlines()[-1].split("stats ", 1)[1])
 
 
+def cit_01(secure: SecureBroker) -> Session:
+    """cit-01's own MQTT session, with its password, over TLS."""
+    a = secure.agents["cit-01"]
+    return connect(secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file))
+
+
 def publish_samples(session: Session, point: str, count: int, first: int = 0) -> None:
     """`count` messages of one sample each (seq from `first`, a second apart, the last one a
     second ago), every one acknowledged by the broker."""
@@ -301,10 +307,7 @@ def test_stored_evidence_is_append_only(
     redelivery is dropped as stored already, late data fills its gap, and a different row for a
     stored timestamp is refused, counted, logged and recorded for the NOC, before and after a
     restart of the collector (which then learns what is stored from InfluxDB)."""
-    a = secure.agents["cit-01"]
-    agent = connect(
-        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
-    )
+    agent = cit_01(secure)
     t0 = int(time.time() * 1000) - 3 * 86_400_000
     down = [  # 10-s samples, seq 2 missing
         sample(seq, t0 + seq * 10_000, 0.0).model_copy(update={"wan_up": False})
@@ -372,10 +375,7 @@ def test_late_samples_fill_gaps_and_never_outvote_stored_ones(
     of 96 erased a month's deductions. Now a late sample is stored only where one is missing
     (its seq between its stored neighbours', its interval no longer than theirs); the rest are
     refused (`overlap`) and recorded in `integrity`."""
-    a = secure.agents["cit-01"]
-    agent = connect(
-        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
-    )
+    agent = cit_01(secure)
     hour = (int(time.time() * 1000) - 2 * 86_400_000) // 3_600_000 * 3_600_000
     outage = [
         sample(seq, hour + seq * 10_000, 0.0).model_copy(update={"wan_up": False})
@@ -446,10 +446,7 @@ def test_only_late_samples_are_held_to_the_gaps(
     """In one message, a missing sample delivered late and the first sample of an agent
     installed afresh (seq from 0 again, 2 s after the last stored one): the late one fills its
     gap, and the new one is new data, not held to the gaps between stored samples."""
-    a = secure.agents["cit-01"]
-    agent = connect(
-        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
-    )
+    agent = cit_01(secure)
     t0 = int(time.time() * 1000) - 3_600_000
     stored = [sample(seq, t0 + seq * 10_000, 0.0) for seq in (0, 1, 3)]
     missing = sample(2, t0 + 20_000, 0.0)
@@ -484,10 +481,7 @@ def test_a_point_moved_to_another_provider_keeps_its_history_guarded(
     stored timestamp was written beside the stored one, and a redelivery was stored twice.
     Now a row is identified by what the agent decides (point and time), whatever the
     registry says."""
-    a = secure.agents["cit-01"]
-    agent = connect(
-        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
-    )
+    agent = cit_01(secure)
     t0 = int(time.time() * 1000) - 3 * 86_400_000
     down = [
         sample(seq, t0 + seq * 10_000, 0.0).model_copy(update={"wan_up": False}) for seq in range(3)
@@ -532,10 +526,7 @@ def test_rejections_are_logged_the_first_time_then_counted_never_silenced(
     (20,000 garbage messages gave one line, later ones nothing). Now the first is logged, the
     rest are counted in a line every `log_every_s`, and a new burst is logged again."""
     collector = shared_collector(secure, tmp_path, influxd, database, log_every_s=1)
-    a = secure.agents["cit-01"]
-    agent = connect(
-        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
-    )
+    agent = cit_01(secure)
     topic = topics.telemetry_topic("cit-01")
 
     def logged() -> int:
@@ -614,10 +605,7 @@ def test_loose_json_is_refused_end_to_end(
 ) -> None:
     """Defect 8: NaN in an unknown field, a key twice (the last won), "5e6" taken as a number
     and 1 taken as true were all stored. Each is refused now, with its reason counted."""
-    a = secure.agents["cit-01"]
-    agent = connect(
-        secure.password_port, secure.pki.ca_cert_path, "cit-01", secret(a.password_file)
-    )
+    agent = cit_01(secure)
     good = json.loads(telemetry("cit-01", [sample(0, int(time.time() * 1000) - 5_000, 1e6)]))
     text = json.dumps(good)
     loose = [
