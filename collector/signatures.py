@@ -4,7 +4,8 @@ message is stored, and each point's hash chain is followed as messages arrive.
 A message carries, as MQTT v5 user properties, `k` (its point's key id), `p` (the chain hash of
 the point's previous message) and `s` (Ed25519 over `chain_hash(p, payload)`, collector/archive/signing.py).
 A bad signature, a key that is not this point's, or one revoked is refused; so is a key retired
-by a renewal, except for its backlog (collector/archive/keys.py `KeyRing.for_message`). A break
+by a renewal, except through its handover and for its backlog (collector/archive/keys.py
+`KeyRing.for_message`; the refusal's detail tells the operator what to do). A break
 in the chain (a message missing, replayed or out of order) is not refused: it is recorded in
 `integrity`, and `pantau evidence verify` checks whole chains from the archive. A redelivery
 (the same message again, which QoS 1 and receipts make normal) is neither.
@@ -148,7 +149,7 @@ class Verifier:
             self.horizon_ms,
         )
         if isinstance(key, str):
-            return Refusal(key, f"key {seal.key_id!r}")
+            return Refusal(key, keys.explain(seal.key_id, point, key, self.horizon_ms))
         if not signing.verify(key.public, seal.chain_hash, seal.signature):
             return Refusal(BAD_SIGNATURE, f"signature of key {seal.key_id!r} does not match")
         return seal

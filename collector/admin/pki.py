@@ -10,6 +10,11 @@ credentials): agents sign what they publish, the collector signs its daily check
 signing key ever issued stays in the index with its state (active, retired when renewed, revoked
 with its identity), and `signing-keys.json` (public, mode 644) lists them for whoever verifies
 the evidence: old messages stay checkable after a key is replaced.
+
+A renewal gives the retired key a handover (`handover_until`, `HANDOVER_DAYS` by default): the
+new bundle reaches the SBC by hand, and until then its agent signs with the old key, whose
+messages dated before the handover's end still count (collector/archive/keys.py). A revocation
+ends every key of the identity, retired ones included, at once.
 """
 
 from __future__ import annotations
@@ -49,6 +54,11 @@ SIGNING_ROLES: tuple[Role, ...] = ("agent", "collector")  # who gets an Ed25519 
 SIGNING_KEY = "signing.key"
 SIGNING_PUB = "signing.pub"
 CA_DAYS = 20 * 365
+# How long a renewed point's old key keeps vouching for what its agent signs, by default: time
+# for a technician to copy the new bundle to the SBC. MAX_HANDOVER_DAYS bounds an old key's
+# life after a renewal; a key that may be stolen is revoked, not renewed.
+HANDOVER_DAYS = 14
+MAX_HANDOVER_DAYS = 90
 LEAF_DAYS = 10 * 365
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _PASSWD_BINARIES = ("/usr/bin/mosquitto_passwd", "mosquitto_passwd")
@@ -88,6 +98,8 @@ class SigningKey:
     created_at: str = ""
     retired_at: str | None = None  # replaced by a renewal: good for what it signed before
     revoked_at: str | None = None  # its identity was revoked: nothing it signs after counts
+    # retired: what it signs dated from then on no longer counts (its agent has the new bundle)
+    handover_until: str | None = None
 
     def public(self) -> Ed25519PublicKey:
         return signing.public_key_from_raw(base64.b64decode(self.public_key))
@@ -100,6 +112,8 @@ class Issued:
     bundle: Path
     created: list[str]  # "certificate", "password": what this call made
     kept: list[str]  # what already existed and was left alone
+    retired_key: str | None = None  # the signing key this renewal retired
+    handover_until: str | None = None  # until when that key still vouches (keys.py)
 
     @property
     def cert_file(self) -> Path:
@@ -279,14 +293,16 @@ class Pki:
         renew: bool = False,
         days: int = LEAF_DAYS,
         password: str | None = None,
+        handover_days: float = HANDOVER_DAYS,
     ) -> Issued:
         """Credentials for one identity. Re-running keeps what exists unless `renew`.
 
         `password` sets a password made elsewhere (e.g. kept in a deployment vault), which is
         then not written into the bundle; by default a random one is made and written there.
+        `handover_days`: how long a renewed signing key's predecessor keeps vouching.
         """
         given = {name: password} if password is not None else None
-        return self.issue_many([name], role, method, renew, days, given)[0]
+        return self.issue_many([name], role, method, renew, days, given, handover_days)[0]
 
     def issue_many(
         self,
@@ -296,16 +312,21 @@ class Pki:
         renew: bool = False,
         days: int = LEAF_DAYS,
         passwords: dict[str, str] | None = None,
+        handover_days: float = HANDOVER_DAYS,
     ) -> list[Issued]:
         """`issue` for many names at once: one index write, one run of mosquitto_passwd."""
         self.require()
+        if not 0 <= handover_days <= MAX_HANDOVER_DAYS:
+            raise PkiError(f"the handover is 0 to {MAX_HANDOVER_DAYS} days, not {handover_days}")
         for name in names:
             _check_name(name, role)
         given = passwords or {}
         index = self._load()
         results: list[Issued] = []
         to_hash: dict[str, str] = {}
-        now = now_utc().isoformat()
+        at = now_utc()
+        now = at.isoformat()
+        until = (at + dt.timedelta(days=handover_days)).isoformat()
         for name in dict.fromkeys(names):
             identity = index.identities.get(name)
             if identity is not None and identity.role != role:
@@ -337,7 +358,10 @@ class Pki:
                 if identity.key_id is not None and not renew:
                     issued.kept.append("signing key")
                 else:
-                    self._issue_signing_key(index, identity, bundle, now)
+                    issued.retired_key = self._issue_signing_key(
+                        index, identity, bundle, now, until
+                    )
+                    issued.handover_until = until if issued.retired_key else None
                     issued.created.append("signing key")
             if issued.created:
                 write_public(bundle / "ca.pem", self.ca_cert_path.read_bytes(), sync=False)
@@ -368,9 +392,9 @@ class Pki:
         identity.password_hash = None
         identity.status = "revoked"
         identity.revoked_at = at
-        key = index.signing_keys.get(identity.key_id or "")
-        if key is not None:
-            key.status, key.revoked_at = "revoked", at
+        for key in index.signing_keys.values():  # retired keys too: no handover, no backlog
+            if key.name == name and key.role == identity.role and key.status != "revoked":
+                key.status, key.revoked_at = "revoked", at
         identity.key_id = None
         self._save(index)
         self._write_crl(index)
@@ -419,11 +443,16 @@ class Pki:
         return self._load().broker
 
     # -- internals -----------------------------------------------------------------------------
-    def _issue_signing_key(self, index: _Index, identity: Identity, bundle: Path, now: str) -> None:
-        """A new key pair beside the MQTT credentials; the one it replaces is retired."""
+    def _issue_signing_key(
+        self, index: _Index, identity: Identity, bundle: Path, now: str, handover_until: str
+    ) -> str | None:
+        """A new key pair beside the MQTT credentials; the one it replaces is retired, with its
+        handover. Returns the retired key's id."""
         old = index.signing_keys.get(identity.key_id or "")
+        retired = None
         if old is not None and old.status == "active":
-            old.status, old.retired_at = "retired", now
+            old.status, old.retired_at, old.handover_until = "retired", now, handover_until
+            retired = old.key_id
         key = signing.generate()
         public = key.public_key()
         signing.save_private_key(bundle / SIGNING_KEY, key)
@@ -437,6 +466,7 @@ class Pki:
             created_at=now,
         )
         identity.key_id = key_id
+        return retired
 
     def _issue_client_cert(self, name: str, role: Role, bundle: Path, days: int) -> str:
         ca_cert, ca_key = self._ca()
@@ -525,11 +555,20 @@ class Pki:
             "identities": {n: asdict(i) for n, i in sorted(index.identities.items())},
             "revoked_serials": dict(sorted(index.revoked_serials.items())),
             "broker": index.broker,
-            "signing_keys": {k: asdict(v) for k, v in sorted(index.signing_keys.items())},
+            "signing_keys": {k: _key_entry(v) for k, v in sorted(index.signing_keys.items())},
         }
         write_private(self.index_path, (json.dumps(data, indent=2) + "\n").encode())
         public = {"version": 1, "keys": data["signing_keys"]}
         write_public(self.signing_keys_path, (json.dumps(public, indent=2) + "\n").encode())
+
+
+def _key_entry(key: SigningKey) -> dict[str, Any]:
+    """A key as the index and signing-keys.json hold it; `handover_until` only once a renewal
+    gave it one, so a key ring without renewals reads the same to an older verifier."""
+    entry = asdict(key)
+    if entry["handover_until"] is None:
+        del entry["handover_until"]
+    return entry
 
 
 def hash_passwords(passwords: dict[str, str], workdir: Path) -> dict[str, str]:

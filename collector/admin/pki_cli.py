@@ -23,7 +23,14 @@ from pantau.collector.admin.broker_config import (
     sync_running_broker,
 )
 from pantau.collector.admin.dynsec import DynsecError
-from pantau.collector.admin.pki import LEAF_DAYS, ROLES, Pki, PkiError
+from pantau.collector.admin.pki import (
+    HANDOVER_DAYS,
+    LEAF_DAYS,
+    MAX_HANDOVER_DAYS,
+    ROLES,
+    Pki,
+    PkiError,
+)
 from pantau.shared.config import read_secret_file
 
 DEFAULT_DIR = "/etc/pantau/pki"
@@ -68,6 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--password-file", help="use the password in this file (mode 600) instead of a new one"
     )
     issue.add_argument("--renew", action="store_true", help="replace existing credentials")
+    issue.add_argument(
+        "--handover-days",
+        type=float,
+        default=HANDOVER_DAYS,
+        help="with --renew: the old signing key still vouches for messages dated within this"
+        f" many days, until the new bundle is on the SBC (default {HANDOVER_DAYS}, at most"
+        f" {MAX_HANDOVER_DAYS}; 0: only its backlog from before the renewal)",
+    )
     issue.add_argument("--days", type=int, default=LEAF_DAYS, help="certificate lifetime")
     issue.add_argument("--registry", help="refuse an agent whose point is not in this registry")
     revoke = actions.add_parser("revoke", help="revoke every credential of a name")
@@ -109,7 +124,9 @@ def _issue(pki: Pki, args: argparse.Namespace) -> int:
         if args.method == "cert":
             raise PkiError("--password-file needs --method password or both")
         password = read_secret_file(args.password_file).get_secret_value()
-    issued = pki.issue(args.name, args.role, args.method, args.renew, args.days, password)
+    issued = pki.issue(
+        args.name, args.role, args.method, args.renew, args.days, password, args.handover_days
+    )
     if issued.created:
         print(f"{issued.name} ({issued.role}): made {' and '.join(issued.created)}")
     if issued.kept:
@@ -118,6 +135,12 @@ def _issue(pki: Pki, args: argparse.Namespace) -> int:
         print(f"  certificate {issued.cert_file}, key {issued.key_file} (mode 600)")
     if "password" in issued.created and password is None:
         print(f"  password in {issued.password_file} (mode 600); the user name is {issued.name}")
+    if issued.retired_key is not None:
+        print(
+            f"  old signing key {issued.retired_key} retired; it vouches for messages dated"
+            f" before {issued.handover_until} (the handover): deploy {issued.signing_key_file}"
+            " to the point's agent before then, or what it signs after is refused (retired_key)"
+        )
     if issued.created:
         print(f"  CA to verify the broker: {issued.ca_file}")
         files = _refresh_broker(pki)
@@ -129,7 +152,10 @@ def _issue(pki: Pki, args: argparse.Namespace) -> int:
 
 def _revoke(pki: Pki, args: argparse.Namespace) -> int:
     if pki.revoke(args.name):
-        print(f"{args.name}: revoked (certificate in the CRL, password entry removed)")
+        print(
+            f"{args.name}: revoked (certificate in the CRL, password entry removed; its signing"
+            " keys, retired ones too, vouch for nothing received from now on)"
+        )
     else:
         print(f"{args.name}: was already revoked")
     files = _refresh_broker(pki)

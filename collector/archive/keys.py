@@ -1,15 +1,23 @@
 """The public keys a verifier trusts: the PKI's `signing-keys.json`, read without the PKI.
 
-An auditor gets this file beside the archive; it lists every key ever issued with its state.
-A key counts for what it signed while it was active. A message received after its key was
-revoked (a compromise) is refused. A key retired by a renewal still vouches for a message that
-arrives after the renewal when everything in it (every sample's and the event's time) is from
-before the renewal, and only for as long as such a message can still arrive (the spool horizon,
-`limits.max_age_s`): the agent's backlog, signed while the key was the point's, is still its
-evidence, while nothing the old key signs about a later time counts. `KeyRing.for_message` is
-the one rule: the collector applies it as it takes a message in (collector/signatures.py) and
-`pantau evidence verify` applies it to the archive (collector/archive/chains.py), so the offline
-check and the live one agree.
+An auditor gets this file beside the archive; it lists every key ever issued with its state and
+times. `KeyRing.for_message` is the one rule, applied by the collector as it takes a message in
+(collector/signatures.py) and by `pantau evidence verify` to the archive
+(collector/archive/chains.py). It reads only the file and the message (its key, its point, when
+it arrived and the times it speaks of), never what one process has seen, so every collector
+worker and a verifier months later give the same verdict:
+
+- A key counts for what it signed while it was its point's.
+- A key retired by a renewal (`pantau pki issue P --renew`) keeps vouching through its handover
+  (`handover_until`, written by the renewal: the renewal time plus `--handover-days`): the new
+  bundle reaches the SBC minutes to days later, and until then its agent signs its new samples
+  with the old key. A message received after the renewal is taken when every time in it (each
+  sample's, the event's) is before the handover's end and it arrives no later than the spool
+  horizon (`limits.max_age_s`) after that end, as any backlog may. Anything else of that key is
+  `retired_key`. A key file written before handovers existed has none: its handover ends at the
+  renewal, the rule as it was (the backlog only).
+- A revoked key (`pantau pki revoke P` revokes every key of the point, retired ones included)
+  vouches for nothing received from the revocation on, whatever it is dated.
 """
 
 from __future__ import annotations
@@ -67,6 +75,13 @@ class PublicKey:
     status: str  # active, retired, revoked
     retired_ms: int | None = None
     revoked_ms: int | None = None
+    handover_ms: int | None = None  # a retired key's messages dated from then on are refused
+
+    @property
+    def handover_end_ms(self) -> int:
+        """Until when a retired key vouches for what it signs: never before its retirement."""
+        retired = self.retired_ms or 0
+        return max(retired, self.handover_ms or retired)
 
     def refusal(
         self, point: str, received_ms: int, contents: Contents, horizon_ms: int
@@ -75,18 +90,39 @@ class PublicKey:
         `contents` is asked only for a retired key (it decodes the payload)."""
         if self.role != "agent" or self.name != point:
             return OTHER_POINT
-        if self.status == "revoked" and received_ms >= (self.revoked_ms or 0):
+        revoked = self.status == "revoked" or self.revoked_ms is not None
+        if revoked and received_ms >= (self.revoked_ms or 0):
             return REVOKED_KEY
-        if self.status == "retired":
-            retired_ms = self.retired_ms or 0
-            if received_ms < retired_ms:
-                return None
-            if received_ms >= retired_ms + horizon_ms:
-                return RETIRED_KEY  # no backlog of the old key can arrive this late
+        if self.status == "retired" or self.retired_ms is not None:
+            if received_ms < (self.retired_ms or 0):
+                return None  # it was the point's key then
+            end = self.handover_end_ms
+            if received_ms >= end + horizon_ms:
+                return RETIRED_KEY  # nothing it signed in time can arrive this late
             latest = contents()
-            if latest is None or latest >= retired_ms:
-                return RETIRED_KEY  # speaks of a time after the renewal
+            if latest is None or latest >= end:
+                return RETIRED_KEY  # speaks of a time after its handover
         return None
+
+    def explain(self, reason: str, point: str, horizon_ms: int) -> str:
+        """What an operator reads beside a refusal: what the key was, and what to do."""
+        if reason == OTHER_POINT:
+            return f"key {self.key_id} is {self.role} {self.name}'s, not {point}'s"
+        if reason == REVOKED_KEY:
+            return (
+                f"key {self.key_id} of {point} was revoked at {_iso(self.revoked_ms or 0)}: it"
+                " vouches for nothing received since"
+            )
+        if reason == RETIRED_KEY:
+            end = self.handover_end_ms
+            return (
+                f"key {self.key_id} of {point} was retired by a renewal at "
+                f"{_iso(self.retired_ms or 0)}; it vouches only for messages dated before its "
+                f"handover ended at {_iso(end)} and received by {_iso(end + horizon_ms)}: "
+                f"deploy {point}'s new bundle (signing.key of `pantau pki issue {point} --renew`)"
+                " on its agent"
+            )
+        return f"key {self.key_id}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,15 @@ class KeyRing:
         if key is None:
             return UNKNOWN_KEY
         return key.refusal(point, received_ms, contents, horizon_ms) or key
+
+    def explain(
+        self, key_id: str, point: str, reason: str, horizon_ms: int = DEFAULT_HORIZON_MS
+    ) -> str:
+        """The operator's words for a refusal `for_message` gave (key ids are public)."""
+        key = self.keys.get(key_id)
+        if key is None:
+            return f"key {key_id!r} is not in the keys file (yet): its agent keeps the message"
+        return key.explain(reason, point, horizon_ms)
 
     def checkpoint_keys(self) -> dict[str, Ed25519PublicKey]:
         """Collector keys by id: who may sign a checkpoint."""
@@ -152,6 +197,7 @@ def _key(path: Path, key_id: str, item: object) -> PublicKey:
             status=str(item.get("status", "active")),
             retired_ms=_ms(item.get("retired_at")),
             revoked_ms=_ms(item.get("revoked_at")),
+            handover_ms=_ms(item.get("handover_until")),
         )
     except KeyError as exc:
         raise ConfigError(f"{where}: no {exc.args[0]!r}") from None
@@ -169,3 +215,7 @@ def _ms(text: object) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return int(when.timestamp() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
