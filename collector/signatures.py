@@ -84,7 +84,8 @@ def read_seal(props: Mapping[str, str], payload: bytes) -> Seal | Refusal | None
 class Verifier:
     """Decides whether a message's seal lets it in; follows each point's chain. The keys file
     is read again when it changes (a point issued or revoked), looked at every few seconds.
-    `horizon_ms` is limits.max_age_s: how long a renewed key's backlog can still arrive."""
+    `horizon_ms` is limits.max_age_s: how long after its handover's end a renewed key's
+    messages can still arrive (collector/archive/keys.py)."""
 
     def __init__(
         self,
