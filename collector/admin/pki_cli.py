@@ -153,8 +153,8 @@ def _issue(pki: Pki, args: argparse.Namespace) -> int:
 def _revoke(pki: Pki, args: argparse.Namespace) -> int:
     if pki.revoke(args.name):
         print(
-            f"{args.name}: revoked (certificate in the CRL, password entry removed; its signing"
-            " keys, retired ones too, vouch for nothing received from now on)"
+            f"{args.name}: revoked (certificate in the CRL, password entry removed); its signing"
+            " keys, retired ones too, vouch for nothing received from now on"
         )
     else:
         print(f"{args.name}: was already revoked")
