@@ -358,10 +358,10 @@ class Pki:
                 if identity.key_id is not None and not renew:
                     issued.kept.append("signing key")
                 else:
-                    issued.retired_key = self._issue_signing_key(
-                        index, identity, bundle, now, until
-                    )
-                    issued.handover_until = until if issued.retired_key else None
+                    handover = until if role == "agent" else None  # agents sign evidence
+                    retired = self._issue_signing_key(index, identity, bundle, now, handover)
+                    issued.retired_key = retired
+                    issued.handover_until = handover if retired else None
                     issued.created.append("signing key")
             if issued.created:
                 write_public(bundle / "ca.pem", self.ca_cert_path.read_bytes(), sync=False)
@@ -444,10 +444,16 @@ class Pki:
 
     # -- internals -----------------------------------------------------------------------------
     def _issue_signing_key(
-        self, index: _Index, identity: Identity, bundle: Path, now: str, handover_until: str
+        self,
+        index: _Index,
+        identity: Identity,
+        bundle: Path,
+        now: str,
+        handover_until: str | None,
     ) -> str | None:
         """A new key pair beside the MQTT credentials; the one it replaces is retired, with its
-        handover. Returns the retired key's id."""
+        handover (an agent's: a collector's keys sign checkpoints, whatever their state).
+        Returns the retired key's id."""
         old = index.signing_keys.get(identity.key_id or "")
         retired = None
         if old is not None and old.status == "active":

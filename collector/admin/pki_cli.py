@@ -135,7 +135,7 @@ def _issue(pki: Pki, args: argparse.Namespace) -> int:
         print(f"  certificate {issued.cert_file}, key {issued.key_file} (mode 600)")
     if "password" in issued.created and password is None:
         print(f"  password in {issued.password_file} (mode 600); the user name is {issued.name}")
-    if issued.retired_key is not None:
+    if issued.handover_until is not None:
         print(
             f"  old signing key {issued.retired_key} retired; it vouches for messages dated"
             f" before {issued.handover_until} (the handover): deploy {issued.signing_key_file}"

@@ -280,6 +280,13 @@ def test_a_renewal_records_its_handover_in_the_key_file(pki: Pki) -> None:
     assert pki.signing_keys()[old_id].handover_until == old.handover_until
 
 
+def test_a_collectors_renewed_key_has_no_handover(pki: Pki) -> None:
+    pki.issue("pantau-collector", "collector")
+    renewed = pki.issue("pantau-collector", "collector", renew=True)
+    assert renewed.retired_key is not None and renewed.handover_until is None
+    assert pki.signing_keys()[renewed.retired_key].handover_until is None
+
+
 def test_a_handover_is_bounded(pki: Pki) -> None:
     pki.issue(POINT)
     for days in (-1, 91):
