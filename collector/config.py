@@ -67,6 +67,7 @@ class LimitsConfig(Section):
     max_age_s: float = Field(
         default=SAMPLE_HORIZON_S,
         gt=0,
+        le=100 * 365 * 86_400,  # a century: room to replay old data, never infinity
         description="Refuse samples older than this (the agents' spool horizon)",
     )
     max_link_bps: float = Field(
