@@ -51,8 +51,8 @@ def telemetry_lines(message: Telemetry, point: Point) -> list[str]:
     present = frozenset[str]()
     for sample in message.samples:
         values = sample.__dict__
-        if sample.model_fields_set != given:
-            given = sample.model_fields_set
+        if sample.__pydantic_fields_set__ != given:  # model_fields_set, without its call
+            given = sample.__pydantic_fields_set__
             present = frozenset(given)
         fields = typed(values, present)
         if fields is None:

@@ -145,8 +145,14 @@ class TypedFields:
 
 
 def series_prefix(measurement: str, tags: dict[str, str]) -> str:
-    """The series part of a line and the space after it (cached: one per point and kind)."""
-    return _series_prefix(measurement, tuple(sorted((k, v) for k, v in tags.items() if v)))
+    """The series part of a line and the space after it (cached: one per point and kind, by
+    the tags in the order given, so that a message of a point already seen costs no sort)."""
+    return _prefix_of(measurement, tuple(tags.items()))
+
+
+@lru_cache(maxsize=65_536)
+def _prefix_of(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    return _series_prefix(measurement, tuple(sorted((k, v) for k, v in tags if v)))
 
 
 def series_key(measurement: str, tags: dict[str, str]) -> str:
