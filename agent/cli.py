@@ -23,6 +23,7 @@ from pantau.agent.settings import build_source, load_settings, point_mqtt
 from pantau.agent.sources.clock import Clock, CompressedClock, RealClock
 from pantau.agent.spool import Spool
 from pantau.shared.errors import ConfigError
+from pantau.shared.folders import require_folder
 
 if TYPE_CHECKING:
     from pantau.agent.config import AgentConfig
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print(render(results, colour=colour))
         return exit_code(results)
     config = load_settings(args.config)  # validated in a child: no pydantic in this process
+    require_folder(config.state_dir, "state_dir", args.config)  # the spool's, the tests' ledger
     if args.action == "speedtest":
         from pantau.agent.speedtest_cli import speedtest
 

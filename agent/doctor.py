@@ -21,7 +21,6 @@ import shutil
 import socket
 import ssl
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from pantau.agent.sources.routeros.source import (
 )
 from pantau.shared.config import read_secret_file
 from pantau.shared.errors import ConfigError
+from pantau.shared.folders import NOT_A_DIRECTORY, check_folder
 from pantau.shared.mqtt_client import TlsConfig, make_client
 from pantau.shared.speedtest.contract import TOKEN_ENV, TOKEN_FILE_ENV
 
@@ -129,20 +129,16 @@ def diagnose(
 def check_state_dir(config: AgentConfig) -> list[Result]:
     """The spool must be writable (a real file is created) and have room to grow."""
     folder = config.state_dir
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    found = check_folder(folder)  # what the agent's start refuses too (shared/folders.py)
+    existing = found.place
     check = "spool directory"
-    if not existing.is_dir():
-        return [fail(check, f"{existing}: not a directory", "set state_dir to a directory")]
-    try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".pantau-check-"):
-            pass
-    except OSError as exc:
+    if found.problem == NOT_A_DIRECTORY:
+        return [fail(check, f"{existing}: {found.problem}", "set state_dir to a directory")]
+    if found.problem is not None:
         return [
             fail(
                 check,
-                f"{existing}: cannot write: {exc.strerror}",
+                f"{existing}: {found.problem}",
                 f"chown the agent's user {folder} (or set state_dir to a writable place)",
             )
         ]

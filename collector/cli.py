@@ -9,10 +9,15 @@ import logging
 import signal
 import threading
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pantau.collector import metrics, workers
 from pantau.collector.config import CollectorConfig, load_collector_config
+from pantau.collector.influxdb.client import Influx
+from pantau.shared.errors import ConfigError
+from pantau.shared.folders import require_folder
 from pantau.shared.registry import Registry, load_registry
+from pantau.shared.secretfiles import check_tls_files, resolve_secret
 
 if TYPE_CHECKING:
     from pantau.collector.service import Collector
@@ -31,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_collector_config(args.config)
     plan = workers.plan(config)
+    preflight(config, plan, args.config)
     if plan.count > 1 and not args.check:
         workers.start_forkserver()  # it imports the collector while this process reads on
     registry = load_registry(config.registry)
@@ -51,6 +57,53 @@ def run(args: argparse.Namespace) -> int:
     else:
         _run_workers(config, plan, registry, stop, args)
     return 0
+
+
+def preflight(config: CollectorConfig, plan: workers.Plan, source: str) -> None:
+    """What a worker would otherwise find wrong as it starts, found once, here: for `--check`
+    and before any worker starts, so a folder or file that is not there is one ConfigError line
+    (exit 2) and not a traceback, nor workers dying at every restart under the supervisor.
+
+    Every folder the collector writes in can be made and written; every file it reads at start
+    (the MQTT password and TLS files of each worker, InfluxDB's password or token, the signing
+    keys) is read now as the start reads it; influx.url has a scheme and a host."""
+    require_url(config.influx.url, "influx.url", source)
+    folders = [(config.state_dir, "state_dir")]
+    if config.evidence.archive_dir is not None:
+        folders.append((config.evidence.archive_dir, "evidence.archive_dir"))
+    for folder, setting in folders:  # the folders as written first: their message names them
+        require_folder(folder, setting, source)
+    for index in range(1, plan.count + 1):
+        own = workers.worker_config(config, index, plan)
+        if plan.count > 1:
+            require_folder(own.state_dir, "state_dir", source)
+            if own.evidence.archive_dir is not None:
+                require_folder(own.evidence.archive_dir, "evidence.archive_dir", source)
+        mqtt = own.mqtt
+        if mqtt.tls is not None:
+            check_tls_files(mqtt.tls.ca_file, mqtt.tls.cert_file, mqtt.tls.key_file)
+        resolve_secret(mqtt.password, mqtt.password_file, "mqtt password")
+    Influx(config.influx).close()  # reads its password or token as the start does; no request
+    if config.evidence.keys_file is not None:
+        from pantau.collector.archive.keys import load_keys  # cryptography: only when signed
+
+        load_keys(config.evidence.keys_file)
+
+
+def require_url(url: str, setting: str, source: str) -> None:
+    """An http(s) URL with a host; anything else would only fail at the first write. A URL
+    holding a user and password is not repeated."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return
+    except ValueError:  # e.g. an unclosed [IPv6 address
+        pass
+    shown = f" {url!r}" if "@" not in url else ""
+    raise ConfigError(
+        f"{source}: field '{setting}'{shown} is not an http(s) URL with a host,"
+        " e.g. 'http://127.0.0.1:8086'"
+    )
 
 
 def _run_one(
