@@ -27,6 +27,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from pantau.collector.config import CollectorConfig
 from pantau.collector.metrics import NS, Health, add_counters, merge
+from pantau.shared.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ STATE_FILES = {
 }
 HEALTH_TIMEOUT_S = 2.0
 PRELOAD = ["pantau.collector.service", "pantau.collector.metrics", "pantau.collector.cli"]
+REFUSED_EXIT = 2  # a worker refused its files (ConfigError), said why in one line, and left
 COUNT_EVERY_S = 10.0  # how often the supervisor takes each worker's figures unasked
 
 
@@ -303,9 +306,17 @@ class Supervisor:
             return
         process.join()
         code = process.exitcode
-        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         delay = worker.restarts.delay(now - worker.started_at)
-        log.error("worker %d died (%s); starting it again in %.0fs", worker.index, how, delay)
+        if code == REFUSED_EXIT:  # it said why in one line; the files may be put right meanwhile
+            log.error(
+                "worker %d cannot run with the files it was given (its line above says why);"
+                " trying again in %.0fs",
+                worker.index,
+                delay,
+            )
+        else:
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            log.error("worker %d died (%s); starting it again in %.0fs", worker.index, how, delay)
         with worker.lock:
             if worker.conn is not None:
                 worker.conn.close()
@@ -403,6 +414,16 @@ def _worker_main(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        _serve(config, conn, stop, stats_every_s)
+    except ConfigError as exc:  # a file changed since the supervisor's preflight: one line
+        log.error("%s", exc)
+        sys.exit(REFUSED_EXIT)
+
+
+def _serve(
+    config: CollectorConfig, conn: Connection, stop: threading.Event, stats_every_s: float
+) -> None:
     from pantau.collector.cli import report_stats
     from pantau.collector.metrics import health
     from pantau.collector.service import Collector
