@@ -35,6 +35,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from pantau.agent import __version__
+from pantau.agent.forgetting import Forget
 from pantau.agent.netloop import READ, WRITE, NetLoop
 from pantau.agent.spool import Formed, Kept, Row, Spool, SpoolWriteError
 from pantau.shared import topics
@@ -118,11 +119,17 @@ def _close(client: mqtt.Client, loop: NetLoop | None = None) -> None:
 
 @dataclass
 class _Forget:
-    """A receipt whose rows the spool could not delete yet (disk full): retried with backoff."""
+    """Messages whose receipt came and whose rows are not yet deleted: handed to the spool's
+    batched deletes (`submitted`, agent/forgetting.py), or refused by the spool (a full disk)
+    and retried with backoff (`failed`). Either way never sent again: the collector has them."""
 
-    pending: list[_Sent] = field(default_factory=list)
+    submitted: dict[str, Kept] = field(default_factory=dict)  # by message id
+    failed: dict[str, Kept] = field(default_factory=dict)
     retry_at: float = 0.0
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 30.0))
+
+    def __contains__(self, msg_id: str) -> bool:
+        return msg_id in self.submitted or msg_id in self.failed
 
 
 def _guarded(callback: Callable[..., None]) -> Callable[..., None]:
@@ -419,11 +426,11 @@ class PointPublisher:
         )
 
     def _resume(self) -> None:
-        """Every kept message without a receipt goes again, first, as it was made."""
+        """Every kept message without a receipt goes again, first, as it was made (one whose
+        receipt came and whose delete is still on its way does not)."""
+        forget = self._forget
         self._sent = {
-            k.msg_id: _Sent(k)
-            for k in self.spool.formed(self.point)
-            if k.msg_id not in {p.msg_id for p in self._forget.pending}
+            k.msg_id: _Sent(k) for k in self.spool.formed(self.point) if k.msg_id not in forget
         }
         self._cursor = self.spool.chain(self.point, self._signer.genesis).formed_to
 
@@ -434,7 +441,7 @@ class PointPublisher:
         if bye.offline is None:
             if now < bye.drain_until:
                 self._drain()
-                if self._sent or self._dirty.is_set():
+                if self._sent or self._dirty.is_set() or self._forget.submitted:
                     return now + 0.05
             bye.offline = self._client.publish(
                 topics.state_topic(self.point), self._state("offline"), qos=1, retain=True
@@ -546,8 +553,8 @@ class PointPublisher:
         sent.unheard = reason_code.value == NO_MATCHING_SUBSCRIBERS
         if not self._receipts:
             del self._sent[sent.msg_id]
-            self._forget_rows([sent])
-        self._dirty.set()
+            self._forget_rows([sent.kept])
+        # no `_dirty`: room in flight is looked at by the step that follows every read
 
     @_guarded
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
@@ -559,7 +566,7 @@ class PointPublisher:
             self._note_error(f"ignored a malformed receipt: {exc}")
             return
         self._last_receipt_at = time.monotonic()
-        done: list[_Sent] = []
+        done: list[Kept] = []
         for msg_id in (*stored, *refused_ids):
             sent = self._sent.pop(msg_id, None)
             if sent is None:
@@ -567,32 +574,61 @@ class PointPublisher:
             if sent.mid is not None:
                 self._mids.pop(sent.mid, None)
             self._newest_receipted = max(self._newest_receipted, sent.sent_at)
-            done.append(sent)
-        refused = set(refused_ids)
-        for sent in done:
-            if sent.msg_id in refused:
-                self.log.warning(
-                    "a collector refused message %s (%d row(s)); see the collector's log",
-                    sent.msg_id,
-                    len(sent.kept.row_ids),
-                )
+            done.append(sent.kept)
+        if refused_ids:
+            refused = set(refused_ids)
+            for kept in done:
+                if kept.msg_id in refused:
+                    self.log.warning(
+                        "a collector refused message %s (%d row(s)); see the collector's log",
+                        kept.msg_id,
+                        len(kept.row_ids),
+                    )
         self._forget_rows(done)
-        self._dirty.set()
+        # no `_dirty`: the window's room is looked at by the step that follows every read
 
-    def _forget_rows(self, done: list[_Sent]) -> None:
-        """Delete confirmed rows; what the spool cannot delete now waits for the next try."""
-        pending = self._forget.pending + done
-        self._forget.pending = []
-        for index, sent in enumerate(pending):
-            kept = sent.kept
-            try:
-                self.spool.forget(self.point, kept.row_ids, kept.dropped, kept.n)
-            except SpoolWriteError as exc:
-                self._note_error(str(exc))
-                self._forget.pending = pending[index:]
-                self._forget.retry_at = time.monotonic() + self._forget.backoff.next_delay()
-                return
-        self._forget.backoff.reset()
+    def _forget_rows(self, done: list[Kept]) -> None:
+        """Hand confirmed messages to the spool's batched deletes: this thread never waits on
+        the disk (a synced delete per receipt kept it from its sockets after an outage)."""
+        if not done:
+            return
+        forget = self._forget
+        for kept in done:
+            forget.submitted[kept.msg_id] = kept
+        items = [Forget(self.point, k.row_ids, k.dropped, k.n) for k in done]
+        ids = [k.msg_id for k in done]
+        try:
+            self.spool.forget_later(items, functools.partial(self._forget_done, ids))
+        except SpoolWriteError as exc:
+            self._forgotten(ids, exc)
+
+    def _forget_done(self, ids: list[str], error: Exception | None) -> None:
+        """On the forgetting thread: the outcome goes to the network thread (and a failure
+        wakes this point, to set its retry)."""
+        self._loop.call_soon(functools.partial(self._forgotten, ids, error))
+        if error is not None:
+            self._loop.wake(self)
+
+    def _forgotten(self, ids: list[str], error: Exception | None) -> None:
+        """The spool deleted these (or could not: retried with backoff, never sent again)."""
+        forget = self._forget
+        if error is None:
+            for msg_id in ids:
+                forget.submitted.pop(msg_id, None)
+            if not forget.failed:
+                forget.backoff.reset()
+            return
+        cause = error.__cause__ if error.__cause__ is not None else error
+        self._note_error(f"the spool cannot forget what receipts confirmed: {cause}")
+        for msg_id in ids:
+            kept = forget.submitted.pop(msg_id, None)
+            if kept is not None:
+                forget.failed[msg_id] = kept
+        forget.retry_at = time.monotonic() + forget.backoff.next_delay()
+
+    def _retry_forget(self) -> None:
+        failed, self._forget.failed = self._forget.failed, {}
+        self._forget_rows(list(failed.values()))
 
     def _drain(self) -> float | None:
         """Send what is due; returns when a timer (pace, linger, a full disk) wants it again."""
@@ -600,10 +636,10 @@ class PointPublisher:
             return None
         now = time.monotonic()
         wake: list[float] = []
-        if self._forget.pending:
+        if self._forget.failed:
             if now >= self._forget.retry_at:
-                self._forget_rows([])
-            if self._forget.pending:
+                self._retry_forget()
+            else:
                 wake.append(self._forget.retry_at)
         if (self._facts is not None and self._facts != self._published_facts) or (
             self._published_facts is not None and self.spool.state != self._published_spool

@@ -18,10 +18,12 @@ import logging
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pantau.agent.forgetting import Done, Forget, Forgetter
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,9 @@ class Spool:
         self.max_samples_per_point = max_samples_per_point
         self.max_bytes = max_bytes
         self._lock = threading.RLock()
+        self._forgetter_lock = threading.Lock()
+        self._forgetter: Forgetter | None = None  # started with the first `forget_later`
+        self._closed = False
         self._in_transaction = False
         self._counters: dict[str, list[int]] = {}  # point -> [next_seq, held]; one writer
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -196,6 +201,12 @@ class Spool:
             self._state = new
 
     def close(self) -> None:
+        """Deletes already handed over (`forget_later`) are written first."""
+        with self._forgetter_lock:
+            forgetter, self._forgetter = self._forgetter, None
+            self._closed = True
+        if forgetter is not None:
+            forgetter.close()
         with self._lock:
             self._db.close()
 
@@ -372,32 +383,61 @@ class Spool:
         """Forget rows a collector has (its receipt), the drops their message reported and the
         kept message itself, in one transaction. Raises SpoolWriteError (disk full, I/O):
         nothing changed, try again."""
-        if not ids:
+        if ids:
+            self.forget_many([Forget(point, tuple(ids), dropped_reported, formed_n)])
+
+    def forget_many(self, items: Sequence[Forget]) -> None:
+        """`forget` for many messages (of any points) in one transaction and one sync: what
+        the batched deletes of receipts (`forget_later`) write. Raises SpoolWriteError:
+        nothing changed, try again."""
+        items = [item for item in items if item.row_ids]
+        if not items:
             return
+        deleted: dict[str, int] = {}
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                if formed_n is not None:
-                    self._db.execute(
-                        "DELETE FROM formed WHERE point = ? AND n = ?", (point, formed_n)
-                    )
-                deleted = 0
-                for chunk in _in_chunks(ids):
-                    deleted += self._db.execute(COUNT_SAMPLES_IN, (point, *chunk)).fetchone()[0]
-                    self._db.execute(DELETE_ROWS_IN, (point, *chunk))
-                self._db.execute(
-                    "UPDATE points SET held = MAX(0, held - ?), dropped = MAX(0, dropped - ?)"
-                    " WHERE point = ?",
-                    (deleted, max(0, dropped_reported), point),
-                )
+                for item in items:
+                    deleted[item.point] = deleted.get(item.point, 0) + self._forget_one(item)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
                 self._wrote(exc)
-                raise SpoolWriteError(f"cannot forget {len(ids)} row(s) of {point}: {exc}") from exc
+                rows = sum(len(item.row_ids) for item in items)
+                points = {item.point for item in items}
+                whose = items[0].point if len(points) == 1 else f"{len(points)} points"
+                raise SpoolWriteError(f"cannot forget {rows} row(s) of {whose}: {exc}") from exc
             self._wrote()
-            if point in self._counters:
-                self._counters[point][1] = max(0, self._counters[point][1] - deleted)
+            for point, count in deleted.items():
+                if point in self._counters:
+                    self._counters[point][1] = max(0, self._counters[point][1] - count)
+
+    def _forget_one(self, item: Forget) -> int:
+        """One message's deletes, inside the caller's transaction; the samples deleted."""
+        point = item.point
+        if item.n is not None:
+            self._db.execute("DELETE FROM formed WHERE point = ? AND n = ?", (point, item.n))
+        deleted = 0
+        for chunk in _in_chunks(item.row_ids):
+            deleted += self._db.execute(COUNT_SAMPLES_IN, (point, *chunk)).fetchone()[0]
+            self._db.execute(DELETE_ROWS_IN, (point, *chunk))
+        self._db.execute(
+            "UPDATE points SET held = MAX(0, held - ?), dropped = MAX(0, dropped - ?)"
+            " WHERE point = ?",
+            (deleted, max(0, item.dropped), point),
+        )
+        return deleted
+
+    def forget_later(self, items: list[Forget], done: Done) -> None:
+        """Forget these messages soon, batched with every other point's (agent/forgetting.py):
+        never blocks on the disk. `done(None)` once they are durably gone, `done(error)` if the
+        spool could not (nothing changed): called on the forgetting thread."""
+        with self._forgetter_lock:
+            if self._closed:
+                raise SpoolWriteError("the spool is closed")
+            if self._forgetter is None:
+                self._forgetter = Forgetter(self.forget_many)
+            self._forgetter.submit(items, done)
 
     def empty(self) -> bool:
         with self._lock:

@@ -32,7 +32,7 @@ from tests.pipeline import (
 POINTS = [f"skala-{i:04d}" for i in range(1, 1101)]
 SPEED = 4.0  # virtual seconds per real second: a 10-s tick every 2.5 s
 TICKS = 6  # samples per point before the check (one virtual minute)
-THREADS_MAX = 40  # main, network, 4 connectors, scheduler, 32 sampling workers, a spare
+THREADS_MAX = 40  # main, network, 4 connectors, scheduler, 32 sampling, the spool's forgetting
 
 
 def proc_status(pid: int, field: str) -> int:
