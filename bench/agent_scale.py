@@ -5,8 +5,9 @@ simulated (`--source simulated`), this host (`--source linux`, one point) or Rou
 served by `pantau routeros-sim` in separate processes (`--source routeros`), sampled every
 `--interval` seconds of real time, with the spool's default durability. It prints the points
 connected (each its own MQTT session, counted in the broker's log), samples taken and stored
-(`lost` must be 0, `doubled` too), the agent's threads, open files and RSS once every point is
-connected and again after `--minutes`, its RSS at every whole minute between and the slope of
+(`lost` must be 0, `doubled` too), the sessions the broker dropped for a missed keepalive and
+the reconnects (both 0 while the network thread keeps up, also through a catch-up), the agent's
+threads, open files and RSS once every point is connected and again after `--minutes`, its RSS at every whole minute between and the slope of
 those over the second half of the run (MB a minute: flat is about 0), and the import cost of each of the agent's dependencies
 (`python -X importtime`), the RSS target of the run's shape where the issue sets one, and any
 heavy library (pydantic, YAML) mapped into the running agent: none, since the config is checked
@@ -348,9 +349,15 @@ def main() -> int:
         pid = agent.process.pid
         broker_log = broker.workdir / "mosquitto.log"
 
-        def connected() -> set[str]:
+        known = set(ids)
+
+        def connects() -> list[str]:
+            """Each session the broker let in, one entry per connection."""
             found = re.findall(r"connected from \S+ as pantau-agent-(\S+) ", broker_log.read_text())
-            return set(found) & set(ids)
+            return [point for point in found if point in known]
+
+        def connected() -> set[str]:
+            return set(connects())
 
         began = time.monotonic()
         wait_for(lambda: len(connected()) == len(ids), 300, "every point connected", 1.0)
@@ -409,6 +416,9 @@ def main() -> int:
                 "lost": lost,
                 "doubled": doubled,
                 "session_drops": agent_log.count("disconnected from broker"),
+                # sessions the broker dropped for a missed keepalive, and sessions made again
+                "keepalive_drops": broker_log.read_text().count("has exceeded timeout"),
+                "reconnects": len(connects()) - len(connected()),
                 "samples_skipped": agent_log.count("sample skipped"),
                 "threads": end["threads"],
                 "open_fds": end["open_fds"],
@@ -441,7 +451,8 @@ def main() -> int:
         f"{' (speed tests configured)' if args.capacity else ''},"
         f" {result['points_connected']}/{len(ids)} points connected,"
         f" {result['samples_taken']} samples taken, {result['lost']} lost,"
-        f" {result['doubled']} doubled; {result['threads']} threads, {result['open_fds']} open"
+        f" {result['doubled']} doubled; {result['keepalive_drops']} keepalive drops,"
+        f" {result['reconnects']} reconnects; {result['threads']} threads, {result['open_fds']} open"
         f" files; RSS {result['rss_mb_start']} MB at start, {result['rss_mb_end']} MB after"
         f" {args.minutes:g} min (target {result['rss_target_mb']}), over the second half"
         f" {result['rss_mb_per_minute_late_slope']} MB a minute; heavy libraries mapped:"
