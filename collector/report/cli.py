@@ -3,8 +3,9 @@ JSON, one HTML file, a PDF (headless Chromium's print of the HTML) or an XLSX wo
 
 Exit codes: 0 a report was written; 2 no report (bad arguments, InfluxDB unreachable, a month
 not begun or without any data: one line on standard error); 3 with `--strict`, a report was
-written but is not final (the month is not over, or some fee is to be decided because rollups
-are missing or late or a point has no data).
+written but is not final (the month is not over, some fee is to be decided because rollups
+are missing or late or a point has no data, or data is stored in the month for a point the
+registry does not list).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pantau.collector.report.i18n import LANGS
 from pantau.collector.report.notices import notices
 from pantau.collector.report.reader import Prefetch, ReportSource
 from pantau.collector.report.render_data import LEVELS, to_csv, to_csv_files
+from pantau.collector.report.unregistered import find_unregistered
 from pantau.collector.sla.month import CONTEXT_MS
 from pantau.collector.sla.periods import Period, month
 from pantau.shared.errors import ConfigError
@@ -176,13 +178,17 @@ def compute(
     filters: Filters,
     now_ms: int | None = None,
 ) -> MonthReport:
-    """Read what the period needs (rollups ± one day of context, capacity tests) and compute
-    the report as of now_ms (default: now)."""
+    """Read what the period needs (rollups ± one day of context, capacity tests, and which
+    points have data stored in it that the registry does not list) and compute the report as
+    of now_ms (default: now)."""
     period = month(label)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     check_started(period, now_ms)
     plans = select_plans(registry, period, filters)
     ids = [p.point.id for p in plans]
+    unregistered = find_unregistered(
+        source, {p.id for p in registry.points}, period.start_ms, period.end_ms, filters
+    )
     prefetch = Prefetch(
         source,
         ids,
@@ -191,7 +197,7 @@ def compute(
     )
     try:
         return build_report(
-            registry, period, filters, plans, prefetch.hours, prefetch.tests, now_ms
+            registry, period, filters, plans, prefetch.hours, prefetch.tests, now_ms, unregistered
         )
     finally:
         prefetch.close()

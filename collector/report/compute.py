@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from pantau.collector.archive.digest import MonthDigest
 from pantau.collector.report.fingerprint import Fingerprint
+from pantau.collector.report.unregistered import UnregisteredPoint
 from pantau.collector.sla.capacity import CapacityTest
 from pantau.collector.sla.daily import PointHours
 from pantau.collector.sla.figures import Figures
@@ -118,11 +119,16 @@ class MonthReport:
     fingerprint: str = ""  # sha256 of the inputs (report/fingerprint.py)
     contracts: list[ContractInForce] = field(default_factory=list)
     archive: MonthDigest | None = None  # the month's checkpoints; None: no archive configured
+    # points with data stored in the month that the registry does not list (unregistered.py)
+    unregistered: tuple[UnregisteredPoint, ...] = ()
 
     @property
     def final(self) -> bool:
-        """Nothing provisional, nothing to be decided: the amounts can be paid as they are."""
-        return not self.provisional and not self.total.points_to_be_decided_n
+        """Nothing provisional, nothing to be decided, no stored point left out: the amounts
+        can be paid as they are."""
+        return (
+            not self.provisional and not self.total.points_to_be_decided_n and not self.unregistered
+        )
 
     def rows(self) -> list[Figures]:
         """Every row, points first then groups, in a stable order."""
@@ -171,16 +177,21 @@ def build_report(
     rollups: Callable[[str], PointHours | Mapping[int, HourRollup]],
     tests: Callable[[str], Sequence[CapacityTest]],
     now_ms: int,
+    unregistered: Sequence[UnregisteredPoint] = (),
 ) -> MonthReport:
     """`rollups(point)` gives the point's hours for the period ± one day; `tests(point)` its
-    capacity tests in the period; `now_ms` is when the report is made.
+    capacity tests in the period; `now_ms` is when the report is made; `unregistered` the
+    points with data stored in the period that the registry does not list.
 
     Raises ReportError when no point is selected, or none has any data in the period.
     """
     check_started(period, now_ms)
     what = _describe(filters)
     if not plans:
-        raise ReportError(f"no point{what} is in service in {period.label}: nothing to report")
+        raise ReportError(
+            f"no point{what} is in service in {period.label}: nothing to report"
+            + _unregistered_hint(unregistered)
+        )
     fingerprint = Fingerprint(registry, period, filters.as_dict())
     details = []
     for plan in plans:
@@ -196,8 +207,9 @@ def build_report(
         raise ReportError(
             f"no data for {period.label}: no rollup and no raw telemetry for the"
             f" {len(details)} point(s){what} in service; check the collector, --influx-url"
-            " and --database"
+            " and --database" + _unregistered_hint(unregistered)
         )
+    fingerprint.unregistered([(p.id, p.hours, p.samples) for p in unregistered])
     details.sort(key=lambda d: (d.figures.kecamatan, d.figures.kelurahan, d.figures.id))
     by: dict[str, dict[str, list[PointDetail]]] = {
         "kelurahan": defaultdict(list),
@@ -248,7 +260,16 @@ def build_report(
         evidence=_evidence(details),
         fingerprint=fingerprint.hexdigest(),
         contracts=_contracts(registry, plans),
+        unregistered=tuple(unregistered),
     )
+
+
+def _unregistered_hint(unregistered: Sequence[UnregisteredPoint]) -> str:
+    """A month refused for lack of data may still hold data of points the registry lost."""
+    if not unregistered:
+        return ""
+    ids = ", ".join(p.id for p in unregistered[:5]) + (", …" if len(unregistered) > 5 else "")
+    return f"; data is stored for {len(unregistered)} point(s) not in the registry: {ids}"
 
 
 def _contracts(registry: Registry, plans: Sequence[PointPlan]) -> list[ContractInForce]:

@@ -65,5 +65,11 @@ class Fingerprint:
         if flagged:
             self._text(json.dumps(["flags", *flagged]))
 
+    def unregistered(self, points: Sequence[tuple[str, int, int]]) -> None:
+        """The points left out because the registry does not list them (id, hours, samples):
+        only when there are any, so other reports keep the fingerprint they had."""
+        if points:
+            self._text(json.dumps(["unregistered", *sorted(points)]))
+
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import ROUND_FLOOR, Decimal
 
 LANGS = ("id", "en")
 
@@ -188,7 +189,7 @@ def translator(lang: str) -> Callable[[str], str]:
     return t
 
 
-def number(value: float | None, decimals: int, lang: str) -> str:
+def number(value: float | Decimal | None, decimals: int, lang: str) -> str:
     """1234.5 → '1.234,5' (id) or '1,234.5' (en); None → '–'."""
     if value is None:
         return "–"
@@ -196,6 +197,18 @@ def number(value: float | None, decimals: int, lang: str) -> str:
     if lang == "id":
         text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text
+
+
+def judged_number(value: float | None, decimals: int, lang: str) -> str:
+    """A share judged unrounded against a contract bound (availability, coverage), cut to its
+    decimals instead of rounded: 89.9977 shows 89.99, never 90.00 beside a "< 90 %" bracket,
+    and a value shown is never above the one judged (a bound of at most that many decimals is
+    on the same side of both). The cut works on the shortest decimal text of the float, so 0.29
+    stays 0.29."""
+    if value is None:
+        return "–"
+    cut = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), ROUND_FLOOR)
+    return number(cut, decimals, lang)
 
 
 def rupiah(value: float | None, lang: str) -> str:

@@ -1,13 +1,15 @@
 """What a reader must know before trusting a report's amounts, said on its first line: the
-month is not over, rollups are missing or late (and the command that fixes it), points without
-any usable data, and the money left to be decided because of them."""
+month is not over, rollups are missing or late (and the command that fixes it), data stored for
+points the registry does not list (and what the operator must do), points without any usable
+data, and the money left to be decided because of them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from pantau.collector.report.compute import MonthReport
-from pantau.collector.report.i18n import rupiah
+from pantau.collector.report.i18n import number, rupiah
+from pantau.collector.report.unregistered import UnregisteredPoint
 from pantau.collector.sla.periods import from_ms
 
 SHOWN_IDS = 5  # point ids named in a notice before "…"
@@ -24,6 +26,14 @@ _TEXT: dict[str, tuple[str, str]] = {
         "EVIDENCE INCOMPLETE: {missing} point-hours with telemetry but no rollup, {stale} with"
         " a rollup older than their telemetry, at {points} point(s), from {oldest} WIB;"
         " fix: {fix}",
+    ),
+    "unregistered": (
+        "TIDAK ADA DI REGISTRI: {points} titik dengan data tersimpan di {month} tanpa entri di"
+        " registri, tidak termasuk laporan ini: {ids}; kembalikan tiap titik ke registri dengan"
+        " `removed:` pada hari pertama titik itu tidak lagi beroperasi, lalu buat laporan lagi",
+        "NOT IN THE REGISTRY: {points} point(s) with data stored in {month} but no registry"
+        " entry, left out of this report: {ids}; put each back in the registry with `removed:`"
+        " set to its first day out of service, then make the report again",
     ),
     "no_data": (
         "TANPA DATA: {points} titik tanpa satu menit pun yang dapat dinilai: {ids}",
@@ -112,6 +122,8 @@ def notices(report: MonthReport, lang: str) -> list[str]:
                 fix=fix_command(report),
             )
         )
+    if report.unregistered:
+        found.append(unregistered_line(report, lang))
     if evidence.no_data_points:
         found.append(_points_line("no_data", evidence.no_data_points, index))
     figures = {d.figures.id: d.figures for d in report.points}
@@ -131,6 +143,31 @@ def notices(report: MonthReport, lang: str) -> list[str]:
             )
         )
     return found
+
+
+def unregistered_line(report: MonthReport, lang: str) -> str:
+    """The points the registry lost, each with the WIB days and the rows stored of it, so the
+    operator can tell which entry was deleted and when the point left service."""
+    index = 0 if lang == "id" else 1
+    points = report.unregistered
+    ids = ", ".join(_stored(p, lang) for p in points[:SHOWN_IDS])
+    if len(points) > SHOWN_IDS:
+        ids += ", …"
+    return _TEXT["unregistered"][index].format(
+        points=len(points), month=report.period.label, ids=ids
+    )
+
+
+def _stored(point: UnregisteredPoint, lang: str) -> str:
+    what = []
+    if point.first_ms is not None and point.last_ms is not None:
+        first, last = f"{from_ms(point.first_ms):%Y-%m-%d}", f"{from_ms(point.last_ms):%Y-%m-%d}"
+        what.append(first if first == last else f"{first}–{last}")
+    if point.samples:
+        what.append(f"{number(point.samples, 0, lang)} {'sampel' if lang == 'id' else 'samples'}")
+    else:
+        what.append(f"{point.hours} {'jam' if lang == 'id' else 'hour(s)'}")
+    return f"{point.id} ({', '.join(what)})"
 
 
 def _points_line(key: str, points: tuple[str, ...], index: int, minimum: object = None) -> str:

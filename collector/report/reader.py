@@ -16,13 +16,14 @@ then per day for the points where they differ). Every answer is bounded: at most
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 from pantau.collector.influxdb import influxql
 from pantau.collector.influxdb.client import Influx
-from pantau.collector.lines import CAPACITY, SLA_DAILY, SLA_HOURLY
+from pantau.collector.lines import CAPACITY, SLA_DAILY, SLA_HOURLY, TELEMETRY
+from pantau.collector.report.unregistered import UnregisteredPoint
 from pantau.collector.rollup import whole_series
 from pantau.collector.rollup_daily import (
     CHECK_FIELDS,
@@ -211,6 +212,49 @@ class InfluxSource:
                         rows[int(values[0])] = rollup_from_values(values)
         return found
 
+    # -- points the registry does not list ------------------------------------------------
+    def unregistered(
+        self, known: Collection[str], start_ms: int, end_ms: int
+    ) -> list[UnregisteredPoint]:
+        """Points with telemetry or `sla_hourly` rows in [start_ms, end_ms) that are not in known.
+
+        One `SHOW TAG VALUES` lists the candidates from the series index (InfluxDB 1.x may
+        answer for all time: no rows are read); only the few not in known are then counted,
+        over the month, by point and tag set, four aggregates in one request."""
+        answer = self.influx.query_raw(
+            f'SHOW TAG VALUES FROM "{TELEMETRY}", "{SLA_HOURLY}" WITH KEY = "point"'
+            f" WHERE {influxql.between(start_ms, end_ms)}"
+        )
+        wanted = set(known)
+        candidates = sorted({str(v[1]) for s in whole_series(answer) for v in s["values"]} - wanted)
+        found: dict[str, _Stored] = {}
+        for i in range(0, len(candidates), POINTS_PER_QUERY):
+            self._count_stored(candidates[i : i + POINTS_PER_QUERY], start_ms, end_ms, found)
+        return [s.point(pid) for pid, s in sorted(found.items()) if s.hours or s.samples]
+
+    def _count_stored(
+        self, points: list[str], start_ms: int, end_ms: int, found: dict[str, _Stored]
+    ) -> None:
+        where = f"WHERE {influxql.points(points)} AND {influxql.between(start_ms, end_ms)}"
+        group = 'GROUP BY "point", "provider", "kelurahan", "kecamatan"'
+        statements = (
+            f'SELECT count("rolled_ms") FROM "{SLA_HOURLY}" {where} {group}',
+            f'SELECT first("rolled_ms") FROM "{SLA_HOURLY}" {where} {group}',
+            f'SELECT last("rolled_ms") FROM "{SLA_HOURLY}" {where} {group}',
+            f'SELECT count("seq") FROM "{TELEMETRY}" {where} {group}',
+            f'SELECT first("seq") FROM "{TELEMETRY}" {where} {group}',
+            f'SELECT last("seq") FROM "{TELEMETRY}" {where} {group}',
+        )
+        results = self.influx.query_raw("; ".join(statements))
+        for result in results:
+            kind = _STORED_KINDS[int(result.get("statement_id", 0))]
+            for series in whole_series([result]):
+                tags = series.get("tags", {})
+                stored = found.setdefault(tags.get("point", ""), _Stored())
+                stored.tag(tags)
+                for values in series["values"]:
+                    stored.add(kind, int(values[0]), int(values[1] or 0))
+
     # -- capacity ------------------------------------------------------------------------------
     def capacity(self, points: Sequence[str], start_ms: int, end_ms: int) -> Tests:
         """Rows as collector/lines.py stores them: tags direction and method, field mbps, and
@@ -332,3 +376,41 @@ class Prefetch:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_STORED_KINDS = ("hours", "time", "time", "samples", "time", "time")
+
+
+class _Stored:
+    """One unregistered point's counts and tags, summed over the tag sets it was stored under."""
+
+    def __init__(self) -> None:
+        self.hours = 0
+        self.samples = 0
+        self.times: list[int] = []
+        self.tags: dict[str, set[str]] = {"provider": set(), "kelurahan": set(), "kecamatan": set()}
+
+    def tag(self, tags: Mapping[str, str]) -> None:
+        for key, values in self.tags.items():
+            if tags.get(key):
+                values.add(tags[key])
+
+    def add(self, kind: str, time_ms: int, value: int) -> None:
+        if kind == "hours":
+            self.hours += value
+        elif kind == "samples":
+            self.samples += value
+        else:
+            self.times.append(time_ms)
+
+    def point(self, pid: str) -> UnregisteredPoint:
+        return UnregisteredPoint(
+            id=pid,
+            providers=tuple(sorted(self.tags["provider"])),
+            kelurahan=tuple(sorted(self.tags["kelurahan"])),
+            kecamatan=tuple(sorted(self.tags["kecamatan"])),
+            hours=self.hours,
+            samples=self.samples,
+            first_ms=min(self.times, default=None),
+            last_ms=max(self.times, default=None),
+        )

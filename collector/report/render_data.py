@@ -4,7 +4,8 @@ CSV: one file per level (point, kelurahan, kecamatan, provider, total), so summi
 never counts a point twice; the figures' columns, then the counts of speed tests not counted
 and why (discards.COUNT_COLUMNS); `--lang en`: the column names, `,` and a decimal point; `--lang id`:
 Indonesian headers, `;` and a decimal comma, as a spreadsheet set to Indonesian opens them.
-Numbers with decimals are rounded to two; amounts are whole rupiah. A report that is not final
+Numbers with decimals are rounded to two, except availability and coverage, which are cut to
+two (they are judged unrounded: 89.9977 shows 89.99, not 90.00); amounts are whole rupiah. A report that is not final
 starts with one `# ` comment line saying why (notices.py).
 JSON: the same figures grouped by level, plus the outage list and clients by hour of day, and
 up front whether the report is final, its notices and the state of its evidence.
@@ -19,8 +20,9 @@ from typing import Any
 
 from pantau.collector.report import discards
 from pantau.collector.report.compute import ContractInForce, MonthReport
-from pantau.collector.report.i18n import COLUMN_ID
+from pantau.collector.report.i18n import COLUMN_ID, judged_number
 from pantau.collector.report.notices import archive_line, first_line, fix_command, notices
+from pantau.collector.report.unregistered import UnregisteredPoint
 from pantau.collector.report.verdict import verdicts
 from pantau.collector.sla.figures import COLUMNS, Figures
 from pantau.collector.sla.periods import from_ms
@@ -30,6 +32,8 @@ JSON_VERSION = 3  # 2: final, provisional, notices, evidence; 3: verdicts, contr
 
 
 LEVELS = ("point", "kelurahan", "kecamatan", "provider", "total")
+# shares judged against a contract bound without rounding (docs/sla.md): shown cut, not rounded
+JUDGED_UNROUNDED = frozenset({"availability_pct", "coverage_pct"})
 
 
 def level_rows(report: MonthReport, level: str) -> list[Figures]:
@@ -69,8 +73,9 @@ def to_csv(report: MonthReport, lang: str = "en", level: str = "point") -> str:
         out.write(f"# {line}\n")
     writer = csv.writer(out, delimiter=";" if lang == "id" else ",", lineterminator="\n")
     writer.writerow(table_headers(lang))
+    judged = [name in JUDGED_UNROUNDED for name in (*COLUMNS, *discards.COUNT_COLUMNS)]
     for row in table_rows(report, level):
-        writer.writerow(cell(v, lang) for v in row)
+        writer.writerow(cell(v, lang, cut) for v, cut in zip(row, judged, strict=True))
     return out.getvalue()
 
 
@@ -79,7 +84,9 @@ def to_csv_files(report: MonthReport, lang: str = "en") -> dict[str, str]:
     return {level: to_csv(report, lang, level) for level in LEVELS}
 
 
-def cell(value: Any, lang: str = "en") -> str:
+def cell(value: Any, lang: str = "en", judged: bool = False) -> str:
+    """One CSV value; `judged`: a share judged unrounded against a bound, cut to two decimals
+    (i18n.judged_number) instead of rounded."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -87,7 +94,7 @@ def cell(value: Any, lang: str = "en") -> str:
             return "ya" if value else "tidak"
         return "true" if value else "false"
     if isinstance(value, float):
-        text = f"{value:.2f}"
+        text = judged_number(value, 2, "en").replace(",", "") if judged else f"{value:.2f}"
         return text.replace(".", ",") if lang == "id" else text
     return str(value)
 
@@ -116,6 +123,7 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
             "no_data_points": list(evidence.no_data_points),
             "low_coverage_points": list(evidence.low_coverage_points),
             "not_enough_tests_points": list(evidence.not_enough_tests_points),
+            "unregistered_points": [unregistered_dict(p) for p in report.unregistered],
         },
         "software_version": __version__,
         "fingerprint": {"sha256": report.fingerprint},
@@ -126,6 +134,7 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
                 "fee_idr": v.fee_idr,
                 "net_payable_idr": v.net_payable_idr,
                 "to_be_decided_idr": v.to_be_decided_idr,
+                "unregistered_points_n": v.unregistered_n,
                 "causes": [
                     {"cause": c.cause, "kelurahan": c.kelurahan, "amount_idr": c.amount_idr}
                     for c in v.causes
@@ -161,6 +170,20 @@ def to_dict(report: MonthReport, lang: str = "en") -> dict[str, Any]:
             for o in report.outages
         ],
         "clients_by_hour": report.clients_by_hour,
+    }
+
+
+def unregistered_dict(point: UnregisteredPoint) -> dict[str, Any]:
+    """A point with data stored in the month that the registry does not list, as stored."""
+    return {
+        "id": point.id,
+        "providers": list(point.providers),
+        "kelurahan": list(point.kelurahan),
+        "kecamatan": list(point.kecamatan),
+        "hours": point.hours,
+        "samples": point.samples,
+        "first": None if point.first_ms is None else iso(point.first_ms),
+        "last": None if point.last_ms is None else iso(point.last_ms),
     }
 
 

@@ -16,7 +16,7 @@ from html import escape
 
 from pantau.collector.report import charts, discards
 from pantau.collector.report.compute import MonthReport
-from pantau.collector.report.i18n import duration, number, rupiah, translator
+from pantau.collector.report.i18n import duration, judged_number, number, rupiah, translator
 from pantau.collector.report.notices import archive_line, notices
 from pantau.collector.report.verdict import verdicts
 from pantau.collector.sla.figures import Figures
@@ -303,7 +303,7 @@ def _summary(report: MonthReport, lang: str) -> str:
     split = f"{f.points_ge95_n or 0} / {f.points_80to95_n or 0} / {f.points_lt80_n or 0}"
     cards = [
         _card(str(f.points or 0), t("points")),
-        _card(number(f.availability_pct, 2, lang) + " %", t("availability"), below),
+        _card(judged_number(f.availability_pct, 2, lang) + " %", t("availability"), below),
         _card(f"{f.points_meeting_target_n or 0} / {f.points or 0}", t("meets_target")),
         _card(number(f.no_data_pct, 1, lang) + " %", t("no_data")),
         _card(str(f.outages_n or 0), t("outages")),
@@ -321,7 +321,7 @@ def _summary(report: MonthReport, lang: str) -> str:
         _card(rupiah(f.net_payable_idr, lang), t("net")),
         _card(rupiah(f.to_be_decided_idr, lang), t("to_be_decided"), bool(f.to_be_decided_idr)),
         _card(rupiah(f.idr_per_mbps, lang), t("idr_per_mbps")),
-        _card(number(f.coverage_pct, 1, lang) + " %", t("coverage")),
+        _card(judged_number(f.coverage_pct, 1, lang) + " %", t("coverage")),
         _card(number(f.clients_peak, 0, lang), t("clients_peak")),
     ]
     providers = _table(
@@ -362,7 +362,7 @@ def _summary(report: MonthReport, lang: str) -> str:
 
 
 def _avail(f: Figures, lang: str) -> str:
-    text = number(f.availability_pct, 2, lang)
+    text = judged_number(f.availability_pct, 2, lang)
     target = f.availability_target_pct
     if f.availability_pct is not None and target is not None and f.availability_pct < target:
         return f'<span class="bad">{text}</span>'
@@ -651,7 +651,7 @@ def _quality(report: MonthReport, groups: Sequence[Figures], word: str, lang: st
             escape(f.id),
             number(f.samples_received, 0, lang),
             number(f.samples_expected, 0, lang),
-            number(f.coverage_pct, 1, lang),
+            judged_number(f.coverage_pct, 1, lang),
             number(f.seq_gaps, 0, lang),
             number(f.unsynced_samples, 0, lang),
             number(f.minutes_device_unreachable, 0, lang),

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from pantau.collector.report import discards
 from pantau.collector.report.compute import MonthReport
-from pantau.collector.report.i18n import number, rupiah, translator
+from pantau.collector.report.i18n import judged_number, number, rupiah, translator
 from pantau.collector.report.notices import first_line
 from pantau.collector.report.verdict import verdicts
 from pantau.collector.sla.figures import Figures
@@ -52,7 +52,8 @@ def render_table(report: MonthReport, lang: str, console: Console) -> None:
 
 
 def _pct(value: float | None, lang: str, target: float | None = None) -> Text:
-    text = Text(number(value, 2, lang))
+    """Availability, cut (not rounded) to two decimals: i18n.judged_number."""
+    text = Text(judged_number(value, 2, lang))
     if value is not None and target is not None and value < target:
         text.stylize("bold red")
     return text

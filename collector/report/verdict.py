@@ -1,6 +1,7 @@
 """The first thing a report says: per provider, what to pay of the fee, and the two or three
 causes that cost the most, by kelurahan (a speed or availability deduction, or a fee held back
-to be decided and why)."""
+to be decided and why), and how many of its points with stored data were left out because the
+registry does not list them (their fee is in no amount)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ _LINE = (
     "{provider}: pay {net} of {fee}{held}.{costs}",
 )
 _HELD = (" ({amount} belum diputuskan)", " ({amount} to be decided)")
+_LEFT_OUT = (
+    " ({n} titik dengan data tersimpan tidak ada di registri, tidak dihitung)",
+    " ({n} point(s) with stored data not in the registry, left out)",
+)
 _COSTS = (" Terbesar: {causes}.", " Costs most: {causes}.")
 _IN = ("{cause} di {kelurahan} {amount}", "{cause} in {kelurahan} {amount}")
 
@@ -45,6 +50,7 @@ class Verdict:
     net_payable_idr: int
     to_be_decided_idr: int
     causes: tuple[Cause, ...]  # the costliest first, at most SHOWN_CAUSES
+    unregistered_n: int = 0  # its points with stored data that the registry does not list
 
     def line(self, lang: str) -> str:
         index = 0 if lang == "id" else 1
@@ -53,6 +59,8 @@ class Verdict:
             if self.to_be_decided_idr
             else ""
         )
+        if self.unregistered_n:
+            held += _LEFT_OUT[index].format(n=self.unregistered_n)
         causes = ", ".join(
             _IN[index].format(
                 cause=_CAUSE[c.cause][index],
@@ -82,10 +90,16 @@ def verdicts(report: MonthReport) -> list[Verdict]:
             continue
         found[("speed", kel)] += f.deduction_speed_idr or 0
         found[("availability", kel)] += f.deduction_availability_idr or 0
-    return [_verdict(p, costs[p.id]) for p in report.providers]
+    left_out: dict[str, int] = defaultdict(int)
+    for point in report.unregistered:
+        for name in {p.casefold() for p in point.providers}:
+            left_out[name] += 1
+    return [_verdict(p, costs[p.id], left_out[(p.id or "").casefold()]) for p in report.providers]
 
 
-def _verdict(provider: Figures, costs: dict[tuple[str, str], int]) -> Verdict:
+def _verdict(
+    provider: Figures, costs: dict[tuple[str, str], int], unregistered_n: int = 0
+) -> Verdict:
     ranked = sorted(
         (Cause(cause, kel, amount) for (cause, kel), amount in costs.items() if amount > 0),
         key=lambda c: (-c.amount_idr, c.kelurahan, c.cause),
@@ -96,4 +110,5 @@ def _verdict(provider: Figures, costs: dict[tuple[str, str], int]) -> Verdict:
         net_payable_idr=provider.net_payable_idr or 0,
         to_be_decided_idr=provider.to_be_decided_idr or 0,
         causes=tuple(ranked[:SHOWN_CAUSES]),
+        unregistered_n=unregistered_n,
     )

@@ -148,6 +148,7 @@ def test_json_evidence_and_the_fees_held_back(month_stored: Any) -> None:
         "no_data_points": [],
         "low_coverage_points": [],
         "not_enough_tests_points": [],
+        "unregistered_points": [],
     }
     money = ("to_be_decided_reason", "fee_idr", "deduction_idr", "net_payable_idr")
     points = {p["id"]: {k: p[k] for k in money} for p in data["points"]}

@@ -76,6 +76,7 @@ def test_a_final_report_starts_as_before() -> None:
         "no_data_points": [],
         "low_coverage_points": [],
         "not_enough_tests_points": [],
+        "unregistered_points": [],
     }
     assert data["generated"] == "2026-11-15T12:00:00+07:00"
     assert '<div class="notice">' not in render(report, "html", "en")
@@ -106,6 +107,7 @@ def test_missing_and_late_rollups_are_said_first_and_their_fees_held_back() -> N
         "no_data_points": [],
         "low_coverage_points": [],
         "not_enough_tests_points": [],
+        "unregistered_points": [],
     }
     points = {p["id"]: p for p in data["points"]}
     money = ("fee_idr", "deduction_idr", "net_payable_idr", "to_be_decided_idr")

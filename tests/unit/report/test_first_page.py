@@ -93,6 +93,7 @@ def test_one_verdict_line_per_provider_names_what_cost_most() -> None:
             "fee_idr": 1_500_000,
             "net_payable_idr": 875_000,
             "to_be_decided_idr": 0,
+            "unregistered_points_n": 0,
             "causes": [
                 {"cause": "speed", "kelurahan": "Ciwaduk", "amount_idr": 500_000},
                 {"cause": "availability", "kelurahan": "Masigit", "amount_idr": 125_000},

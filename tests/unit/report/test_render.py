@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
+from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 
 import pytest
@@ -61,7 +63,13 @@ def test_csv_is_one_file_per_level_so_sums_never_double_count() -> None:
     for level in ("point", "kelurahan", "kecamatan", "provider"):
         for column in ("minutes_active", "fee_idr", "deduction_idr", "net_payable_idr"):
             assert sum(int(r[column]) for r in rows[level]) == int(total[column])
-    assert total["availability_pct"] == f"{report().total.availability_pct:.2f}"
+    assert total["availability_pct"] == cut2(report().total.availability_pct)
+
+
+def cut2(value: float | None) -> str:
+    """Availability as the CSV shows it: cut to two decimals, never rounded up."""
+    assert value is not None
+    return str(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_FLOOR))
 
 
 def test_csv_in_indonesian_opens_in_an_indonesian_spreadsheet() -> None:
@@ -72,7 +80,7 @@ def test_csv_in_indonesian_opens_in_an_indonesian_spreadsheet() -> None:
     assert len(rows) == 3 and {r["tingkat"] for r in rows} == {"kelurahan"}
     f = report().kelurahan[0]
     row = rows[0]
-    assert row["ketersediaan_pct"] == f"{f.availability_pct:.2f}".replace(".", ",")
+    assert row["ketersediaan_pct"] == cut2(f.availability_pct).replace(".", ",")
     assert row["tanpa_data_dihitung_down"] == "tidak"
     assert row["biaya_rp"] == str(f.fee_idr)
     assert "." not in row["ketersediaan_pct"]
@@ -189,3 +197,35 @@ def test_a_truncated_or_failed_influx_answer_raises() -> None:
         list(whole_series([{"series": [series | {"partial": True}]}]))
     with pytest.raises(SinkError, match="InfluxQL error: database not found"):
         list(whole_series([{"error": "database not found"}]))
+
+
+def test_availability_just_under_a_bracket_bound_never_shows_the_bound() -> None:
+    """89.99768 % (4 321 of 43 200 minutes down) is judged "< 90 %" unrounded: every rendering
+    shows 89.99, never 90.00; exactly 90 % shows 90.00; the JSON keeps the exact value. Coverage
+    (judged against the contract's minimum the same way) is cut too."""
+    base = report()
+    first = base.points[0]
+    under = replace(first.figures, availability_pct=100 * 38_879 / 43_200, coverage_pct=89.96)
+    exact = replace(base.points[1].figures, availability_pct=100 * 38_880 / 43_200)
+    assert under.availability_pct == 89.99768518518519 and exact.availability_pct == 90.0
+    shown = MonthReport(
+        **{
+            **vars(base),
+            "points": [replace(first, figures=under), replace(base.points[1], figures=exact)],
+            "filters": Filters(kelurahan=under.kelurahan),  # the table lists the points
+        }
+    )
+    for lang, sep in (("en", ","), ("id", ";")):
+        rows = list(csv.reader(io.StringIO(render(shown, "csv", lang, "point")), delimiter=sep))
+        at = rows[0].index("availability_pct" if lang == "en" else "ketersediaan_pct")
+        cov = rows[0].index("coverage_pct" if lang == "en" else "kelengkapan_pct")
+        mark = "." if lang == "en" else ","
+        assert [r[at] for r in rows[1:]] == [f"89{mark}99", f"90{mark}00"]
+        assert rows[1][cov] == f"89{mark}96"
+    table = render(shown, "table", "en")
+    row = next(line for line in table.splitlines() if line.strip().startswith(under.id + " "))
+    assert " 89.99 " in row and "90.00" not in row
+    html = render(shown, "html", "en")
+    assert ">89.99<" in html and ">89.9<" in html  # the point's availability; its coverage
+    data = json.loads(render(shown, "json", "en"))
+    assert data["points"][0]["availability_pct"] == 89.99768518518519
