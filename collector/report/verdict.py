@@ -27,10 +27,10 @@ _LINE = (
     "{provider}: bayar {net} dari {fee}{held}.{costs}",
     "{provider}: pay {net} of {fee}{held}.{costs}",
 )
-_HELD = (" ({amount} belum diputuskan)", " ({amount} to be decided)")
+_HELD = ("{amount} belum diputuskan", "{amount} to be decided")
 _LEFT_OUT = (
-    " ({n} titik dengan data tersimpan tidak ada di registri, tidak dihitung)",
-    " ({n} point(s) with stored data not in the registry, left out)",
+    "{n} titik dengan data tersimpan tidak ada di registri, tidak dihitung",
+    "{n} point(s) with stored data not in the registry, left out",
 )
 _COSTS = (" Terbesar: {causes}.", " Costs most: {causes}.")
 _IN = ("{cause} di {kelurahan} {amount}", "{cause} in {kelurahan} {amount}")
@@ -54,13 +54,12 @@ class Verdict:
 
     def line(self, lang: str) -> str:
         index = 0 if lang == "id" else 1
-        held = (
-            _HELD[index].format(amount=rupiah(self.to_be_decided_idr, lang))
-            if self.to_be_decided_idr
-            else ""
-        )
+        aside = []  # what the amounts leave out, in one parenthesis
+        if self.to_be_decided_idr:
+            aside.append(_HELD[index].format(amount=rupiah(self.to_be_decided_idr, lang)))
         if self.unregistered_n:
-            held += _LEFT_OUT[index].format(n=self.unregistered_n)
+            aside.append(_LEFT_OUT[index].format(n=self.unregistered_n))
+        held = f" ({'; '.join(aside)})" if aside else ""
         causes = ", ".join(
             _IN[index].format(
                 cause=_CAUSE[c.cause][index],

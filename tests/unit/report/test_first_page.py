@@ -15,6 +15,7 @@ import re
 
 from pantau.collector.report.cli import compute, render
 from pantau.collector.report.compute import Filters, MonthReport
+from pantau.collector.report.verdict import Verdict
 from pantau.collector.sla.capacity import CapacityTest
 from pantau.collector.sla.periods import month
 from pantau.shared import __version__
@@ -171,3 +172,20 @@ def test_the_last_section_is_the_sign_off_and_a_provisional_month_is_watermarked
     assert provisional.provisional
     assert '<div class="watermark">PROVISIONAL</div>' in render(provisional, "html", "en")
     assert '<div class="watermark">SEMENTARA</div>' in render(provisional, "html", "id")
+
+
+def test_a_verdict_says_in_one_parenthesis_what_its_amounts_leave_out() -> None:
+    """Fees held back and points with stored data the registry does not list (report/
+    unregistered.py)."""
+    both = Verdict("Awinet", 1_000_000, 250_000, 500_000, (), unregistered_n=2)
+    assert both.line("en") == (
+        "Awinet: pay Rp250,000 of Rp1,000,000 (Rp500,000 to be decided; 2 point(s) with stored"
+        " data not in the registry, left out)."
+    )
+    assert both.line("id") == (
+        "Awinet: bayar Rp250.000 dari Rp1.000.000 (Rp500.000 belum diputuskan; 2 titik dengan"
+        " data tersimpan tidak ada di registri, tidak dihitung)."
+    )
+    assert Verdict("Awinet", 500_000, 500_000, 0, ()).line("en") == (
+        "Awinet: pay Rp500,000 of Rp500,000."
+    )
