@@ -5,8 +5,8 @@ After a collector outage, receipts for every point's backlog arrive together (30
 three minutes at 1,000 points) and those fsyncs kept the network thread from reading its
 sockets long enough for sessions to miss their keepalives. Here a receipt only hands its
 messages over (cheap, in memory); this thread deletes everything handed over in the last
-`GATHER_S` in one transaction and one sync, for every point of the process at once, and
-tells each submitter the outcome.
+`GATHER_S` in one transaction and one sync (`BATCH_MAX` messages at a time), for every point
+of the process at once, and tells each submitter the outcome.
 
 Nothing is forgotten before its receipt, and a crash loses nothing: a message whose delete was
 not yet durable is still in the spool, is sent again at the next start, and the collector's
@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-GATHER_S = 0.1  # at most ten commits a second, however many receipts arrive
-BATCH_MAX = 512  # messages per transaction: the spool's lock is held for one batch only
+GATHER_S = 0.1  # one commit for all that arrives this long after the last one
+# Messages per transaction: the spool's lock (which samplers and the network thread also take)
+# is held for one batch at a time, so a backlog is deleted in short turns, one after another.
+BATCH_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class Forgetter:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._last_commit = float("-inf")
+        self._behind = False
 
     def submit(self, items: list[Forget], done: Done) -> None:
         """Delete `items` soon; `done` says when they are durable (or why not)."""
@@ -84,7 +87,7 @@ class Forgetter:
                 if not self._queue:
                     return
                 # gather: one commit for whatever arrives until GATHER_S after the last one
-                while not self._closing:
+                while not self._closing and not self._behind:
                     wait = self._last_commit + GATHER_S - time.monotonic()
                     if wait <= 0:
                         break
@@ -96,6 +99,7 @@ class Forgetter:
                     if count >= BATCH_MAX:
                         break
                 batch, self._queue = self._queue[:taken], self._queue[taken:]
+                self._behind = bool(self._queue)  # more waits already: no gathering for it
             self._last_commit = time.monotonic()
             self._commit(batch)
 

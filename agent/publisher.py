@@ -61,6 +61,10 @@ OVERTAKEN_AFTER_S = 10.0
 # after the full receipt timeout.
 NO_MATCHING_SUBSCRIBERS = 0x10
 UNHEARD_RETRY_S = 5.0
+# Messages late for their receipt are looked for at most this often per point: a look walks
+# every message awaiting one (up to publish.receipt_window), and after an outage every point
+# is stepped for each of its receipts; a resend seconds late is a resend all the same.
+RESEND_LOOK_S = 0.5
 CONNACK_TIMEOUT_S = 10.0  # an address that takes TCP but never answers MQTT is said so
 SHORT_SESSION_S = 5.0  # dropped this soon after connecting, again and again: someone else's login
 
@@ -184,6 +188,8 @@ class PointPublisher:
         self._next_msg = 0
         self._last_receipt_at = float("-inf")
         self._newest_receipted = float("-inf")  # when the newest message with a receipt went
+        self._resend_look_at = 0.0  # when `_resend_due` next walks the messages
+        self._unsent = False  # kept messages not yet sent on this connection (after a resume)
         self._cursor = 0  # the last spool row already in a kept message
         self._form_retry_at = 0.0
         self._signer = _Signer.load(publish_config.signing_key_file, point)
@@ -432,6 +438,8 @@ class PointPublisher:
         self._sent = {
             k.msg_id: _Sent(k) for k in self.spool.formed(self.point) if k.msg_id not in forget
         }
+        self._unsent = bool(self._sent)
+        self._resend_look_at = 0.0
         self._cursor = self.spool.chain(self.point, self._signer.genesis).formed_to
 
     def _say_goodbye(self, now: float) -> float | None:
@@ -548,6 +556,7 @@ class PointPublisher:
         if reason_code.is_failure:
             self._note_error(f"broker refused a message: {reason_code}")
             sent.sent_at = float("-inf")  # send it again at once
+            self._resend_look_at = 0.0
             self._dirty.set()
             return
         sent.unheard = reason_code.value == NO_MATCHING_SUBSCRIBERS
@@ -740,20 +749,24 @@ class PointPublisher:
 
     def _send_unsent(self) -> None:
         """Kept messages not yet sent on this connection (after a reconnect), oldest first."""
+        if not self._unsent:
+            return
         for sent in list(self._sent.values()):
             if sent.attempts:
                 continue
             if len(self._mids) >= self.publish_config.inflight_max:
                 return
             self._publish(sent)
+        self._unsent = False
 
     def _resend_due(self, now: float) -> None:
         """Messages past their receipt deadline, or overtaken by a later message's receipt, go
         again. While receipts flow, every late one (it or its receipt was lost); while none
         come (no collector), only the oldest, as a probe. A message the broker said no one
         subscribed to (a broker restarted before the collector's session) is late sooner."""
-        if not self._sent:
+        if not self._sent or now < self._resend_look_at:
             return
+        self._resend_look_at = now + RESEND_LOOK_S
         timeout = self.publish_config.receipt_timeout_s
         overtaken = self._newest_receipted - OVERTAKEN_AFTER_S
         late = [
