@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 from pantau.collector.publish.data import FAIR, GOOD, POOR, UNKNOWN, PublicFigures, PublicPage
-from pantau.collector.report.i18n import duration, number
+from pantau.collector.report.i18n import duration, judged_number, number
 from pantau.collector.sla.periods import from_ms
 
 PAGES = {"id": "index.html", "en": "en.html"}
@@ -239,7 +239,8 @@ def _provisional(page: PublicPage, lang: str) -> str:
 
 
 def _pct(value: float | None, lang: str, decimals: int = 1) -> str:
-    return "–" if value is None else f"{number(value, decimals, lang)} %"
+    """Availability, judged unrounded: cut as the report shows it (89.96 is 89.9, not 90.0)."""
+    return "–" if value is None else f"{judged_number(value, decimals, lang)} %"
 
 
 def _mbps(value: float | None, lang: str) -> str:

@@ -206,3 +206,18 @@ def test_month_for_a_timer() -> None:
     assert month_label("current", wib(2026, 12, 1, 0, 0)) == "2026-12"  # WIB, not UTC
     with pytest.raises(ConfigError, match="expected YYYY-MM"):
         month_label("10-2026", NOW)
+
+
+def test_availability_just_under_a_bound_is_shown_cut(
+    made: tuple[Registry, MonthReport, PublicPage],
+) -> None:
+    """As in the report: 89.996 % is judged under 90 %, so the page never shows 90.0 or 90.00."""
+    _, _, page = made
+    first = replace(page.kelurahan[0], availability_pct=89.996)
+    site = render_site(replace(page, kelurahan=[first, *page.kelurahan[1:]]))
+    english, indonesian = site["en.html"].decode(), site["index.html"].decode()
+    assert "89.99 %" in english and "89.9 %" in english
+    assert "89,99 %" in indonesian and "89,9 %" in indonesian
+    assert not {"90.00 %", "90.0 %", "90,00 %", "90,0 %"} & {
+        *re.findall(r"\S+ %", english + indonesian)
+    }
