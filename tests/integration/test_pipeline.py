@@ -23,6 +23,9 @@ from tests.pipeline import (
 
 RX_BPS = 8_000_000.0
 TX_BPS = 1_000_000.0
+# Sampling period of the reboot test. Its rates are whole bytes over the period: at 0.25 s a
+# byte is 4e-6 of RX_BPS's and 3.2e-5 of TX_BPS's, within the tolerances asserted.
+SAMPLE_S = 0.25
 
 
 def spool_state(state_dir: Path) -> dict[str, tuple[int, int]]:
@@ -48,11 +51,12 @@ def test_simulated_point_rates_across_a_reboot(
             "fixed_rx_bps": RX_BPS,
             "fixed_tx_bps": TX_BPS,
             "fixed_clients": 7,
-            "reboot_after_s": [4.5],
+            # nine samples before it, seven after: the 16 awaited below hold it with room
+            "reboot_after_s": [9 * SAMPLE_S],
         },
     }
     agent = start_agent(
-        agent_config(tmp_path / "agent.yaml", mosquitto.port, [point], interval_s=0.5),
+        agent_config(tmp_path / "agent.yaml", mosquitto.port, [point], interval_s=SAMPLE_S),
         tmp_path / "agent.log",
     )
     db = influx(influxd.url, database)
