@@ -93,8 +93,10 @@ class Parsed:
         self.series, self.ts_ms, self.text, self.body_at = series, ts_ms, text, body_at
 
     def neighbour(self) -> Neighbour:
-        """A sample as a late one's neighbour."""
-        return Neighbour.of(self.ts_ms, self.fields)
+        """A sample as a late one's neighbour: only the fields that says are read."""
+        body = self.text[self.body_at : self.text.rindex(" ")]
+        some = _plain_fields(body, NEIGHBOUR_FIELDS) if "\\" not in body else None
+        return Neighbour.of(self.ts_ms, some if some is not None else parse_fields(body))
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -102,6 +104,8 @@ class Parsed:
 
     @property
     def measurement(self) -> str:
+        if "\\" not in self.series:
+            return self.series.partition(",")[0]
         return _unescape(self.text[: _unescaped(self.text, ",", " ")])
 
     @property
@@ -118,6 +122,9 @@ class Parsed:
     def point(self) -> str | None:
         found = _POINT_TAG.search(self.series)
         return found.group(1) if found else None
+
+
+NEIGHBOUR_FIELDS = frozenset(("seq", "interval_s", "boot"))  # what `Neighbour.of` reads
 
 
 @dataclass(frozen=True)
@@ -516,10 +523,11 @@ def parse_fields(body: str) -> dict[str, Any]:
     return _parse_fields_slowly(body)
 
 
-def _plain_fields(body: str) -> dict[str, Any] | None:
+def _plain_fields(body: str, only: frozenset[str] | None = None) -> dict[str, Any] | None:
     """Fields of text with no escapes, where quotes bound strings exactly: between strings,
     `key=value` pairs, the last one's value the string that follows. None for text that is not
-    that shape (the slow reading decides what it means)."""
+    that shape (the slow reading decides what it means). `only`: the values of those keys
+    alone are read (the rest are not converted, nor checked)."""
     parts = body.split('"')
     if len(parts) % 2 == 0:
         return None
@@ -547,8 +555,9 @@ def _plain_fields(body: str) -> dict[str, Any] | None:
                 key, equals, raw = pair.partition("=")
                 if not key or not equals:
                     return None
-                fields[key] = _scalar(raw)
-        if string_key is not None:
+                if only is None or key in only:
+                    fields[key] = _scalar(raw)
+        if string_key is not None and (only is None or string_key in only):
             fields[string_key] = parts[k + 1]
     return fields
 

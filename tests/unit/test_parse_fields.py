@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pantau.collector.evidence import _parse_fields_slowly, parse_fields
+from pantau.collector.evidence import Neighbour, _parse_fields_slowly, parse, parse_fields
 from pantau.collector.influxdb.line_protocol import fields_text
 
 # field keys as the collector lets them through (ingest refuses a backslash in one)
@@ -61,3 +61,22 @@ def test_a_telemetry_line_s_fields() -> None:
         "seq": 42,
         "tag x": "a,b=c",
     }
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(KEYS, VALUES, max_size=6),
+    st.integers(min_value=0, max_value=2**40),
+    st.floats(min_value=0.5, max_value=3600),
+    st.text(max_size=10),
+)
+def test_a_late_line_s_neighbour_reads_only_what_it_needs_alike(
+    extra: dict[str, Any], seq: int, interval_s: float, boot: str
+) -> None:
+    fields = extra | {"seq": seq, "interval_s": interval_s, "boot": boot}
+    text = f"telemetry,point=cbr-01 {fields_text(fields)} 1790000000000"
+    parsed = parse(text)
+    assert parsed is not None
+    assert parsed.neighbour() == Neighbour.of(parsed.ts_ms, parsed.fields)
+    assert parsed.neighbour() == Neighbour(1790000000000, float(seq), interval_s, boot)
+    assert parsed.measurement == "telemetry"
