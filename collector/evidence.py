@@ -37,6 +37,7 @@ import bisect
 import logging
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import gt, itemgetter
@@ -124,7 +125,7 @@ class Parsed:
         return found.group(1) if found else None
 
 
-NEIGHBOUR_FIELDS = frozenset(("seq", "interval_s", "boot"))  # what `Neighbour.of` reads
+NEIGHBOUR_FIELDS = ("seq", "interval_s", "boot")  # what `Neighbour.of` reads; every sample has them
 
 
 @dataclass(frozen=True)
@@ -346,45 +347,66 @@ class Guard:
         self, suspects: dict[SeriesKey, set[int]], samples: dict[SeriesKey, Parsed]
     ) -> tuple[dict[tuple[SeriesKey, int], Any], dict[SeriesKey, list[Neighbour]]]:
         """Stored fields at the suspect timestamps, one range read per cluster of them; and for
-        samples, the stored samples in and around those clusters, by series."""
+        samples, the stored samples in and around those clusters, by series.
+
+        Telemetry is read in two steps: what a neighbour says (seq, interval, boot) over each
+        cluster and just outside it, then every field only at the suspect timestamps found
+        stored. Two workers write a point's messages behind each other, so a late line mostly
+        has the other worker's samples around it and none at its own time: reading all of
+        their fields cost InfluxDB and the collector more than the write itself."""
+        where_of = {series: self._where(samples[series]) for series in suspects}
         statements = []
         for series, stamps in sorted(suspects.items()):
-            item = samples[series]
-            measurement = item.measurement
-            tags = {k: v for k, v in item.tags.items() if k not in REGISTRY_TAGS}
-            where = " AND ".join(f"{ident(k)} = {string(v)}" for k, v in sorted(tags.items()))
+            measurement, where = samples[series].measurement, where_of[series]
             for low, high in clusters(sorted(stamps)):
-                statements.append(
-                    f"SELECT * FROM {ident(measurement)} WHERE {where}"
-                    f" AND time >= {low}ms AND time <= {high}ms GROUP BY *"
-                )
-                if measurement == TELEMETRY:  # the stored samples just outside the cluster
-                    column = ", ".join(
-                        f'"{name}" AS "{_NEIGHBOUR}{name}"'
-                        for name in ("seq", "interval_s", "boot")
+                if measurement != TELEMETRY:
+                    statements.append(_range(measurement, where, low, high, "*"))
+                    continue
+                statements.append(_range(measurement, where, low, high, _NEIGHBOUR_COLUMNS))
+                for side, order in ((f"< {low}ms", "DESC"), (f"> {high}ms", "ASC")):
+                    statements.append(
+                        f"SELECT {_NEIGHBOUR_COLUMNS} FROM {ident(measurement)} WHERE {where}"
+                        f" AND time {side} AND time > now() - {int(self.horizon_s)}s"
+                        f" GROUP BY * ORDER BY time {order} LIMIT 1"
                     )
-                    for side, order in ((f"< {low}ms", "DESC"), (f"> {high}ms", "ASC")):
-                        statements.append(
-                            f"SELECT {column} FROM {ident(measurement)} WHERE {where}"
-                            f" AND time {side} AND time > now() - {int(self.horizon_s)}s"
-                            f" GROUP BY * ORDER BY time {order} LIMIT 1"
-                        )
         found: dict[tuple[SeriesKey, int], Any] = {}
         neighbours: dict[SeriesKey, list[Neighbour]] = {
             series: [] for series, item in samples.items() if item.measurement == TELEMETRY
         }
+        stored_at: dict[SeriesKey, set[int]] = {}  # telemetry: suspect times found stored
+        keys: dict[int, SeriesKey] = {}  # by the tags object a series' rows share
         for row in self._run(statements):
-            key = identity(_row_series(row))
-            ts = int(row["time"])
-            aside = f"{_NEIGHBOUR}seq" in row
-            if key in neighbours:
-                fields = {k.removeprefix(_NEIGHBOUR): v for k, v in row.items()} if aside else row
-                neighbours[key].append(Neighbour.of(ts, fields))
-            if not aside and ts in suspects.get(key, ()):
+            key = keys.get(id(row["_tags"])) or keys.setdefault(
+                id(row["_tags"]), identity(_row_series(row))
+            )
+            ts = row["time"]
+            if f"{_NEIGHBOUR}seq" in row:
+                fields = {k.removeprefix(_NEIGHBOUR): v for k, v in row.items()}
+                if key in neighbours:
+                    neighbours[key].append(Neighbour.of(ts, fields))
+                if ts in suspects.get(key, ()):
+                    stored_at.setdefault(key, set()).add(ts)
+            elif ts in suspects.get(key, ()):
                 found[(key, ts)] = _row_fields(row)
+        if stored_at:  # the rows a late line would meet: every field, to compare
+            statements = [
+                _range(TELEMETRY, where_of[series], low, high, "*")
+                for series, stamps in sorted(stored_at.items())
+                for low, high in clusters(sorted(stamps))
+            ]
+            for row in self._run(statements):
+                key = identity(_row_series(row))
+                if row["time"] in stored_at.get(key, ()):
+                    found[(key, row["time"])] = _row_fields(row)
         for around in neighbours.values():
             around.sort(key=lambda n: n.ts_ms)
         return found, neighbours
+
+    @staticmethod
+    def _where(item: Parsed) -> str:
+        """A series' rows by its identity: the tags less the registry's."""
+        tags = {k: v for k, v in item.tags.items() if k not in REGISTRY_TAGS}
+        return " AND ".join(f"{ident(k)} = {string(v)}" for k, v in sorted(tags.items()))
 
     def _run(self, statements: list[str]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -410,6 +432,16 @@ class Guard:
                         f"evidence check: unexpected answer ({type(exc).__name__})", retryable=True
                     ) from None
         return rows
+
+
+_NEIGHBOUR_COLUMNS = ", ".join(f'"{name}" AS "{_NEIGHBOUR}{name}"' for name in NEIGHBOUR_FIELDS)
+
+
+def _range(measurement: str, where: str, low: int, high: int, columns: str) -> str:
+    return (
+        f"SELECT {columns} FROM {ident(measurement)} WHERE {where}"
+        f" AND time >= {low}ms AND time <= {high}ms GROUP BY *"
+    )
 
 
 def _row_series(row: dict[str, Any]) -> SeriesKey:
@@ -523,7 +555,7 @@ def parse_fields(body: str) -> dict[str, Any]:
     return _parse_fields_slowly(body)
 
 
-def _plain_fields(body: str, only: frozenset[str] | None = None) -> dict[str, Any] | None:
+def _plain_fields(body: str, only: Collection[str] | None = None) -> dict[str, Any] | None:
     """Fields of text with no escapes, where quotes bound strings exactly: between strings,
     `key=value` pairs, the last one's value the string that follows. None for text that is not
     that shape (the slow reading decides what it means). `only`: the values of those keys
