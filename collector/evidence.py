@@ -222,17 +222,29 @@ class Screened:
 
 
 class Guard:
-    """Screens lines before they are written; `written` is told what was written."""
+    """Screens lines before they are written; `written` is told what was written.
 
-    def __init__(self, influx: Influx, horizon_s: float) -> None:
+    `shared`: other writers (the other workers of a `$share` subscription, on this host or
+    another) store rows of the same points, so what this one wrote is not all there is: before
+    each write it asks InfluxDB for the newest row of every point the write names, and a line
+    at or before that is checked like any late one. Without it a worker took a copy of a row
+    its partner had just stored for a new row, and wrote it over the stored one. Two workers
+    screening copies of one row in the same few milliseconds can still both see it new."""
+
+    def __init__(self, influx: Influx, horizon_s: float, shared: bool = False) -> None:
         self.influx = influx
         self.horizon_s = horizon_s  # older rows cannot be written: the collector refuses them
+        self.shared = shared
         self._newest: dict[SeriesKey, int] = {}
         self._known_points: set[tuple[str, str]] = set()  # (measurement, point) learned
         self._last_integrity_ms = 0
 
     def screen(self, lines: list[str]) -> Screened:
         """Raises SinkError when InfluxDB cannot be read (retryable: buffer and try later)."""
+        if self.shared:  # one line of each series: what its point has stored now
+            heads = list(map(_first, map(str.partition, lines, repeat(" "))))
+            one_each = dict(zip(heads, lines, strict=True)).values()
+            self._learn(filter(None, map(parse, one_each)), again=True)
         fresh = self._all_new(lines)
         return fresh if fresh is not None else self._screen(lines)
 
@@ -322,13 +334,14 @@ class Guard:
         return out
 
     # -- reads ---------------------------------------------------------------------------------
-    def _learn(self, series: Any) -> None:
-        """The newest stored row of every series of a point not seen before."""
+    def _learn(self, series: Any, again: bool = False) -> None:
+        """The newest stored row of every series of a point not seen before (`again`: of
+        every point named)."""
         wanted: set[tuple[str, str]] = set()
         for item in series:
             point = item.point
             measurement = item.series.split(",", 1)[0]
-            if point is not None and (measurement, point) not in self._known_points:
+            if point is not None and (again or (measurement, point) not in self._known_points):
                 wanted.add((measurement, point))
         if not wanted:
             return

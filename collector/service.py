@@ -98,7 +98,11 @@ class Collector:
             config.batch.max_delay_s,
             on_written,
             self._mark_lines if self.rollups is not None else None,
-            Guard(self.influx, config.limits.max_age_s + config.limits.max_future_s + 3600)
+            Guard(
+                self.influx,
+                config.limits.max_age_s + config.limits.max_future_s + 3600,
+                shared=bool(config.mqtt.share_group),
+            )
             if config.append_only
             else None,
             config.log_every_s,
