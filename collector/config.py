@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from pantau.collector.influxdb.config import InfluxConfig
 from pantau.collector.noc.config import AlertsConfig, MetricsConfig, StatusConfig
@@ -117,7 +117,7 @@ class CollectorConfig(Section):
         default=Path("/var/lib/pantau-collector"), description="Disk buffer while InfluxDB is away"
     )
     max_payload_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
-    workers: int | None = Field(
+    workers: StrictInt | None = Field(  # strict: YAML's `true` is not one worker
         default=None,
         ge=1,
         le=64,

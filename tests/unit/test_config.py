@@ -124,3 +124,14 @@ def test_examples_exist() -> None:
     assert list((ROOT / "examples").glob("agent*.yaml")) and list(
         (ROOT / "examples").glob("collector*.yaml")
     )
+
+
+def test_a_collector_number_setting_is_not_true(tmp_path: Path) -> None:
+    """`workers: true` ran one worker: the setting wants a number."""
+    path = tmp_path / "collector.yaml"
+    path.write_text("mqtt: {host: x}\ninflux: {url: 'http://a'}\nregistry: r.yaml\nworkers: true\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, CollectorConfig, env={})
+    assert str(caught.value) == (
+        f"{path}: field 'workers' input should be a valid integer, got True"
+    )
