@@ -231,10 +231,13 @@ class Guard:
     its partner had just stored for a new row, and wrote it over the stored one. Two workers
     screening copies of one row in the same few milliseconds can still both see it new."""
 
-    def __init__(self, influx: Influx, horizon_s: float, shared: bool = False) -> None:
+    def __init__(
+        self, influx: Influx, horizon_s: float, shared: bool = False, writer: str = ""
+    ) -> None:
         self.influx = influx
         self.horizon_s = horizon_s  # older rows cannot be written: the collector refuses them
         self.shared = shared
+        self.writer = writer  # tags its `integrity` rows: two workers' rows never overwrite
         self._newest: dict[SeriesKey, int] = {}
         self._known_points: set[tuple[str, str]] = set()  # (measurement, point) learned
         self._last_integrity_ms = 0
@@ -325,6 +328,7 @@ class Guard:
         for refusal in refused:
             tags = {k: v for k, v in refusal.tags.items() if k != "kind" and k != "subject"}
             tags |= {"measurement": refusal.measurement, "reason": refusal.reason}
+            tags["writer"] = self.writer  # its own series: another's rows at this ms stay
             fields: dict[str, Any] = {"ts_ms": refusal.ts_ms, "fields": ",".join(refusal.changed)}
             if refusal.why:
                 fields["detail"] = refusal.why

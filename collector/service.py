@@ -102,6 +102,7 @@ class Collector:
                 self.influx,
                 config.limits.max_age_s + config.limits.max_future_s + 3600,
                 shared=bool(config.mqtt.share_group),
+                writer=config.mqtt.client_id,
             )
             if config.append_only
             else None,

@@ -1,7 +1,8 @@
 """Two workers share each point's messages (`$share` hands them out in turn), so neither has
 written all of a point's rows. A stored row must still never be rewritten, whichever worker a
 copy of it reaches: here every stored sample of a point is sent again with other contents, twice
-(so each worker gets one copy), and every copy is refused as a rewrite. Real mosquitto,
+(so each worker gets one copy), and every copy is refused as a rewrite, each recorded in a row
+of its own (the two workers' `integrity` rows are told apart by `writer`). Real mosquitto,
 influxd and collector with two workers."""
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ def test_no_worker_rewrites_a_row_the_other_stored(
     assert sorted((r["reason"], r["ts_ms"]) for r in refusals(rig)) == sorted(
         ("rewrite", s.ts_ms) for s in honest for _ in range(2)
     )
+    # each worker's rows are its own series: refusals of one millisecond never overwrite
+    assert {r["writer"] for r in refusals(rig)} == {f"collector-{database}-{i}" for i in (1, 2)}
     stats = json.loads(collector.log().splitlines()[-1].split("stats ", 1)[1])
     assert stats["rejected"] == {"rewrite": 2 * SAMPLES} and stats["lines_identical"] == 0
 
 
 def refusals(rig: Rig) -> list[dict[str, object]]:
-    return rig.db.query('SELECT "ts_ms", "reason" FROM "integrity"')
+    return rig.db.query('SELECT "ts_ms", "reason", "writer" FROM "integrity"')
