@@ -96,8 +96,7 @@ class Parsed:
     def neighbour(self) -> Neighbour:
         """A sample as a late one's neighbour: only the fields that says are read."""
         body = self.text[self.body_at : self.text.rindex(" ")]
-        some = _plain_fields(body, NEIGHBOUR_FIELDS) if "\\" not in body else None
-        return Neighbour.of(self.ts_ms, some if some is not None else parse_fields(body))
+        return Neighbour.of(self.ts_ms, parse_fields(body, NEIGHBOUR_FIELDS))
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -561,12 +560,13 @@ def _unescape(text: str) -> str:
     return "".join(out)
 
 
-def parse_fields(body: str) -> dict[str, Any]:
-    """A line's fields. Every late line is read back (two collector workers share a point's
-    messages, so each writes behind the other): text without a backslash is cut at its quotes
-    and commas in C (`_plain_fields`); the rest is read character by character, the same way."""
+def parse_fields(body: str, only: Collection[str] | None = None) -> dict[str, Any]:
+    """A line's fields (`only`: at least those). Every late line is read back (two collector
+    workers share a point's messages, so each writes behind the other): text without a
+    backslash is cut at its quotes and commas in C (`_plain_fields`); the rest is read
+    character by character, the same way, every field."""
     if "\\" not in body:
-        fields = _plain_fields(body)
+        fields = _plain_fields(body, only)
         if fields is not None:
             return fields
     return _parse_fields_slowly(body)
