@@ -32,7 +32,7 @@ lint: venv
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q -p no:cacheprovider --durations=25
+	bash tests/run_suite.sh $(BIN)
 
 demo: setup
 	$(BIN)/pantau demo
