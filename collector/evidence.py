@@ -41,7 +41,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import compress, groupby, repeat
 from operator import gt, itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from pantau.collector.influxdb.client import Influx
 from pantau.collector.influxdb.influxql import ident, string
@@ -129,9 +129,9 @@ class Parsed:
 NEIGHBOUR_FIELDS = ("seq", "interval_s", "boot")  # what `Neighbour.of` reads; every sample has them
 
 
-@dataclass(frozen=True)
-class Neighbour:
-    """A stored (or just let through) sample around a late one: where it is, what it says."""
+class Neighbour(NamedTuple):
+    """A stored (or just let through) sample around a late one: where it is, what it says (a
+    tuple: one is made per late line)."""
 
     ts_ms: int
     seq: float | None
@@ -189,10 +189,13 @@ def no_gap(late: Neighbour, before: Neighbour | None, after: Neighbour | None) -
     return None
 
 
+_ts_ms = itemgetter(0)  # of a Neighbour
+
+
 def fill_gap(around: list[Neighbour], late: Neighbour) -> str | None:
     """Take a late sample into `around` (samples of its point sorted by time) if it fills a
     gap there; else say why not."""
-    at = bisect.bisect_left(around, late.ts_ms, key=lambda n: n.ts_ms)
+    at = bisect.bisect_left(around, late.ts_ms, key=_ts_ms)
     why = no_gap(late, around[at - 1] if at else None, around[at] if at < len(around) else None)
     if why is None:
         around.insert(at, late)
@@ -432,7 +435,7 @@ class Guard:
                 if row["time"] in stored_at.get(key, ()):
                     found[(key, row["time"])] = _row_fields(row)
         for around in neighbours.values():
-            around.sort(key=lambda n: n.ts_ms)
+            around.sort(key=_ts_ms)
         return found, neighbours
 
     @staticmethod
