@@ -306,7 +306,7 @@ class Guard:
             before = first.get((key, item.ts_ms))
             if before is None:  # new, or late data: no need to read its fields
                 late = item.ts_ms <= newest.get(key, NO_ROWS)
-                if late and key in neighbours and item.measurement == TELEMETRY:
+                if late and key in neighbours:  # a telemetry series
                     why = fill_gap(neighbours[key], item.neighbour())
                     if why is not None:
                         out.refused.append(
