@@ -23,7 +23,7 @@ A series here is what identifies a row whatever the registry says: the measureme
 and the tags an agent's message decides (an event's kind, a test's method); the registry's
 tags (kelurahan, kecamatan, provider) are left out, so moving a point to another provider or
 kelurahan keeps its history guarded. The newest timestamp of a series is learned from InfluxDB
-the first time the series is seen (one statement per point and measurement, batched; bounded
+the first time the series is seen (one statement per measurement and 100 points; bounded
 to the data the collector accepts), then kept up to date from this collector's own writes. The cost: that first read per point and
 measurement after a start, and read-backs only for redeliveries and late data. With several
 collectors on one share group, a line newer than this collector's own newest write of the series
