@@ -25,10 +25,8 @@ tags (kelurahan, kecamatan, provider) are left out, so moving a point to another
 kelurahan keeps its history guarded. The newest timestamp of a series is learned from InfluxDB
 the first time the series is seen (one statement per measurement and 100 points; bounded
 to the data the collector accepts), then kept up to date from this collector's own writes. The cost: that first read per point and
-measurement after a start, and read-backs only for redeliveries and late data. With several
-collectors on one share group, a line newer than this collector's own newest write of the series
-is written unread: at worst the last few seconds of a point, which its agent could as well have
-sent wrong in the first place; any older row is protected.
+measurement after a start, and read-backs only for redeliveries and late data. Workers that
+share a subscription read the newest rows of a write's points before every write (`Guard`).
 """
 
 from __future__ import annotations

@@ -103,3 +103,26 @@ def test_new_lines_take_the_fast_screen() -> None:
     assert fresh.newest == {"telemetry,point=cit-01": T0 + 2}
     made.written(fresh)
     assert made._all_new(lines) is None  # now stored: read back, line by line
+
+
+def test_the_newest_rows_are_read_a_hundred_points_a_statement() -> None:
+    """A worker sharing its subscription reads the newest rows of a write's points before every
+    write: one statement per measurement and 100 points, telemetry by its `seq` column (every
+    sample has one) instead of every column."""
+    points = [f"p{i:03d}" for i in range(250)]
+    lines = [line("telemetry", {"point": p}, {"seq": 1}, T0) for p in points]
+    lines += [
+        line("event", {"point": p, "kind": "reboot"}, {"message": ""}, T0) for p in points[:3]
+    ]
+    influx = RecordingInflux()
+    Guard(influx, 86_400, shared=True).screen(lines)  # type: ignore[arg-type]
+    telemetry = [s for s in influx.statements if '"telemetry"' in s]
+    events = [s for s in influx.statements if '"event"' in s]
+    assert len(telemetry) == 3 and len(events) == 1
+    assert all(s.startswith('SELECT "seq" FROM "telemetry" WHERE (') for s in telemetry)
+    assert [s.count('"point" = \'') for s in telemetry] == [100, 100, 50]
+    named = {p for s in telemetry for p in points if f"\"point\" = '{p}'" in s}
+    assert named == set(points)
+    assert events[0].startswith('SELECT * FROM "event" WHERE (')
+    assert events[0].count('"point" = \'') == 3
+    assert all(s.endswith("GROUP BY * ORDER BY time DESC LIMIT 1") for s in influx.statements)
