@@ -252,7 +252,10 @@ def test_two_agents_at_a_server_that_runs_one_test_at_a_time(
                             # server for about 4 s, the other agent's first try comes within 1 s
                             "directions": ["down"],
                         },
-                        "schedule": {"first_after_s": 2, "peak_tests_per_day": 0},
+                        # both first tests at once, after the samplers' first WAN rates
+                        # (two readings a second apart: at 2 s a slow start had none yet,
+                        # and the test was deferred 300 s)
+                        "schedule": {"first_after_s": 4, "peak_tests_per_day": 0},
                         # the other agent's test crosses lo, this point's "WAN"
                         "defer_above_bps": 1e12,
                         "max_deferrals": 30,
