@@ -11,13 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 import psutil
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_S = 3.0  # SIGTERM first; whatever still runs after this gets SIGKILL
+AGAIN_AFTER_S = 0.05  # a signal whose Interrupted was dropped comes again after this
 
 
 class Interrupted(BaseException):
@@ -31,9 +35,23 @@ class Interrupted(BaseException):
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Within, SIGINT and SIGTERM raise Interrupted in the main thread. The first one only:
-    later ones are ignored, so nothing cuts short the stop that follows (it is bounded)."""
+    later ones are ignored, so nothing cuts short the stop that follows (it is bounded).
+
+    Python runs a signal's handler wherever the main thread is, and some places drop what it
+    raises with an "Exception ignored" line: a callback `os.fork` runs (the demo forks its
+    replay workers), a `__del__`. Such an Interrupted is sent again, to be raised in the code
+    that follows; else the demo went on to its end as if no signal had come."""
 
     owner = os.getpid()
+    previous_hook = sys.unraisablehook
+
+    def dropped(unraisable: Any) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, Interrupted) and os.getpid() == owner:
+            signal.signal(exc.signum, handler)  # sent from a thread: handled after this returns
+            threading.Timer(AGAIN_AFTER_S, os.kill, (owner, exc.signum)).start()
+            return
+        previous_hook(unraisable)
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if os.getpid() != owner:  # a worker forked from the demo, before detach_worker()
@@ -45,11 +63,13 @@ def interruptible() -> Iterator[None]:
         raise Interrupted(signum)
 
     previous = {each: signal.signal(each, handler) for each in SIGNALS}
+    sys.unraisablehook = dropped
     try:
         yield
     finally:
         for each, action in previous.items():
             signal.signal(each, action)
+        sys.unraisablehook = previous_hook
 
 
 def detach_worker() -> None:
