@@ -618,15 +618,13 @@ def _plain_fields(body: str, only: Collection[str] | None = None) -> dict[str, A
             outside, _, string_key = outside[:-1].rpartition(",")
             if not string_key or "=" in string_key:
                 return None
-        if not outside:
-            pass
-        elif only is None:
+        if outside and only is None:
             for pair in outside.split(","):
                 key, equals, raw = pair.partition("=")
                 if not key or not equals:
                     return None
                 fields[key] = _scalar(raw)
-        else:  # found in C: a late line's neighbour reads 3 of some 25 fields
+        elif outside:  # found in C: a late line's neighbour reads 3 of some 25 fields
             text = f",{outside},"
             for key in only:
                 at = text.rfind(f",{key}=")
